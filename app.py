@@ -1,0 +1,25 @@
+"""MTCNN Lens: a multipage Streamlit app that explains OpenFace 2.2's MTCNN face detector stage by stage.
+
+Run with `streamlit run app.py`. Every page renders one cached Trace of the current image.
+"""
+import streamlit as st
+
+from ui import sidebar, state
+
+st.set_page_config(page_title="MTCNN Lens", page_icon="🔍", layout="wide")
+
+PAGES = [
+    st.Page("pages/detect.py", title="Detect", icon="🎯", default=True),
+    st.Page("pages/pyramid.py", title="Pyramid & PNet", icon="🔺"),
+    st.Page("pages/cascade.py", title="Cascade", icon="🪜"),
+    st.Page("pages/activations.py", title="Activations", icon="🧠"),
+    st.Page("pages/compare.py", title="C++ vs Python", icon="⚖️"),
+    st.Page("pages/models.py", title="Models", icon="📦"),
+]
+
+state.init_state()
+# st.navigation must come before the sidebar widgets: with streamlit 1.67 a sidebar file_uploader
+# created before it drops the first upload after a server start.
+page = st.navigation(PAGES)
+sidebar.build_sidebar()
+page.run()

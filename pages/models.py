@@ -1,0 +1,6 @@
+"""models page (placeholder)."""
+import streamlit as st
+
+from ui import page
+
+page.run_page("models", lambda run: st.info("Coming soon."))

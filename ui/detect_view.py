@@ -1,0 +1,102 @@
+"""Detect page: final boxes on the image, stage metrics, timing and downloads."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from . import core, draw, stages
+
+LANDMARK_NOTE = "ONet's 5 landmarks — computed by ONet but discarded by OpenFace's C++ (not C++ output)"
+
+
+@st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
+def annotated_png(run_key: str, landmarks: bool, _rgb: np.ndarray, _trace) -> bytes:
+    """The image with final boxes (and optionally landmarks) as PNG bytes, cached per run."""
+    d = _trace.detections
+    im = draw.draw_boxes(_rgb, d.boxes, d.scores)
+    if landmarks and _trace.onet is not None and _trace.onet.landmarks is not None:
+        draw.draw_landmarks(im, final_landmarks(_trace))
+    return draw.png_bytes(im)
+
+
+def final_landmarks(trace) -> np.ndarray:
+    """Landmarks of the ONet-kept boxes (rows of onet.landmarks may cover all ONet inputs)."""
+    lm = np.asarray(trace.onet.landmarks)
+    if len(lm) == len(trace.detections):
+        return lm
+    f = trace.onet.filtered
+    if f is not None and len(lm) == len(f.fate):
+        return lm[np.asarray(f.order, dtype=np.intp)]
+    return lm[: len(trace.detections)]
+
+
+@st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
+def trace_downloads(run_key: str, _trace) -> tuple[str, str, bytes | None]:
+    """(trace JSON, detections CSV, heatmaps npz or None), serialised once per run."""
+    hm = _trace.heatmaps()
+    npz = None
+    if hm:
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **hm)
+        npz = buf.getvalue()
+    return _trace.to_json(), core.detections_to_csv(_trace), npz
+
+
+def render(run):
+    """Page body."""
+    trace = run.trace
+    has_lm = trace.onet is not None and trace.onet.landmarks is not None
+    show_lm = st.toggle("Show ONet landmarks (not produced by the C++)", key="show_landmarks",
+                        disabled=not has_lm, help=LANDMARK_NOTE)
+    png = annotated_png(run.key, bool(show_lm and has_lm), run.rgb, trace)
+    st.image(png, caption=f"{run.name}: {len(trace.detections)} face(s)"
+             + (f" — pink dots: {LANDMARK_NOTE}" if show_lm and has_lm else ""))
+    _metrics(run)
+    _tables(trace)
+    _downloads(run)
+    for w in trace.warnings:
+        st.warning(w)
+
+
+def _metrics(run):
+    trace = run.trace
+    counts = stages.stage_counts(trace)
+    cols = st.columns(len(counts) + 1)
+    for col, (label, n) in zip(cols, counts):
+        col.metric(label, n)
+    cols[-1].metric("engine", stages.engine_used(trace, run.engine))
+
+
+def _tables(trace):
+    left, right = st.columns([3, 2])
+    with left:
+        st.subheader("Detections")
+        rows = stages.detection_rows(trace)
+        if rows:
+            st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        else:
+            st.info("No face found with these parameters.")
+    with right:
+        st.subheader("Time per stage")
+        rows = stages.timing_rows(trace)
+        if rows:
+            st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        else:
+            st.caption("This trace records no timing.")
+
+
+def _downloads(run):
+    trace = run.trace
+    stem = run.name.rsplit(".", 1)[0]
+    js, csv, npz = trace_downloads(run.key, trace)
+    cols = st.columns(4)
+    cols[0].download_button("Annotated PNG", annotated_png(run.key, False, run.rgb, trace),
+                            f"{stem}_faces.png", "image/png")
+    cols[1].download_button("Detections CSV", csv, f"{stem}_detections.csv", "text/csv")
+    cols[2].download_button("Trace JSON", js, f"{stem}.json", "application/json")
+    if npz is not None:
+        cols[3].download_button("Heatmaps npz", npz, f"{stem}.heatmaps.npz",
+                                "application/octet-stream")

@@ -1,0 +1,161 @@
+"""Plotly figure builders (pure: arrays in, go.Figure out) shared by the pages."""
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
+from PIL import Image
+
+SCORE_SCALE = "Viridis"
+MAX_DISPLAY_SIDE = 1600
+
+
+def image_data_uri(rgb: np.ndarray, max_side: int = MAX_DISPLAY_SIDE) -> tuple[str, float]:
+    """(JPEG data URI of the image shrunk to at most max_side px, pixel size of one displayed pixel)."""
+    im = Image.fromarray(np.asarray(rgb, dtype=np.uint8))
+    f = max(1.0, max(im.size) / max_side)
+    if f > 1:
+        im = im.resize((round(im.width / f), round(im.height / f)), Image.BILINEAR)
+    buf = io.BytesIO()
+    im.convert("RGB").save(buf, format="JPEG", quality=88)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode(), f
+
+
+def image_figure(uri: str, pixel: float, width: int, height: int, title: str | None = None,
+                 px_height: int = 520) -> go.Figure:
+    """A figure showing the image in original-pixel coordinates (y down), ready for box overlays."""
+    fig = go.Figure(go.Image(source=uri, x0=pixel / 2, y0=pixel / 2, dx=pixel, dy=pixel,
+                             hoverinfo="skip"))
+    fig.update_xaxes(range=[0, width], showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(range=[height, 0], showgrid=False, zeroline=False, scaleanchor="x")
+    fig.update_layout(margin=dict(l=0, r=0, t=30 if title else 0, b=0), height=px_height,
+                      title=title, legend=dict(orientation="h", y=-0.02, yanchor="top"),
+                      dragmode="pan")
+    return fig
+
+
+def box_outline(boxes) -> tuple[list, list]:
+    """x/y lists tracing each [x, y, w, h] box as a closed line, boxes separated by None."""
+    xs, ys = [], []
+    for x, y, w, h in np.asarray(boxes, dtype=float).reshape(-1, 4):
+        xs += [x, x + w, x + w, x, x, None]
+        ys += [y, y, y + h, y + h, y, None]
+    return xs, ys
+
+
+def add_boxes(fig: go.Figure, boxes, name: str, colour: str, width: float = 2, dash=None,
+              opacity: float = 1.0, showlegend: bool = True) -> go.Figure:
+    """Outline boxes as one line trace (so one legend entry per set)."""
+    xs, ys = box_outline(boxes)
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=name, opacity=opacity,
+                             line=dict(color=colour, width=width, dash=dash), hoverinfo="skip",
+                             showlegend=showlegend))
+    return fig
+
+
+def add_box_hover(fig: go.Figure, boxes, texts, name: str, colour="white", scores=None,
+                  showscale=False) -> go.Figure:
+    """Markers at box centres carrying the hover text (and the score colour bar, if scores given)."""
+    b = np.asarray(boxes, dtype=float).reshape(-1, 4)
+    marker = dict(size=7, color=colour, line=dict(width=1, color="black"))
+    if scores is not None:
+        marker.update(color=np.asarray(scores, float), colorscale=SCORE_SCALE, cmin=0, cmax=1,
+                      showscale=showscale, colorbar=dict(title="score", len=0.6))
+    fig.add_trace(go.Scatter(x=b[:, 0] + b[:, 2] / 2, y=b[:, 1] + b[:, 3] / 2, mode="markers",
+                             marker=marker, text=list(texts), hovertemplate="%{text}<extra></extra>",
+                             name=name, showlegend=False))
+    return fig
+
+
+def add_scored_boxes(fig: go.Figure, boxes, scores, name: str, bins: int = 8) -> go.Figure:
+    """Boxes coloured by score (grouped into a few colour bins to keep the figure light)."""
+    b = np.asarray(boxes, dtype=float).reshape(-1, 4)
+    s = np.clip(np.asarray(scores, dtype=float), 0, 1)
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(s, edges) - 1, 0, bins - 1)
+    colours = sample_colorscale(SCORE_SCALE, list((edges[:-1] + edges[1:]) / 2))
+    for k in range(bins):
+        sel = which == k
+        if sel.any():
+            add_boxes(fig, b[sel], f"{name} {edges[k]:.2f}-{edges[k + 1]:.2f}", colours[k],
+                      showlegend=False)
+    return fig
+
+
+def cell_boxes(shape: tuple, scale: float) -> np.ndarray:
+    """(h, w, 4) int x1, y1, x2, y2 in original pixels of every PNet cell at this scale, the C++ way:
+    x1 = trunc((2x+1)/s), x2 = trunc((2x+12)/s) in float32 (semantics 4.2); same for y."""
+    sc = np.float32(scale)
+    h, w = shape
+    cols, rows = np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)
+    x1 = np.trunc((np.float32(2) * cols + np.float32(1)) / sc)
+    x2 = np.trunc((np.float32(2) * cols + np.float32(12)) / sc)
+    y1 = np.trunc((np.float32(2) * rows + np.float32(1)) / sc)
+    y2 = np.trunc((np.float32(2) * rows + np.float32(12)) / sc)
+    out = np.empty((h, w, 4), np.int32)
+    out[..., 0], out[..., 2] = x1[None, :], x2[None, :]
+    out[..., 1], out[..., 3] = y1[:, None], y2[:, None]
+    return out
+
+
+def heatmap_figure(prob: np.ndarray, scale: float, t1: float, title: str | None = None,
+                   px_height: int = 420, colorscale: str = "Magma") -> go.Figure:
+    """PNet face probability per cell; hover gives the probability and the original-image box of
+    the cell; the t1 contour shows which cells become proposals."""
+    prob = np.asarray(prob, dtype=np.float32)
+    boxes = cell_boxes(prob.shape, scale)
+    fig = go.Figure(go.Heatmap(
+        z=prob, zmin=0, zmax=1, colorscale=colorscale, customdata=boxes,
+        colorbar=dict(title="P(face)"),
+        hovertemplate=("cell row %{y}, col %{x}<br>P(face) = %{z:.4f}<br>"
+                       "box x1=%{customdata[0]} y1=%{customdata[1]} "
+                       "x2=%{customdata[2]} y2=%{customdata[3]}<extra></extra>")))
+    if prob.size and prob.max() >= t1 > prob.min():
+        fig.add_trace(go.Contour(z=prob, showscale=False, hoverinfo="skip", name=f"t1 = {t1}",
+                                 contours=dict(start=t1, end=t1, size=1, coloring="none"),
+                                 line=dict(color="cyan", width=2), showlegend=True))
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", title="row y")
+    fig.update_xaxes(title="col x", constrain="domain")
+    fig.update_layout(height=px_height, margin=dict(l=0, r=0, t=30 if title else 0, b=0),
+                      title=title, legend=dict(orientation="h", y=1.02, yanchor="bottom"))
+    return fig
+
+
+def proposals_per_scale_figure(scales: list, current: int | None = None) -> go.Figure:
+    """Bars per pyramid level: cells >= t1 and boxes left after the per-scale NMS 0.5."""
+    labels = [f"{s.index}: ×{s.scale:.3f}" for s in scales]
+    above = [s.num_above_t1 for s in scales]
+    kept = [len(s.kept) for s in scales]
+    fig = go.Figure([go.Bar(x=labels, y=above, name="cells ≥ t1"),
+                     go.Bar(x=labels, y=kept, name="after NMS 0.5")])
+    if current is not None and 0 <= current < len(labels):
+        fig.add_vrect(x0=current - 0.5, x1=current + 0.5, fillcolor="orange", opacity=0.15,
+                      line_width=0)
+    fig.update_layout(barmode="group", height=280, margin=dict(l=0, r=0, t=30, b=0),
+                      title="Proposals per scale", xaxis_title="level: scale",
+                      legend=dict(orientation="h", y=1.1))
+    return fig
+
+
+def funnel_figure(counts: list[tuple[str, int]], current: str | None = None) -> go.Figure:
+    """Box counts through the cascade stages."""
+    labels = [c[0] for c in counts]
+    colours = ["orange" if lab == current else "steelblue" for lab in labels]
+    fig = go.Figure(go.Funnel(y=labels, x=[c[1] for c in counts], marker=dict(color=colours),
+                              textinfo="value"))
+    fig.update_layout(height=300, margin=dict(l=0, r=0, t=10, b=0))
+    return fig
+
+
+def diff_heatmap_figure(diff: np.ndarray, title: str, px_height: int = 360) -> go.Figure:
+    """A signed difference map (Python − C++), symmetric colour range around 0."""
+    m = float(np.abs(diff).max()) if diff.size else 0.0
+    fig = go.Figure(go.Heatmap(z=diff, zmin=-m or -1e-9, zmax=m or 1e-9, colorscale="RdBu",
+                               colorbar=dict(title="Δ"),
+                               hovertemplate="row %{y}, col %{x}<br>Δ = %{z:.3g}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", scaleanchor="x")
+    fig.update_layout(height=px_height, margin=dict(l=0, r=0, t=30, b=0), title=title)
+    return fig

@@ -1,0 +1,28 @@
+"""Page scaffolding: the error guard every page body runs in, and the shared 'no image' notice."""
+from __future__ import annotations
+
+import streamlit as st
+
+from . import core, state
+
+
+def run_page(title: str, body, caption: str | None = None):
+    """Render `body(run)` under a title; input problems become one st.error line, never a traceback."""
+    st.title(title)
+    if caption:
+        st.caption(caption)
+    if st.session_state.get("upload_error"):
+        st.error(st.session_state.upload_error)
+    try:
+        run = state.current_run()
+        if run is None:
+            st.info("Choose a sample image or upload one in the sidebar.")
+            return
+        if run.from_cpp:
+            st.warning("The Python detector core is not available yet: showing the bundled OpenFace "
+                       "C++ trace of this sample instead.")
+        body(run)
+    except core.MTCNNInputError as e:
+        st.error(str(e))
+    except Exception as e:  # last resort: a short message instead of a traceback
+        st.error(f"Unexpected problem ({type(e).__name__}): {str(e)[:300]}")

@@ -1,0 +1,73 @@
+"""Cached computation: decode once per image, load models once per set, detect once per
+(image, parameters, model set, engine). Pages only read the resulting Trace."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from . import core, samples
+
+CACHE_TTL_S = 3600
+PARAM_KEYS = ("min_face_size", "t1", "t2", "t3", "pyramid_factor")
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading models…")
+def get_models(folder: str | None):
+    """The PNet/RNet/ONet set in `folder` (None = bundled models/), shared by all sessions."""
+    return core.mc.load_models(folder)
+
+
+@st.cache_data(max_entries=8, ttl=CACHE_TTL_S, show_spinner=False)
+def decoded_image(image_sha: str, _data: bytes) -> tuple[np.ndarray, list]:
+    """(BGR uint8 image, decoder notes), keyed by the bytes' SHA-256."""
+    return core.decode_image(_data)
+
+
+@st.cache_data(max_entries=8, ttl=CACHE_TTL_S, show_spinner=False)
+def rgb_image(image_sha: str, _data: bytes) -> np.ndarray:
+    """The image as RGB for display (cached so pages do not re-convert it)."""
+    bgr, _ = decoded_image(image_sha, _data)
+    return np.ascontiguousarray(bgr[:, :, ::-1])
+
+
+@st.cache_data(max_entries=16, ttl=CACHE_TTL_S, show_spinner=False)
+def run_detection(image_sha: str, params: tuple, model_folder: str | None, engine: str,
+                  _data: bytes, _name: str):
+    """The Trace of one run, computed once per (image bytes, parameters, model set, engine).
+
+    A progress bar is drawn inside so Streamlit can replay (then clear) it on cache hits.
+    """
+    bgr, _ = decoded_image(image_sha, _data)
+    bar = st.empty()
+
+    def progress(stage: str, fraction: float):
+        bar.progress(min(max(float(fraction), 0.0), 1.0), text=f"Detecting faces: {stage}")
+
+    models = get_models(model_folder)
+    trace = core.mc.detect(bgr, models=models, engine=engine, progress=progress,
+                           image_info={"file": _name, "sha256": image_sha},
+                           **dict(zip(PARAM_KEYS, params)))
+    bar.empty()
+    return trace
+
+
+@st.cache_data(max_entries=16, ttl=CACHE_TTL_S, show_spinner=False)
+def bundled_cpp_trace(path: str):
+    """A C++ reference trace shipped in sample_images/cpp (with its heatmaps if present)."""
+    return core.Trace.load(Path(path))
+
+
+def fallback_trace(image_name: str, params: dict):
+    """Until `mc.detect` exists: the bundled C++ trace of a sample for these parameters, or None."""
+    path = samples.cpp_trace_path(image_name, params)
+    return bundled_cpp_trace(str(path)) if path else None
+
+
+@st.cache_data(max_entries=32, ttl=CACHE_TTL_S, show_spinner=False)
+def forward_all(net_name: str, model_folder: str | None, engine: str, input_key: str,
+                _x: np.ndarray) -> list:
+    """Every layer's output of one network on one input (Activations page), cached per input."""
+    net = getattr(get_models(model_folder), net_name.lower())
+    return [np.asarray(a) for a in net.forward(_x, engine=engine, return_all=True)]

@@ -1,0 +1,100 @@
+"""Session state: the current image, parameters, model set and engine (survive page switches),
+and `current_run()`, the one Trace every page renders."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from . import core, pipeline, samples
+
+ENGINES = ("auto", "exact", "blas")
+BUNDLED = "bundled (models/)"
+
+
+@dataclass
+class Run:
+    """What a page needs: the image, the settings it was processed with and its Trace."""
+    name: str
+    sha: str
+    data: bytes
+    source: str                 # 'sample' or 'upload'
+    params: dict
+    model_folder: str | None
+    engine: str
+    bgr: np.ndarray
+    rgb: np.ndarray
+    trace: object               # mtcnn_core Trace
+    from_cpp: bool = False      # True while the core is missing: the bundled C++ trace is shown
+
+    @property
+    def key(self) -> str:
+        """Cache key of this run for derived views (figures, downloads)."""
+        p = ",".join(f"{self.params[k]}" for k in pipeline.PARAM_KEYS)
+        return f"{self.sha}|{p}|{self.model_folder}|{self.engine}|{int(self.from_cpp)}"
+
+
+def image_record(name: str, data: bytes, source: str) -> dict:
+    """The session's description of an image (bytes + SHA-256 used as the cache key)."""
+    return {"name": name, "data": data, "sha": hashlib.sha256(data).hexdigest(), "source": source}
+
+
+def init_state():
+    """Defaults on a session's first run: the default sample, OpenFace's parameters, bundled models."""
+    ss = st.session_state
+    if "image" not in ss:
+        ss.image = image_record(samples.DEFAULT_SAMPLE, samples.sample_bytes(samples.DEFAULT_SAMPLE),
+                                "sample")
+    for key, value in samples.DEFAULT_PARAMS.items():
+        ss.setdefault(key, value)
+    ss.setdefault("engine", "auto")
+    ss.setdefault("model_sets", {BUNDLED: None})
+    ss.setdefault("model_set", BUNDLED)
+    ss.setdefault("upload_error", None)
+
+
+def reset_params():
+    """Button callback: back to OpenFace's DetectFaces defaults (60 / 0.6 / 0.7 / 0.7 / 0.709)."""
+    for key, value in samples.DEFAULT_PARAMS.items():
+        st.session_state[key] = value
+
+
+def current_params() -> dict:
+    """The parameters as the detector takes them (int min face size, floats rounded to the UI step)."""
+    ss = st.session_state
+    return {"min_face_size": int(ss.min_face_size), "t1": round(float(ss.t1), 4),
+            "t2": round(float(ss.t2), 4), "t3": round(float(ss.t3), 4),
+            "pyramid_factor": round(float(ss.pyramid_factor), 4)}
+
+
+def model_folder() -> str | None:
+    """Folder of the chosen model set (None = bundled)."""
+    ss = st.session_state
+    return ss.model_sets.get(ss.model_set)
+
+
+def current_run() -> Run | None:
+    """The current image processed with the current settings (cached), or None with no image."""
+    img = st.session_state.get("image")
+    if not img:
+        return None
+    params, folder, engine = current_params(), model_folder(), st.session_state.engine
+    bgr, _ = pipeline.decoded_image(img["sha"], img["data"])
+    rgb = pipeline.rgb_image(img["sha"], img["data"])
+    trace, from_cpp = _trace_for(img, params, folder, engine)
+    return Run(img["name"], img["sha"], img["data"], img["source"], params, folder, engine,
+               bgr, rgb, trace, from_cpp)
+
+
+def _trace_for(img: dict, params: dict, folder, engine):
+    """Run the cached detector; while the core has no `detect`, fall back to a bundled C++ trace."""
+    if core.has("detect"):
+        key = tuple(params[k] for k in pipeline.PARAM_KEYS)
+        return pipeline.run_detection(img["sha"], key, folder, engine, img["data"], img["name"]), False
+    trace = pipeline.fallback_trace(img["name"], params) if img["source"] == "sample" else None
+    if trace is None:
+        raise core.MTCNNInputError("the detector core (mtcnn_core.detect) is not available yet; "
+                                   "only the bundled samples with their C++ parameters can be shown")
+    return trace, True
