@@ -18,6 +18,7 @@ PAGES = [
 ]
 
 state.init_state()
+state.keep_page_state()
 # st.navigation must come before the sidebar widgets: with streamlit 1.67 a sidebar file_uploader
 # created before it drops the first upload after a server start.
 page = st.navigation(PAGES)

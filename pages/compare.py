@@ -1,6 +1,5 @@
-"""compare page (placeholder)."""
-import streamlit as st
+"""C++ vs Python: compare an OpenFace C++ result with this run, face by face and stage by stage."""
+from ui import compare_view, page
 
-from ui import page
-
-page.run_page("compare", lambda run: st.info("Coming soon."))
+page.run_page("C++ vs Python", compare_view.render,
+              "Load the C++ detector's output (or the bundled reference) and see where they differ.")

@@ -1,6 +1,5 @@
-"""pyramid page (placeholder)."""
-import streamlit as st
+"""Pyramid & PNet: step through the image pyramid and see where PNet proposes faces."""
+from ui import page, pyramid_view
 
-from ui import page
-
-page.run_page("pyramid", lambda run: st.info("Coming soon."))
+page.run_page("Pyramid & PNet", pyramid_view.render,
+              "Each level is the image shrunk so a face of a given size fits PNet's 12×12 window.")

@@ -57,3 +57,10 @@ def _decode_with_pil(data: bytes) -> tuple[np.ndarray, list]:
         raise ImageError(f"cannot decode the file as an image ({type(e).__name__}: {e})") from None
     rgb = np.asarray(im.convert("RGB"))
     return np.ascontiguousarray(rgb[:, :, ::-1]), []
+
+
+def compare(reference, candidate, tol_px=0.01, tol_score=1e-4):
+    """mc.compare via its submodule: importing `mtcnn_core.compare` rebinds the package attribute
+    `mc.compare` to the module after the first call (core issue), so call the function directly."""
+    from mtcnn_core.compare import compare as compare_traces
+    return compare_traces(reference, candidate, tol_px=tol_px, tol_score=tol_score)

@@ -41,6 +41,21 @@ def image_record(name: str, data: bytes, source: str) -> dict:
     return {"name": name, "data": data, "sha": hashlib.sha256(data).hexdigest(), "source": source}
 
 
+# Page-widget keys that must survive page switches (Streamlit drops the state of widgets that are
+# not drawn in a run; re-assigning the key each run turns it into plain session state).
+PERSISTENT_KEYS = ("pyr_level", "cascade_stage", "cascade_box", "show_landmarks", "cpp_source",
+                   "cpp_bundled_pick", "tol_px", "tol_score", "compare_scale", "act_net",
+                   "act_level", "act_box", "act_colour", "act_layer")
+
+
+def keep_page_state():
+    """Carry page-specific widget values across page switches."""
+    ss = st.session_state
+    for key in PERSISTENT_KEYS:
+        if key in ss:
+            ss[key] = ss[key]
+
+
 def init_state():
     """Defaults on a session's first run: the default sample, OpenFace's parameters, bundled models."""
     ss = st.session_state

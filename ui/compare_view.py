@@ -1,0 +1,187 @@
+"""C++ vs Python page: load a C++ result, overlay both box sets, per-face and per-stage deltas."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from . import core, figures, overlay, pipeline, samples
+
+CPP_COLOUR, PY_COLOUR = "#ff8c00", "#00e5ff"
+SOURCES = ("Bundled C++ trace of this sample", "Upload a C++ result")
+
+
+@st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
+def parse_reference(digest: str, name: str, _data: bytes, _npz: bytes | None):
+    """A user's file (trace JSON / minimal JSON / CSV, optional heatmaps npz) as a Trace."""
+    return core.load_any(_data, name, heatmaps=_npz)
+
+
+@st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
+def compare_runs(run_key: str, ref_key: str, tol_px: float, tol_score: float, _ref, _cand):
+    """mc.compare of reference (C++) and candidate (Python), once per pair and tolerances."""
+    return core.compare(_ref, _cand, tol_px=tol_px, tol_score=tol_score)
+
+
+def render(run):
+    """Page body."""
+    ref, ref_key, label = choose_reference(run)
+    if ref is None:
+        return
+    tol_px, tol_score = _tolerances()
+    report = compare_runs(run.key, ref_key, tol_px, tol_score, ref, run.trace)
+    _mismatch_notes(run, ref, report)
+    _verdict(report)
+    st.plotly_chart(overlay_figure(run, ref, label), width="stretch", key="compare_overlay")
+    st.subheader("Per face")
+    st.dataframe(face_table(report), hide_index=True, width="stretch")
+    if ref.has_stages:
+        st.subheader("Stage by stage")
+        st.dataframe(style_stage_table(stage_table(report), report.first_divergent),
+                     hide_index=True, width="stretch")
+        _heatmaps(run, ref)
+    else:
+        st.caption("Detections only: load a full mtcnn-trace JSON for the stage-by-stage table.")
+
+
+def choose_reference(run):
+    """(reference Trace, cache key, label) from the bundled traces or an upload; (None, ..) if none."""
+    has_bundled = run.source == "sample" and samples.cpp_traces_for(run.name)
+    source = st.radio("C++ result", SOURCES if has_bundled else SOURCES[1:], horizontal=True,
+                      key="cpp_source")
+    if source == SOURCES[0]:
+        return _bundled(run)
+    return _uploaded()
+
+
+def _bundled(run):
+    path = samples.cpp_trace_path(run.name, run.params)
+    if path is None:
+        choices = [p.name for p in samples.cpp_traces_for(run.name)]
+        st.info("No bundled C++ trace was made with the current parameters (bundled: OpenFace "
+                "defaults, and min face 20 / t1 0.5). Pick one anyway to see the differences.")
+        name = st.selectbox("Bundled trace", choices, key="cpp_bundled_pick")
+        path = samples.CPP_DIR / name
+    st.caption(f"Reference: `sample_images/cpp/{path.name}`")
+    return pipeline.bundled_cpp_trace(str(path)), f"bundled:{path.name}", "C++ (OpenFace 2.2.0)"
+
+
+def _uploaded():
+    up = st.file_uploader("C++ trace JSON, or detections JSON/CSV (x,y,w,h,confidence)",
+                          type=["json", "csv"], key="cpp_upload")
+    npz = st.file_uploader("Optional heatmaps (.heatmaps.npz)", type=["npz"], key="cpp_npz")
+    if up is None:
+        st.info("Upload a result written by your OpenFace build (see docs/cpp_dump.md).")
+        return None, None, None
+    data, npz_data = up.getvalue(), (npz.getvalue() if npz is not None else None)
+    digest = hashlib.sha256(data + (npz_data or b"")).hexdigest()
+    try:
+        ref = parse_reference(digest, up.name, data, npz_data)
+    except core.MTCNNInputError as e:
+        st.error(f"{up.name}: {e}" if up.name not in str(e) else str(e))
+        return None, None, None
+    return ref, f"upload:{digest}", f"C++ ({up.name})"
+
+
+def _tolerances():
+    c1, c2 = st.columns(2)
+    tol_px = c1.number_input("Box tolerance (px)", 0.0, 100.0, 0.01, step=0.01, format="%.4f",
+                             key="tol_px")
+    tol_score = c2.number_input("Score tolerance", 0.0, 1.0, 1e-4, step=1e-4, format="%.6f",
+                                key="tol_score")
+    return float(tol_px), float(tol_score)
+
+
+def mismatch_messages(image_hw: tuple, params: dict, ref) -> list[str]:
+    """Plain-language differences between the C++ file and the current run (image size, params)."""
+    msgs = []
+    img = ref.image or {}
+    h, w = image_hw
+    if img.get("width") and img.get("height") and (int(img["width"]), int(img["height"])) != (w, h):
+        msgs.append(f"The C++ file is for a {img['width']}×{img['height']} image, the current image "
+                    f"is {w}×{h}: the boxes cannot be compared meaningfully.")
+    for k in pipeline.PARAM_KEYS:
+        a = (ref.params or {}).get(k)
+        if a is not None and abs(float(a) - float(params[k])) > 1e-6:
+            msgs.append(f"Parameter {k}: C++ file used {a}, the current run uses {params[k]}.")
+    if not img and not ref.params:
+        msgs.append("The C++ file records neither image nor parameters; they cannot be checked.")
+    return msgs
+
+
+def _mismatch_notes(run, ref, report):
+    msgs = mismatch_messages(run.rgb.shape[:2], run.params, ref)
+    sha = (ref.image or {}).get("sha256")
+    if sha and sha != run.sha:
+        msgs.append("The C++ file was made from a different image file (SHA-256 differs).")
+    for m in msgs:
+        st.warning(m)
+
+
+def _verdict(report):
+    if report.bit_identical:
+        st.success("Python and C++ agree bit for bit at every stage.")
+    elif report.ok:
+        st.info(f"All stages within tolerance; first not bit-identical: {report.first_not_identical}.")
+    else:
+        st.error(f"First divergent stage: {report.first_divergent}.")
+
+
+def overlay_figure(run, ref, label):
+    """The image with C++ and Python final boxes in two colours (legend)."""
+    fig = overlay.image_figure(run, px_height=560)
+    figures.add_boxes(fig, ref.detections.boxes, label, CPP_COLOUR, width=3)
+    figures.add_boxes(fig, run.trace.detections.boxes, "Python (mtcnn_core)", PY_COLOUR, width=2,
+                      dash="dash")
+    return fig
+
+
+def face_table(report) -> pd.DataFrame:
+    """Matched C++/Python pairs with their deltas; unmatched faces flagged."""
+    st_ = report.stage("detections")
+    rows = [{"C++ #": p.ref, "Python #": p.cand, "dx": p.dx, "dy": p.dy, "dw": p.dw, "dh": p.dh,
+             "IoU": p.iou, "Δconfidence": p.dscore, "status": "matched"} for p in st_.pairs]
+    rows += [{"C++ #": i, "Python #": None, "status": "only in C++"} for i in st_.unmatched_ref]
+    rows += [{"C++ #": None, "Python #": i, "status": "only in Python"} for i in st_.unmatched_cand]
+    cols = ["C++ #", "Python #", "dx", "dy", "dw", "dh", "IoU", "Δconfidence", "status"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def stage_table(report) -> pd.DataFrame:
+    """One row per compared stage: counts, max deltas, identity and tolerance verdicts."""
+    return pd.DataFrame([s.as_row() for s in report.stages])
+
+
+def style_stage_table(df: pd.DataFrame, first_divergent: str | None):
+    """Highlight the first divergent stage (a pandas Styler st.dataframe can show)."""
+    def colour(row):
+        hit = first_divergent is not None and row["stage"] == first_divergent
+        return ["background-color: #8b1e1e; color: white" if hit else ""] * len(row)
+    return df.style.apply(colour, axis=1)
+
+
+def _heatmaps(run, ref):
+    ref_maps = {s.index: s for s in ref.scales if s.heatmap is not None}
+    py_maps = {s.index: s for s in (run.trace.scales or []) if s.heatmap is not None}
+    common = sorted(set(ref_maps) & set(py_maps))
+    if not common:
+        st.caption("Heatmap comparison needs the C++ heatmaps (.heatmaps.npz).")
+        return
+    st.subheader("PNet heatmaps at one scale")
+    i = st.select_slider("Scale index", common, key="compare_scale")
+    a, b = ref_maps[i].heatmap, py_maps[i].heatmap
+    if a.shape != b.shape:
+        st.warning(f"Heatmap sizes differ at scale {i}: C++ {a.shape}, Python {b.shape}.")
+        return
+    c1, c2, c3 = st.columns(3)
+    t1 = float(run.params["t1"])
+    c1.plotly_chart(figures.heatmap_figure(a, ref_maps[i].scale, t1, "C++", 320), width="stretch",
+                    key="hm_cpp")
+    c2.plotly_chart(figures.heatmap_figure(b, py_maps[i].scale, t1, "Python", 320), width="stretch",
+                    key="hm_py")
+    diff = b.astype(np.float64) - a.astype(np.float64)
+    c3.plotly_chart(figures.diff_heatmap_figure(diff, f"Python − C++ (max |Δ| {np.abs(diff).max():.3g})"),
+                    width="stretch", key="hm_diff")
