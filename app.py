@@ -6,15 +6,15 @@ import streamlit as st
 
 from ui import sidebar, state
 
-st.set_page_config(page_title="MTCNN Lens", page_icon="🔍", layout="wide")
+st.set_page_config(page_title="MTCNN Lens", page_icon=":material/face:", layout="wide")
 
 PAGES = [
-    st.Page("pages/detect.py", title="Detect", icon="🎯", default=True),
-    st.Page("pages/pyramid.py", title="Pyramid & PNet", icon="🔺"),
-    st.Page("pages/cascade.py", title="Cascade", icon="🪜"),
-    st.Page("pages/activations.py", title="Activations", icon="🧠"),
-    st.Page("pages/compare.py", title="C++ vs Python", icon="⚖️"),
-    st.Page("pages/models.py", title="Models", icon="📦"),
+    st.Page("pages/detect.py", title="Detect", icon=":material/center_focus_strong:", default=True),
+    st.Page("pages/pyramid.py", title="Pyramid & PNet", icon=":material/stacks:"),
+    st.Page("pages/cascade.py", title="Cascade", icon=":material/filter_alt:"),
+    st.Page("pages/activations.py", title="Activations", icon=":material/grid_view:"),
+    st.Page("pages/compare.py", title="C++ vs Python", icon=":material/compare:"),
+    st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
 ]
 
 state.init_state()

@@ -1,6 +1,5 @@
-"""cascade page (placeholder)."""
-import streamlit as st
+"""Cascade: follow the boxes from PNet's merged proposals through RNet and ONet to the final faces."""
+from ui import cascade_view, page
 
-from ui import page
-
-page.run_page("cascade", lambda run: st.info("Coming soon."))
+page.run_page("Cascade", cascade_view.render,
+              "Which boxes each network kept, which it dropped, and why.")

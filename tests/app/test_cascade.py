@@ -1,0 +1,39 @@
+"""AppTest of the Cascade page: every stage renders, boxes can be inspected, state persists."""
+from tests.app.conftest import errors, new_app, no_exception
+from ui import cascade_model as cm
+
+
+def test_every_stage_and_a_box_render():
+    at = new_app("pages/cascade.py")
+    no_exception(at)
+    for stage in cm.STAGES:
+        at.select_slider(key="cascade_stage").set_value(stage).run()
+        no_exception(at)
+        assert not errors(at)
+        assert stage in at.markdown[0].value
+        if at.selectbox(key="cascade_box").options:
+            at.selectbox(key="cascade_box").set_value(len(at.selectbox(key="cascade_box").options) - 1).run()
+            no_exception(at)
+
+
+def test_next_button_and_rejection_reasons():
+    at = new_app("pages/cascade.py")
+    at.button(key="cascade_next").click().run()
+    at.button(key="cascade_next").click().run()
+    assert at.session_state["cascade_stage"] == "RNet kept"
+    fates = at.dataframe[0].value["fate"].tolist()
+    assert "below threshold" in fates and any(f.startswith("suppressed by NMS (by #") for f in fates)
+    at.switch_page("pages/detect.py").run()
+    at.switch_page("pages/cascade.py").run()
+    assert at.session_state["cascade_stage"] == "RNet kept"
+
+
+def test_stage_model_on_cpp_trace():
+    from mtcnn_core.trace import Trace
+    from tests.app.conftest import SAMPLES
+    ref = Trace.load(SAMPLES / "cpp" / "faces_at_scales.json")
+    sb = cm.stage_boxes(ref, "RNet kept")
+    assert not sb.fates_known and len(sb) == len(ref.rnet.input)
+    assert (sb.fate == 1).sum() == (ref.rnet.scores < 0.7).sum()
+    arrows = cm.regression_arrows([0, 0, 10, 10], [0.1, 0, -0.1, 0])
+    assert arrows[0] == (0, 5, 1.0, 5) and arrows[2] == (10, 5, 9.0, 5)

@@ -1,0 +1,129 @@
+"""Pure description of each cascade stage's boxes (what entered, what survived and why)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import core
+
+STAGES = ("PNet merged", "RNet input", "RNet kept", "ONet input", "ONet kept", "final")
+EXPLAIN = {
+    "PNet merged": "All scales' proposals pooled, then NMS 0.7 (IoU) across scales. Faded boxes were "
+                   "suppressed by an overlapping, higher-scoring box.",
+    "RNet input": "Merged boxes moved by PNet's regression, then squared (rectify): RNet sees each "
+                  "as a 24×24 crop.",
+    "RNet kept": "RNet's face probability ≥ t2, then NMS 0.7 (IoU).",
+    "ONet input": "RNet-kept boxes moved by RNet's regression and squared: ONet sees 48×48 crops.",
+    "ONet kept": "ONet's probability ≥ t3, regression applied (+1 size), then NMS 0.7 on the "
+                 "intersection-over-minimum.",
+    "final": "ONet's boxes after OpenFace's fixed landmark-tightening adjustment: the detector's output.",
+}
+
+
+@dataclass
+class StageBoxes:
+    """The boxes one stage shows: all candidates with score and fate, and what they feed next."""
+    name: str
+    boxes: np.ndarray            # (n, 4) candidates drawn
+    scores: np.ndarray           # (n,)
+    fate: np.ndarray             # (n,) KEPT / BELOW_THRESHOLD / SUPPRESSED
+    suppressed_by: np.ndarray    # (n,) index into the same list, -1 if none
+    corrections: np.ndarray | None  # (n, 4) regression shown as arrows
+    crop_size: int | None        # 24 / 48 when each box is a net input crop
+    score_label: str
+    fates_known: bool = True
+
+    def __len__(self):
+        return len(self.boxes)
+
+
+def _all_kept(n):
+    return np.zeros(n, np.int8), np.full(n, -1, np.int32)
+
+
+def _fates(filtered, n):
+    if filtered is None:
+        return (*_all_kept(n), False)
+    return np.asarray(filtered.fate), np.asarray(filtered.suppressed_by), True
+
+
+def stage_boxes(trace, name: str) -> StageBoxes:
+    """Boxes, scores and fates of one named stage (see STAGES)."""
+    if name == "PNet merged":
+        return _pnet_merged(trace)
+    if name in ("RNet input", "ONet input"):
+        st = trace.rnet if name.startswith("RNet") else trace.onet
+        fate, by = _all_kept(len(st.input))
+        return StageBoxes(name, st.input.boxes, st.input.scores, fate, by, None,
+                          24 if name.startswith("RNet") else 48, "previous stage's score")
+    if name in ("RNet kept", "ONet kept"):
+        st = trace.rnet if name.startswith("RNet") else trace.onet
+        fate, by, known = _fates(st.filtered, len(st.input))
+        if not known:  # C++ trace: threshold known from scores, NMS victims cannot be told apart
+            t = float((trace.params or {}).get("t2" if name.startswith("RNet") else "t3", 0.7))
+            fate = np.where(st.scores >= np.float32(t), core.KEPT, core.BELOW_THRESHOLD).astype(np.int8)
+        return StageBoxes(name, st.input.boxes, st.scores, fate, by, st.corrections,
+                          24 if name.startswith("RNet") else 48,
+                          f"{name.split()[0]} probability", known)
+    d = trace.detections
+    fate, by = _all_kept(len(d))
+    return StageBoxes(name, d.boxes, d.scores, fate, by, None, None, "ONet confidence")
+
+
+def _pnet_merged(trace) -> StageBoxes:
+    """Every scale's kept boxes concatenated (NMS 0.7 input), with merged_nms fates if recorded."""
+    parts = [s.kept for s in trace.scales or []]
+    if trace.merged_nms is not None and parts:
+        boxes = np.concatenate([p.boxes for p in parts])
+        scores = np.concatenate([p.scores for p in parts])
+        corr = np.concatenate([p.corrections for p in parts])
+        f = trace.merged_nms
+        return StageBoxes("PNet merged", boxes, scores, np.asarray(f.fate),
+                          np.asarray(f.suppressed_by), corr, None, "PNet probability")
+    m = trace.merged
+    fate, by = _all_kept(len(m))
+    return StageBoxes("PNet merged", m.boxes, m.scores, fate, by, m.corrections, None,
+                      "PNet probability", False)
+
+
+def fate_text(sb: StageBoxes, i: int) -> str:
+    """Why box i was kept or dropped, naming the suppressing box."""
+    f = int(sb.fate[i])
+    if f == core.SUPPRESSED and sb.suppressed_by[i] >= 0:
+        return f"suppressed by NMS (by #{int(sb.suppressed_by[i])})"
+    if f == core.BELOW_THRESHOLD:
+        return "below threshold"
+    return core.FATE_NAMES.get(f, "kept") if f != core.KEPT or sb.fates_known else "kept"
+
+
+def stage_rows(sb: StageBoxes) -> list[dict]:
+    """Table rows for a stage: index, geometry, score and fate."""
+    return [{"#": i, "x": float(b[0]), "y": float(b[1]), "w": float(b[2]), "h": float(b[3]),
+             "score": float(s), "fate": fate_text(sb, i)}
+            for i, (b, s) in enumerate(zip(sb.boxes, sb.scores))]
+
+
+def regression_arrows(box, corr) -> list[tuple[float, float, float, float]]:
+    """(x0, y0, x1, y1) arrows from each edge's middle to where the regression moves it.
+    corr = (dx1, dy1, dx2, dy2) as fractions of the box width/height (semantics 4.6)."""
+    x, y, w, h = (float(v) for v in box)
+    dx1, dy1, dx2, dy2 = (float(v) for v in corr)
+    cx, cy = x + w / 2, y + h / 2
+    return [(x, cy, x + dx1 * w, cy), (cx, y, cx, y + dy1 * h),
+            (x + w, cy, x + w + dx2 * w, cy), (cx, y + h, cx, y + h + dy2 * h)]
+
+
+def corrected_box(box, corr) -> np.ndarray:
+    """The box after applying the regression (plain float arithmetic; for display only)."""
+    x, y, w, h = (float(v) for v in box)
+    dx1, dy1, dx2, dy2 = (float(v) for v in corr)
+    x1, y1, x2, y2 = x + dx1 * w, y + dy1 * h, x + w + dx2 * w, y + h + dy2 * h
+    return np.array([x1, y1, x2 - x1, y2 - y1])
+
+
+def funnel_counts(trace) -> list[tuple[str, int]]:
+    """(stage, boxes leaving it) for the funnel chart, in STAGES order."""
+    return [("PNet merged", len(trace.merged)), ("RNet input", len(trace.rnet.input)),
+            ("RNet kept", len(trace.rnet.kept)), ("ONet input", len(trace.onet.input)),
+            ("ONet kept", len(trace.onet.kept)), ("final", len(trace.detections))]
