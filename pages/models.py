@@ -1,6 +1,5 @@
-"""models page (placeholder)."""
-import streamlit as st
+"""Models: the loaded .dat set, its provenance and layers; upload and switch to your own set."""
+from ui import models_view, page
 
-from ui import page
-
-page.run_page("models", lambda run: st.info("Coming soon."))
+page.run_page("Models", models_view.render,
+              "OpenFace 2.2's PNet/RNet/ONet in its binary .dat format.")

@@ -68,6 +68,7 @@ def init_state():
     ss.setdefault("model_sets", {BUNDLED: None})
     ss.setdefault("model_set", BUNDLED)
     ss.setdefault("upload_error", None)
+    ss.setdefault("model_error", None)
 
 
 def reset_params():
