@@ -21,3 +21,54 @@ OPENFACE_SHA256 = {
 def file_sha256(path) -> str:
     """Hex SHA-256 of a file's bytes."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@dataclass(eq=False)
+class ModelSet:
+    """The three networks of one model folder, with each file's SHA-256."""
+    folder: Path
+    files: dict      # {'PNet': Path, ...}
+    sha256: dict     # {'PNet': hex, ...}
+    pnet: object
+    rnet: object
+    onet: object
+
+    @property
+    def matches_openface(self) -> dict:
+        return {n: self.sha256[n] == OPENFACE_SHA256[n] for n in NETWORK_NAMES}
+
+    def network(self, name: str):
+        return {"PNet": self.pnet, "RNet": self.rnet, "ONet": self.onet}[name]
+
+
+def model_files(folder) -> dict:
+    """{'PNet': path, ...}: from MTCNN_detector.txt if the folder has one, else PNet.dat etc."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ModelFormatError(folder, None, "model folder does not exist")
+    index = folder / "MTCNN_detector.txt"
+    if index.is_file():
+        return read_detector_index(index)
+    files = {n: folder / f"{n}.dat" for n in NETWORK_NAMES}
+    missing = [str(p.name) for p in files.values() if not p.is_file()]
+    if missing:
+        raise ModelFormatError(folder, None, f"missing {', '.join(missing)} (and no MTCNN_detector.txt)")
+    return files
+
+
+_cache: dict = {}
+
+
+def load_models(folder=None) -> ModelSet:
+    """Load PNet/RNet/ONet from `folder` (default: the bundled models/), cached per file state."""
+    from .network import load_network
+
+    folder = Path(folder) if folder is not None else BUNDLED_DIR
+    files = model_files(folder)
+    key = tuple((n, str(p), p.stat().st_mtime_ns, p.stat().st_size) for n, p in files.items())
+    if key not in _cache:
+        nets = {n: load_network(n, p) for n, p in files.items()}
+        _cache.clear()  # keep one set: a model set is ~2 MB and users switch rarely
+        _cache[key] = ModelSet(folder, files, {n: file_sha256(p) for n, p in files.items()},
+                               nets["PNet"], nets["RNet"], nets["ONet"])
+    return _cache[key]

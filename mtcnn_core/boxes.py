@@ -1,0 +1,169 @@
+"""Box arithmetic of FaceDetectorMTCNN: generation, NMS, correction, rectify, crops, final fix.
+
+Boxes are (n, 4) float32 [x, y, w, h]. Every rounding follows the C++ (semantics 4 and 6.2):
+rne where a Rect_<float> becomes a cv::Rect, truncation toward zero where the C++ casts to int.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .images import normalise_planes
+
+F32, F64 = np.float32, np.float64
+STRIDE, CELL = 2, 12
+
+
+def generate_boxes(prob: np.ndarray, scale: float, t1: float):
+    """Cells with prob >= t1 as boxes (`generate_bounding_boxes`), x (column) outer, y inner.
+
+    Returns (boxes (n, 4) float32, cells (n, 2) int32 [row, col]).
+    """
+    cols, rows = np.nonzero(prob.T >= F32(t1))   # nonzero on the transpose: x outer, y inner
+    sc = F32(scale)
+
+    def edges(i):
+        a = np.trunc((i * STRIDE + 1).astype(F32) / sc)
+        b = np.trunc((i * STRIDE + CELL).astype(F32) / sc)
+        return a, b
+
+    x1, x2 = edges(cols)
+    y1, y2 = edges(rows)
+    boxes = np.stack([x1, y1, x2 - x1, y2 - y1], axis=1).astype(F32)
+    return boxes, np.stack([rows, cols], axis=1).astype(np.int32)
+
+
+def to_int_rects(boxes: np.ndarray) -> np.ndarray:
+    """Rect_<float> -> cv::Rect: rne (saturate_cast<int>) on x, y, w, h. (n, 4) int64."""
+    return np.rint(boxes.astype(F64)).astype(np.int64)
+
+
+def overlaps(rect: np.ndarray, rects: np.ndarray, mode: str) -> np.ndarray:
+    """float32 overlap of one int rect with many (IoU, or intersection over the smaller area)."""
+    x1 = np.maximum(rect[0], rects[:, 0])
+    y1 = np.maximum(rect[1], rects[:, 1])
+    x2 = np.minimum(rect[0] + rect[2], rects[:, 0] + rects[:, 2])
+    y2 = np.minimum(rect[1] + rect[3], rects[:, 1] + rects[:, 3])
+    iw, ih = x2 - x1, y2 - y1
+    empty = (rect[2] <= 0) | (rect[3] <= 0) | (rects[:, 2] <= 0) | (rects[:, 3] <= 0)
+    inter = np.where(empty | (iw <= 0) | (ih <= 0), 0, iw * ih).astype(F32)
+    a1 = rect[2] * rect[3]
+    a2 = rects[:, 2] * rects[:, 3]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if mode == "min":
+            return inter / np.minimum(a1, a2).astype(F32)
+        return inter / ((a1 + a2).astype(F32) - inter)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: str = "iou"):
+    """`non_maximum_supression`: returns (kept indices in output order, suppressed_by (n,) int32).
+
+    The C++ walks a std::multimap from its end: highest score first, and among equal scores the
+    highest index first. A box leaves when its overlap with the picked box is > f32(threshold).
+    """
+    n = len(boxes)
+    suppressed_by = np.full(n, -1, np.int32)
+    if n == 0:
+        return np.zeros(0, np.int64), suppressed_by
+    order = np.lexsort((np.arange(n), scores))[::-1]   # score desc, then index desc
+    rects = to_int_rects(boxes)
+    alive = np.ones(n, bool)
+    thr = F32(threshold)
+    kept = []
+    for i in order:
+        if not alive[i]:
+            continue
+        kept.append(i)
+        alive[i] = False
+        rest = np.flatnonzero(alive)
+        if rest.size == 0:
+            break
+        gone = rest[overlaps(rects[i], rects[rest], mode) > thr]
+        alive[gone] = False
+        suppressed_by[gone] = i
+    return np.array(kept, np.int64), suppressed_by
+
+
+def apply_correction(boxes: np.ndarray, corr: np.ndarray, add1: bool) -> np.ndarray:
+    """Move each edge by its regression times the rne-rounded size (+1 for ONet) (semantics 4.6)."""
+    r = to_int_rects(boxes)
+    x, y, w, h = r[:, 0], r[:, 1], r[:, 2] + add1, r[:, 3] + add1
+    nx1 = x.astype(F32) + corr[:, 0] * w.astype(F32)
+    ny1 = y.astype(F32) + corr[:, 1] * h.astype(F32)
+    nx2 = (x + w).astype(F32) + w.astype(F32) * corr[:, 2]
+    ny2 = (y + h).astype(F32) + h.astype(F32) * corr[:, 3]
+    return np.stack([nx1, ny1, nx2 - nx1, ny2 - ny1], axis=1).astype(F32)
+
+
+def rectify(boxes: np.ndarray) -> np.ndarray:
+    """Square each box on its longer side about its centre, truncating to ints (semantics 4.7)."""
+    x, y, w, h = (boxes[:, i] for i in range(4))
+    m = np.maximum(w, h)
+    nx = (x.astype(F64) + 0.5 * (w - m).astype(F64)).astype(F32)
+    ny = (y.astype(F64) + 0.5 * (h - m).astype(F64)).astype(F32)
+    # + 0: the C++ goes through int, so a truncated -0.5 is +0.0, never -0.0
+    return (np.trunc(np.stack([nx, ny, m, m], axis=1)) + F32(0)).astype(F32)
+
+
+def final_fix(boxes: np.ndarray) -> np.ndarray:
+    """OpenFace's landmark-tightening box correction, in double then float (semantics 4.12)."""
+    x, y, w, h = (boxes[:, i].astype(F64) for i in range(4))
+    return np.stack([w * -0.0075 + x, h * 0.2459 + y, 1.0323 * w, 0.7751 * h], axis=1).astype(F32)
+
+
+def _axis_taps(length: np.ndarray, size: int):
+    """Per box, cv::resize's left/top source index and fraction for `length` px -> `size`: (n, size)."""
+    s = 1.0 / (size / length.astype(F64))                              # (n,)
+    f = ((np.arange(size, dtype=F64)[None, :] + 0.5) * s[:, None] - 0.5).astype(F32)
+    i0 = np.floor(f)
+    frac = (f - i0).astype(F32)
+    i0 = i0.astype(np.int64)
+    return i0, frac
+
+
+def crop_batch(image: np.ndarray, squares: np.ndarray, size: int) -> np.ndarray:
+    """Zero-padded crops of rectified boxes, resized to size x size and normalised (semantics 4.9).
+
+    image: (H, W, 3) uint8 BGR; squares: (n, 4) float32 integer-valued. Returns (n, 3, size, size).
+    The crop of (x, y, w, h) is image columns x-1 .. x+w-1 (w+1 px), zeros outside the image;
+    it is resized with cv::resize's bilinear rules by gathering straight from the image.
+    """
+    n = len(squares)
+    if n == 0:
+        return np.zeros((0, 3, size, size), F32)
+    H, W = image.shape[:2]
+    b = squares.astype(np.int64)
+    cw, ch = b[:, 2] + 1, b[:, 3] + 1                                   # crop buffer size
+    cx0, cfx = _axis_taps(cw, size)
+    cy0, cfy = _axis_taps(ch, size)
+    # columns: clamp at 0 with zero weight; copy the last crop column when sx >= cw - 1
+    neg = cx0 < 0
+    cx0 = np.where(neg, 0, cx0)
+    cfx = np.where(neg, F32(0), cfx).astype(F32)
+    edge = cx0 >= (cw[:, None] - 1)
+    c0 = np.minimum(cx0, cw[:, None] - 1)
+    c1 = np.minimum(cx0 + 1, cw[:, None] - 1)
+    r0 = np.clip(cy0, 0, ch[:, None] - 1)
+    r1 = np.clip(cy0 + 1, 0, ch[:, None] - 1)
+
+    def gather(rows, cols):
+        """(n, size, size, 3) float32 crop pixels at crop coords (rows, cols), 0 outside the image."""
+        iy = rows + (b[:, 1:2] - 1)
+        ix = cols + (b[:, 0:1] - 1)
+        vy = (iy >= 0) & (iy < H)
+        vx = (ix >= 0) & (ix < W)
+        px = image[np.clip(iy, 0, H - 1)[:, :, None], np.clip(ix, 0, W - 1)[:, None, :]]
+        valid = (vy[:, :, None] & vx[:, None, :])[..., None]
+        return np.where(valid, px, 0).astype(F32)
+
+    one = F32(1)
+    wx = cfx[:, None, :, None]
+    wy = cfy[:, :, None, None]
+    top = gather(r0, c0) * (one - wx) + gather(r0, c1) * wx
+    bot = gather(r1, c0) * (one - wx) + gather(r1, c1) * wx
+    if edge.any():
+        e = edge[:, None, :, None]
+        last = cw[:, None] - 1
+        top = np.where(e, gather(r0, np.broadcast_to(last, c0.shape)), top)
+        bot = np.where(e, gather(r1, np.broadcast_to(last, c0.shape)), bot)
+    out = top * (one - wy) + bot * wy
+    return normalise_planes(out)

@@ -1,0 +1,256 @@
+"""`FaceDetectorMTCNN::DetectFaces` step by step (semantics 2 and 4), recording a full Trace."""
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+
+import numpy as np
+
+from . import boxes as B
+from .engine import validate_engine
+from .images import cv_resize, normalise_planes
+from .kernels import cv_exp32, glibc_expf
+from .models import load_models
+from .trace import (BELOW_THRESHOLD, KEPT, SUPPRESSED, BoxSet, Filtered, NetStage, ScaleTrace,
+                    Trace)
+
+F32, F64 = np.float32, np.float64
+__version__ = "0.1.0"
+DEFAULTS = dict(min_face_size=60, t1=0.6, t2=0.7, t3=0.7, pyramid_factor=0.709)
+NMS_SCALE, NMS_MERGE, NMS_RNET, NMS_ONET = 0.5, 0.7, 0.7, 0.7
+
+
+def validate_params(min_face_size, t1, t2, t3, pyramid_factor) -> dict:
+    """Check the detector parameters, naming the allowed range in the error."""
+    if isinstance(min_face_size, bool) or not isinstance(min_face_size, (int, np.integer)) \
+            or min_face_size < 1:
+        raise ValueError(f"min_face_size must be an integer >= 1, got {min_face_size!r}")
+    for name, t in (("t1", t1), ("t2", t2), ("t3", t3)):
+        if not isinstance(t, (int, float, np.floating)) or not 0 <= float(t) <= 1:
+            raise ValueError(f"{name} must be a number in [0, 1], got {t!r}")
+    if not isinstance(pyramid_factor, (int, float, np.floating)) or not 0 < float(pyramid_factor) < 1:
+        raise ValueError(f"pyramid_factor must be a number in (0, 1), got {pyramid_factor!r}")
+    return dict(min_face_size=int(min_face_size), t1=float(t1), t2=float(t2), t3=float(t3),
+                pyramid_factor=float(pyramid_factor))
+
+
+def pyramid(height: int, width: int, min_face_size: int, factor: float):
+    """[(scale, h, w)] of every level (semantics 2.3-2.5), or None where the C++ would throw."""
+    min_dim = min(height, width)
+    n = math.floor(math.log(min_face_size / min_dim) / math.log(factor)) + 1
+    if n < 0:
+        return None
+    levels = []
+    for i in range(n):
+        s = (12.0 / min_face_size) * math.pow(factor, i)
+        levels.append((s, math.ceil(height * s), math.ceil(width * s)))
+    return levels
+
+
+def pnet_input(image: np.ndarray, level) -> np.ndarray:
+    """(1, 3, h, w) float32 PNet input of a level: resize of the whole float image, normalised."""
+    h, w = (level.height, level.width) if hasattr(level, "height") else (level[1], level[2])
+    return normalise_planes(cv_resize(image.astype(F32), w, h))[None]
+
+
+def crop_input(image: np.ndarray, box, size: int) -> np.ndarray:
+    """(1, 3, size, size) RNet (24) or ONet (48) input for one rectified box."""
+    return B.crop_batch(image, np.asarray(box, F32).reshape(1, 4)[:, :4], size)
+
+
+def face_probability(out: np.ndarray) -> np.ndarray:
+    """PNet map probability: 1 / (1 + cv::exp(o0 - o1)) in float32 (semantics 4.1)."""
+    e = cv_exp32((out[0] - out[1]).astype(F32))
+    return (F32(1) / (F32(1) + e)).astype(F32)
+
+
+def box_probability(out: np.ndarray) -> np.ndarray:
+    """RNet/ONet probability: f32(1 / (1 + double(expf(o0 - o1)))) (semantics 4.10)."""
+    e = glibc_expf((out[:, 0] - out[:, 1]).astype(F32))
+    return (1.0 / (1.0 + e.astype(F64))).astype(F32)
+
+
+def _filter(n, scores, threshold, boxes, nms_thr, mode):
+    """Threshold then NMS: returns (Filtered over all n inputs, indices of kept inputs in order)."""
+    fate = np.full(n, BELOW_THRESHOLD, np.int8)
+    suppressed_by = np.full(n, -1, np.int32)
+    passed = np.flatnonzero(scores >= F32(threshold))
+    order, sup = B.nms(boxes[passed], scores[passed], nms_thr, mode)
+    kept = passed[order]
+    fate[passed] = SUPPRESSED
+    fate[kept] = KEPT
+    hit = sup >= 0
+    suppressed_by[passed[hit]] = passed[sup[hit]]
+    return Filtered(fate, suppressed_by, kept.astype(np.int32)), kept
+
+
+class _Clock:
+    """Per-stage wall time in ms, plus progress reports."""
+
+    def __init__(self, progress):
+        self.t0 = self.last = time.perf_counter()
+        self.ms, self.progress = {}, progress
+
+    def lap(self, stage):
+        now = time.perf_counter()
+        self.ms[stage] = self.ms.get(stage, 0.0) + (now - self.last) * 1000
+        self.last = now
+
+    def report(self, stage, fraction):
+        if self.progress is not None:
+            self.progress(stage, float(fraction))
+
+
+def _run_pnet(img_f, levels, nets, params, engine, clock):
+    scales = []
+    for i, (s, h, w) in enumerate(levels):
+        clock.report(f"PNet scale {i + 1}/{len(levels)}", 0.6 * i / max(len(levels), 1))
+        x = normalise_planes(cv_resize(img_f, w, h))[None]
+        clock.lap("pyramid")
+        out = nets.pnet.forward(x, engine)[0]
+        prob = face_probability(out)
+        reg = np.ascontiguousarray(out[2:6])
+        cand_boxes, cells = B.generate_boxes(prob, s, params["t1"])
+        cand = BoxSet(cand_boxes, prob[cells[:, 0], cells[:, 1]],
+                      reg[:, cells[:, 0], cells[:, 1]].T.copy())
+        order, sup = B.nms(cand.boxes, cand.scores, NMS_SCALE)
+        fate = np.where(sup >= 0, SUPPRESSED, KEPT).astype(np.int8)
+        scales.append(ScaleTrace(i, s, w, h, prob.shape[1], prob.shape[0], len(cand),
+                                 cand.take(order), prob, reg, cand, cells,
+                                 Filtered(fate, sup, order.astype(np.int32))))
+        clock.lap("pnet")
+    return scales
+
+
+def _run_net(net, image, squares, size, engine):
+    """Batched crops -> net outputs (n, k) float32; empty input gives (0, k)."""
+    if len(squares) == 0:
+        return np.zeros((0, 16), F32)
+    return net.forward(B.crop_batch(image, squares, size), engine)
+
+
+def _empty_stage(inp: BoxSet) -> NetStage:
+    n = len(inp)
+    return NetStage(inp, np.zeros(n, F32), np.zeros((n, 4), F32), BoxSet.empty(),
+                    Filtered(np.zeros(n, np.int8), np.full(n, -1, np.int32), np.zeros(0, np.int32)))
+
+
+def detect(image: np.ndarray, min_face_size=60, t1=0.6, t2=0.7, t3=0.7, pyramid_factor=0.709,
+           models=None, engine="auto", progress=None, image_info=None) -> Trace:
+    """Run OpenFace 2.2's MTCNN on an (H, W, 3) uint8 BGR image and return the full Trace."""
+    params = validate_params(min_face_size, t1, t2, t3, pyramid_factor)
+    validate_engine(engine)
+    image = _as_bgr(image)
+    nets = models if models is not None and not isinstance(models, (str, bytes)) else load_models(models)
+    clock = _Clock(progress)
+    H, W = image.shape[:2]
+    info = {"file": "", "width": W, "height": H, "sha256": ""}
+    info.update(image_info or {})
+    producer = f"mtcnn_core {__version__} (numpy, engine={engine})"
+    levels = pyramid(H, W, params["min_face_size"], params["pyramid_factor"])
+    if levels is None:
+        why = (f"image too small: its short side ({min(H, W)} px) is below pyramid_factor x "
+               f"min_face_size ({params['pyramid_factor'] * params['min_face_size']:.2f} px); "
+               "the C++ throws std::length_error here")
+        return _empty_trace(producer, info, params, why)
+    img_f = image.astype(F32)
+    scales = _run_pnet(img_f, levels, nets, params, engine, clock)
+
+    # cross-scale NMS, then PNet correction and squaring (semantics 4.4)
+    allb = _concat([s.kept for s in scales])
+    order, sup = B.nms(allb.boxes, allb.scores, NMS_MERGE)
+    merged = allb.take(order)
+    merged_nms = Filtered(np.where(sup >= 0, SUPPRESSED, KEPT).astype(np.int8), sup,
+                          order.astype(np.int32))
+    squares = B.rectify(B.apply_correction(merged.boxes, merged.corrections, add1=False))
+    rnet_in = BoxSet(squares, merged.scores.copy())
+    warnings = _offimage_warnings(squares, W, H, "RNet")
+    clock.lap("nms")
+
+    clock.report("RNet", 0.65)
+    rnet = _net_stage(nets.rnet, image, rnet_in, 24, params["t2"], NMS_RNET, "iou", engine)
+    clock.lap("rnet")
+    squares = B.rectify(B.apply_correction(rnet.kept.boxes, rnet.kept.corrections, add1=False))
+    onet_in = BoxSet(squares, rnet.kept.scores.copy())
+    warnings += _offimage_warnings(squares, W, H, "ONet")
+
+    clock.report("ONet", 0.85)
+    onet = _net_stage(nets.onet, image, onet_in, 48, params["t3"], NMS_ONET, "min", engine)
+    clock.lap("onet")
+    dets = BoxSet(B.final_fix(onet.kept.boxes), onet.kept.scores.copy())
+    clock.ms["total"] = (time.perf_counter() - clock.t0) * 1000
+    clock.report("done", 1.0)
+    return Trace(producer, info, params, scales, merged, merged_nms, rnet, onet, dets,
+                 clock.ms, warnings)
+
+
+def _net_stage(net, image, inp: BoxSet, size, threshold, nms_thr, mode, engine) -> NetStage:
+    """RNet or ONet over all input squares at once, then threshold, (+1 correction,) NMS."""
+    if len(inp) == 0:
+        return _empty_stage(inp)
+    out = _run_net(net, image, inp.boxes, size, engine)
+    scores, corr = box_probability(out), np.ascontiguousarray(out[:, 2:6])
+    if mode == "iou":   # RNet: NMS on the input squares
+        filtered, kept = _filter(len(inp), scores, threshold, inp.boxes, nms_thr, mode)
+        kept_set = BoxSet(inp.boxes[kept], scores[kept], corr[kept])
+        return NetStage(inp, scores, corr, kept_set, filtered)
+    # ONet: threshold, correction with +1, then min-NMS on the corrected float boxes
+    passed = np.flatnonzero(scores >= F32(threshold))
+    corrected_all = np.zeros_like(inp.boxes)
+    corrected_all[passed] = B.apply_correction(inp.boxes[passed], corr[passed], add1=True)
+    filtered, kept = _filter(len(inp), scores, threshold, corrected_all, nms_thr, mode)
+    landmarks = _landmarks(inp.boxes, out)
+    return NetStage(inp, scores, corr, BoxSet(corrected_all[kept], scores[kept]), filtered,
+                    corrected=BoxSet(corrected_all[passed], scores[passed]), landmarks=landmarks)
+
+
+def _landmarks(squares, out) -> np.ndarray | None:
+    """ONet's 5 points (x1..x5, y1..y5) mapped onto the crop window (not part of the C++ output)."""
+    if out.shape[1] < 16:
+        return None
+    x0, y0 = squares[:, 0:1] - 1, squares[:, 1:2] - 1
+    w, h = squares[:, 2:3] + 1, squares[:, 3:4] + 1
+    return np.concatenate([x0 + out[:, 6:11] * w, y0 + out[:, 11:16] * h], axis=1).astype(F32)
+
+
+def _offimage_warnings(squares, W, H, net) -> list:
+    off = (squares[:, 0] - 1 > W) | (squares[:, 1] - 1 > H)
+    if not off.any():
+        return []
+    return [f"{int(off.sum())} {net} input box(es) start beyond the image edge; the C++ throws on "
+            "such a crop (OpenCV negative ROI), this port feeds an all-zero crop"]
+
+
+def _concat(sets) -> BoxSet:
+    if not sets:
+        return BoxSet.empty()
+    return BoxSet(np.concatenate([s.boxes for s in sets]).astype(F32),
+                  np.concatenate([s.scores for s in sets]).astype(F32),
+                  np.concatenate([s.corrections for s in sets]).astype(F32))
+
+
+def _empty_trace(producer, info, params, why) -> Trace:
+    empty_stage = _empty_stage(BoxSet.empty(with_corrections=False))
+    return Trace(producer, info, params, [], BoxSet.empty(),
+                 Filtered(np.zeros(0, np.int8), np.zeros(0, np.int32), np.zeros(0, np.int32)),
+                 empty_stage, _empty_stage(BoxSet.empty(with_corrections=False)),
+                 BoxSet.empty(with_corrections=False), {"total": 0.0}, [why])
+
+
+def _as_bgr(image) -> np.ndarray:
+    """Accept (H, W, 3) uint8 BGR, or (H, W) grey which DetectFaces replicates (semantics 2.2)."""
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        raise ValueError(f"image must be uint8, got {image.dtype}")
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"image must be (H, W, 3) BGR or (H, W) grey, got shape {image.shape}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError("image is empty (0 pixels)")
+    return image
+
+
+def image_sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

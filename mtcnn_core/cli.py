@@ -1,0 +1,129 @@
+"""Command line: `python -m mtcnn_core detect|trace|compare ...` (bad input: one line, exit 2)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import MTCNNInputError
+
+
+def _add_params(p):
+    p.add_argument("--min-face-size", type=int, default=60, help="smallest face in px (default 60)")
+    p.add_argument("--t1", type=float, default=0.6, help="PNet threshold in [0, 1] (default 0.6)")
+    p.add_argument("--t2", type=float, default=0.7, help="RNet threshold in [0, 1] (default 0.7)")
+    p.add_argument("--t3", type=float, default=0.7, help="ONet threshold in [0, 1] (default 0.7)")
+    p.add_argument("--pyramid-factor", type=float, default=0.709, help="in (0, 1) (default 0.709)")
+    p.add_argument("--models", default=None, help="folder of PNet/RNet/ONet.dat (default: bundled)")
+    p.add_argument("--engine", default="auto", choices=("auto", "exact", "blas"),
+                   help="exact kernels, host BLAS, or auto (BLAS where checked equal; default)")
+
+
+def _params(a) -> dict:
+    return dict(min_face_size=a.min_face_size, t1=a.t1, t2=a.t2, t3=a.t3,
+                pyramid_factor=a.pyramid_factor)
+
+
+def run_detect(image_path, a):
+    """Load the image and models, validate parameters, and return the Trace."""
+    import hashlib
+    from . import detect, load_models
+    from .cascade import validate_params
+    from .images import decode_image
+
+    validate_params(**_params(a))
+    try:
+        data = Path(image_path).read_bytes()
+    except OSError as e:
+        raise MTCNNInputError(f"{image_path}: cannot read ({e.strerror or e})") from None
+    dec = decode_image(data, name=str(image_path))
+    models = load_models(a.models)
+    info = {"file": Path(image_path).name, "sha256": hashlib.sha256(data).hexdigest()}
+    trace = detect(dec.image, models=models, engine=a.engine, image_info=info, **_params(a))
+    trace.warnings[:0] = dec.notes
+    return trace
+
+
+def cmd_detect(a):
+    trace = run_detect(a.image, a)
+    for w in trace.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if a.json:
+        from .trace import _rows
+        print(json.dumps({"image": trace.image, "params": trace.params,
+                          "detections": _rows(trace.detections), "warnings": trace.warnings}))
+    else:
+        print(f"{len(trace.detections)} face(s)")
+        for (x, y, w, h), c in zip(trace.detections.boxes, trace.detections.scores):
+            print(f"x={x:.2f} y={y:.2f} w={w:.2f} h={h:.2f} confidence={c:.6f}")
+    return 0
+
+
+def cmd_trace(a):
+    trace = run_detect(a.image, a)
+    for path in trace.save(a.out, heatmaps=a.heatmaps):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_compare(a):
+    from . import compare
+    from .trace import load_any
+    ref = load_any(a.reference, heatmaps=None)
+    cand = load_any(a.candidate, heatmaps=None)
+    for t, p in ((ref, a.reference), (cand, a.candidate)):
+        from .trace import attach_heatmaps, heatmap_path
+        if t.has_stages and heatmap_path(p).exists():
+            attach_heatmaps(t, heatmap_path(p), str(p))
+    rep = compare(ref, cand, tol_px=a.tol_px, tol_score=a.tol_score)
+    print(json.dumps(rep.to_dict(), indent=1) if a.json else rep.format())
+    return 0 if rep.ok else 1
+
+
+def build_parser():
+    ap = argparse.ArgumentParser(prog="python -m mtcnn_core",
+                                 description="OpenFace 2.2 MTCNN, bit-exact in numpy")
+    sub = ap.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("detect", help="print the detections of an image")
+    d.add_argument("image")
+    d.add_argument("--json", action="store_true")
+    _add_params(d)
+    t = sub.add_parser("trace", help="write the full stage trace of an image")
+    t.add_argument("image")
+    t.add_argument("--out", required=True, help="TRACE.json")
+    t.add_argument("--heatmaps", action="store_true", help="also write <stem>.heatmaps.npz")
+    _add_params(t)
+    c = sub.add_parser("compare", help="compare two traces stage by stage (exit 0 if within tolerance)")
+    c.add_argument("reference")
+    c.add_argument("candidate")
+    c.add_argument("--json", action="store_true")
+    c.add_argument("--tol-px", type=float, default=0.01)
+    c.add_argument("--tol-score", type=float, default=1e-4)
+    _add_params(c)
+    try:
+        from .batch import add_batch_parser
+        add_batch_parser(sub, _add_params)
+    except ImportError:
+        pass
+    return ap
+
+
+
+
+def main(argv=None) -> int:
+    ap = build_parser()
+    try:
+        a = ap.parse_args(argv)
+    except SystemExit as e:
+        return int(e.code or 0)
+    handlers = {"detect": cmd_detect, "trace": cmd_trace, "compare": cmd_compare}
+    try:
+        handler = handlers.get(a.command) or a.handler
+        return handler(a)
+    except (MTCNNInputError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("error: out of memory (image too large for this machine?)", file=sys.stderr)
+        return 2

@@ -1,0 +1,120 @@
+"""Which arithmetic path runs each layer: the exact kernels, the host BLAS, or 'auto'.
+
+'auto' runs a one-off check per layer shape (a fixed pseudo-random problem, cached per process):
+if the host BLAS gives the same bits as the exact chain, BLAS runs that shape, else the exact
+kernel. Exactness therefore never depends on the machine; only speed does (semantics 6.6).
+"""
+from __future__ import annotations
+
+import threading
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import kernels
+
+ENGINES = ("auto", "exact", "blas")
+#: Above this many GEMM rows the BLAS's per-output order no longer changes with the row count.
+BIG_ROWS = 8192
+ROW_UNIT = 64
+
+
+@dataclass
+class Verdict:
+    """Result of one shape check: does the host BLAS reproduce the exact kernel?"""
+    kind: str
+    key: tuple
+    blas_exact: bool
+    differing: int
+    total: int
+
+    @property
+    def path(self) -> str:
+        return "blas" if self.blas_exact else "exact"
+
+    def reason(self) -> str:
+        if self.blas_exact:
+            return f"host BLAS equal to the exact chain on all {self.total} outputs of the check"
+        return f"host BLAS differs in {self.differing} of {self.total} outputs of the check"
+
+
+_verdicts: dict = {}
+_lock = threading.Lock()
+
+
+def validate_engine(engine: str) -> str:
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    return engine
+
+
+def padded_rows(rows: int) -> int:
+    """GEMM row counts are padded to a multiple of ROW_UNIT so few shapes need checking."""
+    return -(-max(rows, 1) // ROW_UNIT) * ROW_UNIT
+
+
+def row_bucket(rows: int):
+    p = padded_rows(rows)
+    return p if p <= BIG_ROWS else "big"
+
+
+def _rng(key) -> np.random.Generator:
+    """A generator seeded from the shape only, so every process checks the same problem."""
+    return np.random.default_rng(zlib.crc32(repr(key).encode()))
+
+
+def _check_conv(key) -> Verdict:
+    k1, o, bucket = key
+    rows = BIG_ROWS if bucket == "big" else bucket
+    rng = _rng(key)
+    a = rng.standard_normal((rows, k1 - 1)).astype(np.float32)
+    w = (rng.standard_normal((k1, o)) * 0.1).astype(np.float32)
+    blas = kernels.gemm_blas_rows(a, w)
+    exact = kernels.gemm_exact_rows(a, w)
+    diff = int(np.count_nonzero(blas.view(np.uint32) != exact.view(np.uint32)))
+    return Verdict("conv", key, diff == 0, diff, exact.size)
+
+
+def _check_fc(key) -> Verdict:
+    kind, k, o, bucket = key
+    rows = BIG_ROWS if bucket == "big" else bucket
+    rng = _rng(key)
+    v = rng.standard_normal((rows, k)).astype(np.float32)
+    w = (rng.standard_normal((o, k)) * 0.1).astype(np.float32)
+    b = rng.standard_normal(o).astype(np.float32)
+    blas = kernels.fc_blas(v, w, b)
+    exact = exact_fc(kind, v, w, b)
+    diff = int(np.count_nonzero(blas.view(np.uint32) != exact.view(np.uint32)))
+    return Verdict(kind, key, diff == 0, diff, exact.size)
+
+
+def exact_fc(kind, v, w, b):
+    if kind == "fc_lanes":
+        return kernels.fc_lanes_exact(v, w, b)
+    return kernels.fc_double_seq(v, w, b, bias_in_double=(kind == "fc_seq_bias_double"))
+
+
+def verdict(kind: str, key: tuple) -> Verdict:
+    """The cached check for a layer shape, running it on first use."""
+    full = (kind,) + key
+    with _lock:
+        v = _verdicts.get(full)
+    if v is None:
+        v = _check_conv(key) if kind == "conv" else _check_fc((kind,) + key)
+        with _lock:
+            _verdicts[full] = v
+    return v
+
+
+def use_blas(engine: str, kind: str, key: tuple) -> bool:
+    if engine == "blas":
+        return True
+    if engine == "exact":
+        return False
+    return verdict(kind, key).blas_exact
+
+
+def known_verdicts() -> list:
+    with _lock:
+        return list(_verdicts.values())

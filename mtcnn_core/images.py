@@ -1,0 +1,188 @@
+"""Image decoding as OpenFace does it, OpenCV's float32 bilinear resize in numpy, and normalisation.
+
+`cv2` is used only to decode (like `cv::imread(IMREAD_COLOR)`: EXIF rotation, grey -> 3 channels,
+16 -> 8 bit, alpha dropped). Resizing is reimplemented (semantics 6.4) because pip's cv2.resize
+uses IPP, which changes the last bits and is switched per thread.
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ImageError
+
+#: Images with more pixels are refused before decoding (decompression-bomb guard).
+DEFAULT_MAX_PIXELS = 50_000_000
+
+
+@dataclass
+class DecodedImage:
+    """image: (H, W, 3) uint8 BGR; notes: what the decoder did that a user may not expect."""
+    image: np.ndarray
+    notes: list = field(default_factory=list)
+
+
+def _png_size(data: bytes):
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24 and data[12:16] == b"IHDR":
+        return struct.unpack(">II", data[16:24])
+    return None
+
+
+def _jpeg_size(data: bytes):
+    if data[:2] != b"\xff\xd8":
+        return None
+    i = 2
+    while i + 9 < len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            i += 2
+            continue
+        seg = struct.unpack(">H", data[i + 2:i + 4])[0]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            h, w = struct.unpack(">HH", data[i + 5:i + 9])
+            return w, h
+        i += 2 + seg
+    return None
+
+
+def declared_size(data: bytes):
+    """(width, height) from the file header, without decoding; None if unknown."""
+    for probe in (_png_size, _jpeg_size):
+        size = probe(data)
+        if size:
+            return size
+    try:  # other formats: PIL reads only the header here (lazy), no pixel decode
+        from PIL import Image
+        import io
+        Image.MAX_IMAGE_PIXELS = None
+        with Image.open(io.BytesIO(data)) as im:
+            return im.size
+    except Exception:
+        return None
+
+
+def _frame_count(data: bytes) -> int:
+    try:
+        from PIL import Image
+        import io
+        with Image.open(io.BytesIO(data)) as im:
+            return int(getattr(im, "n_frames", 1))
+    except Exception:
+        return 1
+
+
+def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "image") -> DecodedImage:
+    """Decode bytes like `cv::imread(path, IMREAD_COLOR)`; refuse empty, undecodable or huge images."""
+    import cv2
+
+    if not data:
+        raise ImageError(f"{name}: the file is empty (0 bytes)")
+    size = declared_size(data)
+    if size and size[0] * size[1] > max_pixels:
+        raise ImageError(f"{name}: declares {size[0]}x{size[1]} = {size[0] * size[1]:,} pixels, over "
+                         f"the limit of {max_pixels:,}; refused before decoding")
+    if size and (size[0] == 0 or size[1] == 0):
+        raise ImageError(f"{name}: declares an empty image ({size[0]}x{size[1]})")
+    buf = np.frombuffer(data, np.uint8)
+    img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    notes = []
+    if img is None:
+        img = _decode_with_pil(data, name, notes)
+    if img is None:
+        raise ImageError(f"{name}: not a decodable image (corrupt, truncated or unsupported format)")
+    if img.shape[0] * img.shape[1] > max_pixels:
+        raise ImageError(f"{name}: {img.shape[1]}x{img.shape[0]} pixels is over the limit of {max_pixels:,}")
+    if _frame_count(data) > 1:
+        notes.append("animated image: only the first frame is used")
+    return DecodedImage(np.ascontiguousarray(img), notes)
+
+
+def _decode_with_pil(data: bytes, name: str, notes: list):
+    """Fallback for formats the pip OpenCV cannot read (e.g. GIF): first frame, RGB -> BGR."""
+    try:
+        from PIL import Image
+        import io
+        with Image.open(io.BytesIO(data)) as im:
+            im.seek(0)
+            rgb = np.asarray(im.convert("RGB"))
+    except Exception:
+        return None
+    notes.append("decoded with Pillow (OpenCV could not read this format)")
+    return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+def load_image(source, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """(H, W, 3) uint8 BGR from a path or bytes, decoded as OpenFace's FaceLandmarkImg does."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return decode_image(bytes(source), max_pixels).image
+    path = Path(source)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ImageError(f"{path}: cannot read ({e.strerror or e})") from None
+    return decode_image(data, max_pixels, name=str(path)).image
+
+
+# ---- OpenCV INTER_LINEAR resize on float32 (semantics 6.4) ----------------------------------
+def _linear_taps(dst: int, src: int):
+    """Per destination index: left/top source index, its weight pair, and copy-edge mask."""
+    scale = 1.0 / (dst / src)
+    f = ((np.arange(dst, dtype=np.float64) + 0.5) * scale - 0.5).astype(np.float32)
+    i0 = np.floor(f)
+    frac = (f - i0.astype(np.float32)).astype(np.float32)
+    i0 = i0.astype(np.int64)
+    return i0, frac, scale
+
+
+def _resize_axis_cols(src: np.ndarray, dst_w: int) -> np.ndarray:
+    """Horizontal pass: (H, W, C) -> (H, dst_w, C) float32."""
+    w = src.shape[1]
+    sx, fx, _ = _linear_taps(dst_w, w)
+    neg = sx < 0
+    sx[neg], fx[neg] = 0, 0
+    edge = sx >= w - 1
+    s0 = np.minimum(sx, w - 1)
+    s1 = np.minimum(sx + 1, w - 1)
+    one = np.float32(1)
+    fx_ = fx[None, :, None]
+    out = src[:, s0] * (one - fx_) + src[:, s1] * fx_
+    if edge.any():
+        out[:, edge] = src[:, w - 1][:, None, :]
+    return out
+
+
+def _resize_axis_rows(tmp: np.ndarray, dst_h: int) -> np.ndarray:
+    """Vertical pass: (H, dst_w, C) -> (dst_h, dst_w, C); the row weight is not clamped."""
+    h = tmp.shape[0]
+    sy, fy, _ = _linear_taps(dst_h, h)
+    r0 = np.clip(sy, 0, h - 1)
+    r1 = np.clip(sy + 1, 0, h - 1)
+    one = np.float32(1)
+    fy_ = fy[:, None, None]
+    return tmp[r0] * (one - fy_) + tmp[r1] * fy_
+
+
+def cv_resize(src: np.ndarray, width: int, height: int) -> np.ndarray:
+    """cv::resize(src, Size(width, height)) with INTER_LINEAR on a (H, W, C) float32 image."""
+    src = np.asarray(src, dtype=np.float32)
+    h, w = src.shape[:2]
+    if (h, w) == (height, width):
+        return src.copy()
+    eps = np.finfo(np.float64).eps
+    if abs(1.0 / (width / w) - 2) < eps and abs(1.0 / (height / h) - 2) < eps:
+        a, b = src[0::2, 0::2][:height, :width], src[0::2, 1::2][:height, :width]
+        c, d = src[1::2, 0::2][:height, :width], src[1::2, 1::2][:height, :width]
+        return ((a + b) + c + d) * np.float32(0.25)
+    return _resize_axis_rows(_resize_axis_cols(src, width), height)
+
+
+def normalise_planes(img: np.ndarray) -> np.ndarray:
+    """(..., h, w, 3) float32 BGR -> (..., 3, h, w) [R, G, B] planes of (x - 127.5) * 2^-7 (2.6-2.7)."""
+    v = (img - np.float32(127.5)) * np.float32(0.0078125)
+    return np.ascontiguousarray(np.moveaxis(v[..., ::-1], -1, -3))

@@ -1,0 +1,102 @@
+"""The five layer operations of OpenFace's `CNN::Inference`, with the C++'s float rules.
+
+Inputs are float32: (N, C, H, W) maps or (N, F) vectors. Conv and the fully connected layers go
+through `engine` to pick the exact kernel or the host BLAS (see engine.py).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import engine as eng
+from . import kernels
+
+F32 = np.float32
+
+
+def conv(x: np.ndarray, layer, engine: str) -> np.ndarray:
+    """Valid stride-1 convolution (semantics 3.1-3.2)."""
+    o, _, kh, kw = layer.weight.shape
+    rows = x.shape[0] * (x.shape[2] - kh + 1) * (x.shape[3] - kw + 1)
+    key = (layer.weight[0].size + 1, o, eng.row_bucket(rows))
+    if eng.use_blas(engine, "conv", key):
+        return kernels.conv_blas(x, layer.weight, layer.bias)
+    return kernels.conv_exact(x, layer.weight, layer.bias)
+
+
+def prelu(x: np.ndarray, layer) -> np.ndarray:
+    """y = x where x >= 0, else x * slope (per channel for maps, per element for vectors)."""
+    slope = layer.slope.astype(F32)
+    s = slope[None, :, None, None] if x.ndim == 4 else slope[None, :]
+    return np.where(x >= 0, x, x * s).astype(F32)
+
+
+def pool_output_size(size: int, k: int, s: int) -> int:
+    """C++ rule: trunc(roundf((size - k) / s)) + 1, roundf rounding halves away from zero."""
+    q = float(F32(size - k) / F32(s))
+    return int(np.trunc(np.sign(q) * np.floor(abs(q) + 0.5))) + 1
+
+
+def maxpool(x: np.ndarray, layer) -> np.ndarray:
+    """Max pooling with partial windows at the right/bottom edge (semantics 3.4)."""
+    n, c, h, w = x.shape
+    oh, ow = pool_output_size(h, layer.ky, layer.sy), pool_output_size(w, layer.kx, layer.sx)
+    ph = max(h, (oh - 1) * layer.sy + layer.ky)
+    pw = max(w, (ow - 1) * layer.sx + layer.kx)
+    pad = np.full((n, c, ph, pw), -np.finfo(F32).max, F32)
+    pad[:, :, :h, :w] = x
+    out = None
+    for dy in range(layer.ky):
+        for dx in range(layer.kx):
+            win = pad[:, :, dy:dy + (oh - 1) * layer.sy + 1:layer.sy, dx:dx + (ow - 1) * layer.sx + 1:layer.sx]
+            out = win.copy() if out is None else np.maximum(out, win)
+    return out
+
+
+def _fc_vector(v: np.ndarray, layer, engine: str, bias_in_double: bool) -> np.ndarray:
+    o, k = layer.weight.shape
+    if o >= 100:   # OpenCV sends m >= 100 to the LAPACK HAL: OpenBLAS's 16-lane dot (3.6)
+        kind = "fc_lanes"
+    else:          # cv::gemm native: sequential double sum (3.5a / 3.5c)
+        kind = "fc_seq_bias_double" if bias_in_double else "fc_seq_bias_float"
+    if eng.use_blas(engine, kind, (k, o, eng.row_bucket(v.shape[0]))):
+        return kernels.fc_blas(v, layer.weight, layer.bias)
+    return eng.exact_fc(kind, v, layer.weight, layer.bias)
+
+
+def fully_connected(x: np.ndarray, layer, engine: str) -> np.ndarray:
+    """FC, whose meaning depends on the input's shape as in the C++ `fully_connected` (3.5)."""
+    o, k = layer.weight.shape
+    if x.ndim == 4 and x.shape[1] == k:
+        # PNet: per pixel over the maps, bias added in float32 after the double sum
+        n, c, h, w = x.shape
+        v = x.transpose(0, 2, 3, 1).reshape(-1, c)
+        y = _fc_vector(v, layer, engine, bias_in_double=False)
+        return np.ascontiguousarray(y.reshape(n, h, w, o).transpose(0, 3, 1, 2))
+    if x.ndim == 4:
+        # RNet/ONet fc1: each map transposed before flattening -> v[c*H*W + x*H + y]
+        v = x.transpose(0, 1, 3, 2).reshape(x.shape[0], -1)
+    else:
+        v = x
+    if v.shape[1] != k:
+        raise ValueError(f"fc layer expects {k} inputs, got {v.shape[1]}")
+    return _fc_vector(np.ascontiguousarray(v), layer, engine, bias_in_double=True)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)) in float32 with OpenCV's exp."""
+    return (F32(1) / (F32(1) + kernels.cv_exp32(-x))).astype(F32)
+
+
+def apply(x: np.ndarray, layer, engine: str) -> np.ndarray:
+    """Run one layer object from dat_format on x."""
+    if layer.kind == "conv":
+        return conv(x, layer, engine)
+    if layer.kind == "prelu":
+        return prelu(x, layer)
+    if layer.kind == "maxpool":
+        return maxpool(x, layer)
+    if layer.kind == "fc":
+        return fully_connected(x, layer, engine)
+    if layer.kind == "sigmoid":
+        return sigmoid(x)
+    raise ValueError(f"unknown layer kind {layer.kind!r}")

@@ -1,0 +1,121 @@
+"""A CNN as OpenFace runs it: a list of layers applied in order, checked for consistent shapes."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import layers as L
+from .dat_format import read_dat
+from .engine import validate_engine
+from .errors import ModelFormatError
+
+#: Input side and minimum outputs of each MTCNN network.
+NET_INPUT = {"PNet": 12, "RNet": 24, "ONet": 48}
+NET_MIN_OUTPUTS = {"PNet": 6, "RNet": 6, "ONet": 6}
+
+
+@dataclass(eq=False)
+class Network:
+    """One of PNet/RNet/ONet: its layers (dat_format objects) and where they came from."""
+    name: str
+    layers: list
+    path: Path | None = None
+
+    def forward(self, x: np.ndarray, engine: str = "auto", return_all: bool = False):
+        """x: (N, 3, h, w) float32 normalised planes. Returns the last output, or every layer's."""
+        validate_engine(engine)
+        outs = []
+        for layer in self.layers:
+            x = L.apply(x, layer, engine)
+            if return_all:
+                outs.append(x)
+        return outs if return_all else x
+
+    def shapes(self, side: int | None = None) -> list:
+        """Output shape (without batch) of each layer for a side x side input; raises on mismatch."""
+        side = side or NET_INPUT.get(self.name, 12)
+        shape, out = (3, side, side), []
+        for i, layer in enumerate(self.layers):
+            shape = _next_shape(shape, layer, i, self)
+            out.append(shape)
+        return out
+
+    def describe(self, side: int | None = None) -> list:
+        """A row per layer: index, kind, output shape, parameter count, detail text."""
+        side = side or NET_INPUT.get(self.name, 12)
+        rows, shape = [], (3, side, side)
+        for i, (layer, out) in enumerate(zip(self.layers, self.shapes(side))):
+            rows.append({"index": i, "kind": layer.kind, "input": "x".join(map(str, shape)),
+                         "output": "x".join(map(str, out)), "parameters": _param_count(layer),
+                         "detail": _detail(layer)})
+            shape = out
+        return rows
+
+
+def _param_count(layer) -> int:
+    if layer.kind in ("conv", "fc"):
+        return int(layer.weight.size + layer.bias.size)
+    if layer.kind == "prelu":
+        return int(layer.slope.size)
+    return 0
+
+
+def _detail(layer) -> str:
+    if layer.kind == "conv":
+        o, i, kh, kw = layer.weight.shape
+        return f"{i}->{o} channels, {kh}x{kw} kernel"
+    if layer.kind == "maxpool":
+        return f"{layer.kx}x{layer.ky} window, stride {layer.sx}"
+    if layer.kind == "fc":
+        return f"{layer.weight.shape[1]}->{layer.weight.shape[0]}"
+    if layer.kind == "prelu":
+        return f"{layer.slope.size} slopes"
+    return ""
+
+
+def _next_shape(shape, layer, i, net):
+    def bad(msg):
+        raise ModelFormatError(net.path or net.name, None, f"layer {i} ({layer.kind}): {msg}")
+
+    if layer.kind == "conv":
+        o, c, kh, kw = layer.weight.shape
+        if len(shape) != 3 or shape[0] != c:
+            bad(f"expects {c} input channels, gets shape {shape}")
+        if shape[1] < kh or shape[2] < kw:
+            bad(f"{kh}x{kw} kernel larger than its {shape[1]}x{shape[2]} input")
+        return (o, shape[1] - kh + 1, shape[2] - kw + 1)
+    if layer.kind == "maxpool":
+        if len(shape) != 3:
+            bad("needs feature maps")
+        return (shape[0], L.pool_output_size(shape[1], layer.ky, layer.sy),
+                L.pool_output_size(shape[2], layer.kx, layer.sx))
+    if layer.kind == "prelu":
+        n = shape[0]
+        if layer.slope.size != n:
+            bad(f"{layer.slope.size} slopes for {n} channels")
+        return shape
+    if layer.kind == "fc":
+        o, k = layer.weight.shape
+        if len(shape) == 3 and shape[0] == k:
+            return (o, shape[1], shape[2])
+        if int(np.prod(shape)) != k:
+            bad(f"expects {k} inputs, gets {int(np.prod(shape))}")
+        return (o,)
+    return shape
+
+
+def load_network(name: str, path) -> Network:
+    """Read one `.dat` file and check it can act as `name` (PNet/RNet/ONet)."""
+    net = Network(name, read_dat(path), Path(path))
+    shapes = net.shapes()
+    last = shapes[-1] if shapes else (0,)
+    if last[0] < NET_MIN_OUTPUTS.get(name, 1):
+        raise ModelFormatError(path, None, f"{name} must output at least {NET_MIN_OUTPUTS[name]} "
+                                           f"values, this network outputs {last[0]}")
+    if name == "PNet" and len(last) != 3:
+        raise ModelFormatError(path, None, "PNet must be fully convolutional (map output)")
+    if name != "PNet" and (len(last) != 1):
+        raise ModelFormatError(path, None, f"{name} must end in a fully connected layer")
+    return net

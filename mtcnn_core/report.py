@@ -1,0 +1,75 @@
+"""`engine_report()`: per network and layer, which path 'auto' runs on this host and why."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import engine as eng
+from .models import load_models
+from .network import NET_INPUT
+
+#: Batch sizes the report checks for RNet/ONet (one box, and a typical batch).
+REPORT_BATCHES = {"PNet": (1,), "RNet": (1, 64), "ONet": (1, 16)}
+PNET_REPORT_SIDE = 200   # a PNet level large enough for the 'big' row bucket
+
+
+def blas_description() -> str:
+    """numpy's BLAS library, version and (for OpenBLAS) the core kernel it picked."""
+    try:
+        cfg = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        text = f"{cfg.get('name', '?')} {cfg.get('version', '')}".strip()
+    except Exception:
+        text = "unknown BLAS"
+    core = openblas_core()
+    return text + (f", core {core}" if core else "")
+
+
+def openblas_core() -> str | None:
+    import ctypes
+    import glob
+    import os
+    for lib in glob.glob(os.path.join(os.path.dirname(np.__file__), "..", "numpy.libs", "*openblas*")):
+        try:
+            so = ctypes.CDLL(lib)
+        except OSError:
+            continue
+        for sym in ("scipy_openblas_get_corename64_", "openblas_get_corename64_",
+                    "scipy_openblas_get_corename", "openblas_get_corename"):
+            fn = getattr(so, sym, None)
+            if fn is not None:
+                fn.restype = ctypes.c_char_p
+                return fn().decode()
+    return None
+
+
+def _layer_keys(net, side, batch):
+    """(layer index, kind, key) of the BLAS-capable layers for a batch of side x side inputs."""
+    shapes = [(3, side, side)] + net.shapes(side)
+    for i, layer in enumerate(net.layers):
+        inp = shapes[i]
+        if layer.kind == "conv":
+            o, _, kh, kw = layer.weight.shape
+            rows = batch * (inp[1] - kh + 1) * (inp[2] - kw + 1)
+            yield i, layer, "conv", (layer.weight[0].size + 1, o, eng.row_bucket(rows))
+        elif layer.kind == "fc":
+            o, k = layer.weight.shape
+            per_pixel = len(inp) == 3 and inp[0] == k
+            rows = batch * (inp[1] * inp[2] if per_pixel else 1)
+            kind = "fc_lanes" if o >= 100 else ("fc_seq_bias_float" if per_pixel else "fc_seq_bias_double")
+            yield i, layer, kind, (k, o, eng.row_bucket(rows))
+
+
+def engine_report(models=None) -> str:
+    """A readable table: network, layer, GEMM shape, batch, path under 'auto', reason."""
+    models = models if hasattr(models, "pnet") else load_models(models)
+    lines = [f"host BLAS: {blas_description()}", "engine 'auto' per layer (checked once per shape):"]
+    for name in ("PNet", "RNet", "ONet"):
+        net = models.network(name)
+        side = PNET_REPORT_SIDE if name == "PNet" else NET_INPUT[name]
+        for batch in REPORT_BATCHES[name]:
+            for i, layer, kind, key in _layer_keys(net, side, batch):
+                v = eng.verdict(kind, key)
+                what = f"{kind} K={key[0]} out={key[1]}"
+                rows = "rows>8192" if key[2] == "big" else f"rows={key[2]}"
+                who = f"{name} layer {i}" + (f" (batch {batch})" if name != "PNet" else "")
+                lines.append(f"  {who:<22} {what:<30} {rows:<10} -> {v.path:<5}: {v.reason()}")
+    return "\n".join(lines)

@@ -1,0 +1,209 @@
+"""Each layer and kernel against a deliberately naive scalar loop (exact arithmetic via Fraction)."""
+import ctypes
+import ctypes.util
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from mtcnn_core import kernels, layers
+from mtcnn_core.dat_format import ConvLayer, FCLayer, PoolLayer, PReLULayer
+
+F32 = np.float32
+rng = np.random.default_rng(42)
+
+
+def f32(v) -> float:
+    """Round an exact value (Fraction/float) to the nearest float32 (ties to even)."""
+    return float(np.float32(float(v))) if not isinstance(v, Fraction) else _round_frac(v)
+
+
+def _round_frac(q: Fraction) -> float:
+    d = float(q)                       # correctly rounded double
+    r = np.float32(d)
+    if Fraction(float(r)) == q:
+        return float(r)
+    lo, hi = (r, np.nextafter(r, F32(np.inf))) if Fraction(float(r)) < q else \
+             (np.nextafter(r, F32(-np.inf)), r)
+    mid = (Fraction(float(lo)) + Fraction(float(hi))) / 2
+    if q < mid:
+        return float(lo)
+    if q > mid:
+        return float(hi)
+    return float(lo) if (np.float32(lo).view(np.uint32) & 1) == 0 else float(hi)
+
+
+def naive_fma(a, b, c) -> float:
+    return _round_frac(Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c)))
+
+
+def naive_conv(x, w, b, split=None):
+    n, c, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    out = np.zeros((n, o, h - kh + 1, wd - kw + 1), F32)
+    for bi in range(n):
+        for oc in range(o):
+            for y in range(h - kh + 1):
+                for xx in range(wd - kw + 1):
+                    terms = [(x[bi, i, y + r, xx + cc], w[oc, i, r, cc])
+                             for i in range(c) for cc in range(kw) for r in range(kh)]
+                    terms.append((1.0, b[oc]))
+                    chains = [terms] if split is None else [terms[:split], terms[split:]]
+                    sums = []
+                    for ch in chains:
+                        acc = 0.0
+                        for a_, w_ in ch:
+                            acc = naive_fma(a_, w_, acc)
+                        sums.append(acc)
+                    out[bi, oc, y, xx] = F32(sums[0]) if len(sums) == 1 else F32(sums[0]) + F32(sums[1])
+    return out
+
+
+def rand(*shape, scale=1.0):
+    return (rng.standard_normal(shape) * scale).astype(F32)
+
+
+@pytest.mark.parametrize("shape,wshape", [((1, 3, 7, 6), (4, 3, 3, 3)), ((3, 2, 5, 5), (5, 2, 2, 2))])
+def test_conv_exact_equals_naive_chain(shape, wshape):
+    x, w, b = rand(*shape), rand(*wshape, scale=0.3), rand(wshape[0])
+    want = naive_conv(x, w, b)
+    got = kernels.conv_exact(x, w, b)
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+def test_conv_exact_split_chain_equals_naive():
+    # K+1 = 577 like ONet conv3: two chains [0, 288) and [288, 577) added in float32
+    x, w, b = rand(1, 64, 3, 3), rand(2, 64, 3, 3, scale=0.1), rand(2)
+    assert kernels.conv_split(577) == 288
+    want = naive_conv(x, w, b, split=288)
+    got = kernels.conv_exact(x, w, b)
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+def test_conv_blas_is_close_to_exact():
+    x, w, b = rand(2, 3, 9, 8), rand(6, 3, 3, 3), rand(6)
+    np.testing.assert_allclose(kernels.conv_blas(x, w, b), kernels.conv_exact(x, w, b), rtol=1e-5, atol=1e-5)
+
+
+def midpoint_case():
+    """acc = 1+2^-23, p = 2^-24 - 2^-70: f64 sum is the float32 midpoint, exact is just below."""
+    a = F32(2.0 ** -24 * (1 + 2.0 ** -23))
+    b = F32(1 - 2.0 ** -23)
+    c = F32(1 + 2.0 ** -23)
+    return a, b, c
+
+
+def test_fma32_corrects_double_rounding_midpoints():
+    a, b, c = midpoint_case()
+    naive_double = F32(float(a) * float(b) + float(c))
+    assert naive_double != F32(naive_fma(a, b, c))      # the trap is real
+    assert kernels.fma32(a, b, c) == F32(naive_fma(a, b, c))
+    # mirrored and random cases
+    aa = np.concatenate([[a, -a], rand(2000)]).astype(F32)
+    bb = np.concatenate([[b, b], rand(2000)]).astype(F32)
+    cc = np.concatenate([[c, -c], rand(2000)]).astype(F32)
+    want = np.array([naive_fma(*t) for t in zip(aa, bb, cc)], F32)
+    assert np.array_equal(kernels.fma32(aa, bb, cc).view(np.uint32), want.view(np.uint32))
+
+
+def test_chain_hits_and_corrects_a_midpoint():
+    a, b, c = midpoint_case()
+    rows = np.array([[c, a], [c, -a]], F32)              # term 0: c*1 ; term 1: a*b
+    wm = np.array([[1.0], [b], [0.0]], F32)              # last row = bias
+    got = kernels.gemm_exact_rows(rows, wm)[:, 0]
+    want = [naive_fma(0.0, 1.0, naive_fma(r[1], b, naive_fma(r[0], 1.0, 0.0))) for r in rows]
+    assert np.array_equal(got, np.array(want, F32))
+
+
+def test_fc_lanes_equals_naive():
+    v, w, b = rand(3, 40), rand(5, 40, scale=0.2), rand(5)
+    got = kernels.fc_lanes_exact(v, w, b)
+    for n in range(3):
+        for o in range(5):
+            lanes = []
+            for lane in range(16):
+                acc = 0.0
+                for k in range(lane, 40, 16):
+                    acc = naive_fma(v[n, k], w[o, k], acc)
+                lanes.append(F32(acc))
+            while len(lanes) > 1:
+                lanes = [F32(lanes[i] + lanes[i + 1]) for i in range(0, len(lanes), 2)]
+            assert got[n, o] == F32(lanes[0] + b[o])
+
+
+@pytest.mark.parametrize("bias_in_double", [True, False])
+def test_fc_double_seq_equals_naive(bias_in_double):
+    v, w, b = rand(4, 33), rand(6, 33), rand(6)
+    got = kernels.fc_double_seq(v, w, b, bias_in_double)
+    for n in range(4):
+        for o in range(6):
+            s = 0.0
+            for k in range(33):
+                s += float(v[n, k]) * float(w[o, k])
+            want = F32(s + float(b[o])) if bias_in_double else F32(F32(s) + b[o])
+            assert got[n, o] == want
+
+
+def test_prelu_equals_naive():
+    x, s = rand(2, 3, 4, 4), rand(3)
+    got = layers.prelu(x, PReLULayer(s))
+    for idx in np.ndindex(x.shape):
+        v = x[idx]
+        assert got[idx] == (v if v >= 0 else F32(v * s[idx[1]]))
+
+
+@pytest.mark.parametrize("size,k,s", [(7, 3, 2), (22, 3, 2), (10, 2, 2), (9, 3, 2), (5, 2, 2)])
+def test_maxpool_equals_naive_with_partial_windows(size, k, s):
+    x = rand(2, 3, size, size + 1)
+    got = layers.maxpool(x, PoolLayer(k, k, s, s))
+    oh = int(math.floor(abs((size - k) / s) + 0.5)) + 1
+    ow = int(math.floor(abs((size + 1 - k) / s) + 0.5)) + 1
+    assert got.shape == (2, 3, oh, ow)
+    for n, c, i, j in np.ndindex(got.shape):
+        win = x[n, c, i * s:min(i * s + k, size), j * s:min(j * s + k, size + 1)]
+        assert got[n, c, i, j] == win.max()
+
+
+def test_fc_flattening_order_for_rnet_onet():
+    x = rand(2, 4, 3, 3)
+    w, b = rand(6, 36), rand(6)
+    got = layers.fully_connected(x, FCLayer(w, b), "exact")
+    for n in range(2):
+        v = [x[n, c, yy, xx] for c in range(4) for xx in range(3) for yy in range(3)]  # (C, W, H)
+        for o in range(6):
+            s = sum(float(vi) * float(w[o, i]) for i, vi in enumerate(v))  # sequential double
+            assert got[n, o] == F32(s + float(b[o]))
+
+
+def test_sigmoid_and_cv_exp_match_scalar_formula():
+    x = np.concatenate([rand(500, scale=8), [0, -0.0, 88.0, -88.0, 200, -200]]).astype(F32)
+    got = kernels.cv_exp32(x)
+    a0 = 0.009670371139572337719125840413672004409288
+    coefs = [F32(c / a0) for c in (0.05550339366753125211915322047004666939128,
+                                   0.2402265109513301490103372422686535526573,
+                                   0.6931471805521448196800669615864773144641,
+                                   1.000000000000002438532970795181890933776)]
+    lim = F32(3000 / 1.4426950408889634073599246810019)
+    for xi, gi in zip(x, got):
+        v = min(max(xi, -lim), lim)
+        t = F32(v * F32(64 * 1.4426950408889634073599246810019))
+        n = int(np.rint(t))
+        f = F32(F32(t - F32(n)) * F32(1 / 64))
+        e = min(max((n >> 6) + 127, 0), 255)
+        y = F32(F32(2.0 ** ((n & 63) / 64) * a0) * np.array([e << 23], np.uint32).view(F32)[0])
+        p = F32(f + coefs[0])
+        for c in coefs[1:]:
+            p = F32(naive_fma(p, f, c))
+        assert np.float32(p * y).view(np.uint32) == gi.view(np.uint32), xi
+    np.testing.assert_allclose(layers.sigmoid(x[:500]), 1 / (1 + np.exp(-x[:500].astype(float))), rtol=1e-5)
+
+
+@pytest.mark.skipif(ctypes.util.find_library("m") is None or "glibc" not in " ".join(
+    __import__("platform").libc_ver()), reason="needs glibc's libm to compare against")
+def test_glibc_expf_matches_the_host_libm():
+    libm = ctypes.CDLL(ctypes.util.find_library("m"))
+    libm.expf.restype, libm.expf.argtypes = ctypes.c_float, [ctypes.c_float]
+    x = np.concatenate([rng.uniform(-30, 30, 20000), [1.0693289, 88.7, -103.9]]).astype(F32)
+    want = np.array([libm.expf(float(v)) for v in x], F32)
+    assert np.array_equal(kernels.glibc_expf(x).view(np.uint32), want.view(np.uint32))
