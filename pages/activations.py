@@ -1,6 +1,5 @@
-"""activations page (placeholder)."""
-import streamlit as st
+"""Activations: look inside PNet, RNet and ONet layer by layer on a real input."""
+from ui import activations_view, page
 
-from ui import page
-
-page.run_page("activations", lambda run: st.info("Coming soon."))
+page.run_page("Activations", activations_view.render,
+              "What each layer computes for one input: feature maps, kernels and PReLU slopes.")

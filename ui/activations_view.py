@@ -1,0 +1,98 @@
+"""Activations page: every layer's feature maps for one real input, with kernels and PReLU slopes."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from . import activations as act
+from . import draw, nets_input, pipeline
+
+NET_STAGE = {"RNet": ("rnet", 24), "ONet": ("onet", 48)}
+
+
+def render(run):
+    """Page body."""
+    trace = run.trace
+    net_name = st.radio("Network", ("PNet", "RNet", "ONet"), horizontal=True, key="act_net")
+    x, input_key, label = choose_input(run, net_name)
+    if x is None:
+        return
+    models = pipeline.get_models(run.model_folder)
+    net = models.network(net_name)
+    outs = pipeline.forward_all(net_name, run.model_folder, run.engine, input_key, x)
+    rows = net.describe(side=None) if net_name != "PNet" else net.describe(side=x.shape[-1])
+    c1, c2 = st.columns([1, 2])
+    c1.image(draw.crop_preview(x, scale=max(1, 192 // max(x.shape[-2:]))), caption=label)
+    with c2:
+        st.dataframe(layer_table(rows, outs), hide_index=True, width="stretch", height=260)
+    mode = st.radio("Colour scale", act.COLOUR_MODES, horizontal=True, key="act_colour")
+    if st.session_state.get("act_layer", 0) >= len(outs):
+        st.session_state.act_layer = 0
+    i = st.selectbox("Layer", range(len(outs)), key="act_layer",
+                     format_func=lambda k: f"{k}: {rows[k]['kind']} → {rows[k]['output']}")
+    _layer(net_name, net.layers[i], i, rows[i], outs, mode)
+
+
+def choose_input(run, net_name):
+    """(input tensor, cache key, caption) for PNet at a pyramid level or RNet/ONet on a proposal."""
+    trace = run.trace
+    if net_name == "PNet":
+        n = len(trace.scales or [])
+        if not n:
+            st.info("No pyramid level for these parameters.")
+            return None, None, None
+        if st.session_state.get("act_level", 0) >= n:
+            st.session_state.act_level = 0
+        k = st.selectbox("Pyramid level", range(n), key="act_level",
+                         format_func=lambda j: f"{j}: scale {trace.scales[j].scale:.4f} "
+                                               f"({trace.scales[j].width}×{trace.scales[j].height})")
+        lvl = trace.scales[k]
+        x = nets_input.pnet_level_input(run.sha, lvl.index, float(lvl.scale), run.bgr, lvl)
+        return x, f"{run.key}|pnet|{k}", f"PNet input, level {k} ({lvl.width}×{lvl.height})"
+    attr, size = NET_STAGE[net_name]
+    boxes = getattr(trace, attr).input
+    if not len(boxes):
+        st.info(f"No box reached {net_name} on this image.")
+        return None, None, None
+    if st.session_state.get("act_box", 0) >= len(boxes):
+        st.session_state.act_box = 0
+    scores = getattr(trace, attr).scores
+    j = st.selectbox(f"{net_name} input box", range(len(boxes)), key="act_box",
+                     format_func=lambda b: f"#{b}: {boxes.boxes[b][2]:.0f}px box, "
+                                           f"{net_name} P(face) {scores[b]:.4f}")
+    box = tuple(float(v) for v in boxes.boxes[j])
+    x = nets_input.crop(run.sha, box, size, run.bgr)
+    return x, f"{run.key}|{attr}|{j}", f"{net_name} input #{j} ({size}×{size} crop)"
+
+
+def layer_table(rows, outs) -> pd.DataFrame:
+    """Per layer: kind, output shape, parameter count, value range."""
+    return pd.DataFrame([{"layer": r["index"], "kind": r["kind"], "output": r["output"],
+                          "parameters": r["parameters"], "min": float(np.min(o)),
+                          "max": float(np.max(o))} for r, o in zip(rows, outs)])
+
+
+def _layer(net_name, layer, i, row, outs, mode):
+    st.caption(act.layer_caption(net_name, i, layer, row["input"], row["output"]))
+    maps = act.as_maps(outs[i])
+    grange = act.value_range(outs) if mode == "global" else None
+    grid = act.tile(act.normalise(maps, mode, grange))
+    lo, hi = float(maps.min()), float(maps.max())
+    st.image(act.upscale(grid), caption=f"{maps.shape[0]} map(s) of {maps.shape[1]}×{maps.shape[2]}, "
+             f"values {lo:.3g} … {hi:.3g} (colour: {mode}, dark = low, yellow = high)")
+    if layer.kind == "conv":
+        kg, cap = act.kernel_grid(layer.weight)
+        st.image(act.upscale(kg, 240), caption=f"Kernels: {cap}")
+    if layer.kind == "prelu":
+        st.plotly_chart(slope_figure(layer.slope), width="stretch", key="act_slopes")
+
+
+def slope_figure(slope) -> go.Figure:
+    """PReLU slopes per channel as bars."""
+    s = np.asarray(slope).ravel()
+    fig = go.Figure(go.Bar(x=list(range(len(s))), y=s))
+    fig.update_layout(height=220, margin=dict(l=0, r=0, t=30, b=0), title="PReLU slopes per channel",
+                      xaxis_title="channel", yaxis_title="slope for negative inputs")
+    return fig
