@@ -22,7 +22,7 @@ def render(run):
     models = pipeline.get_models(run.model_folder)
     net = models.network(net_name)
     outs = pipeline.forward_all(net_name, run.model_folder, run.engine, input_key, x)
-    rows = net.describe(side=None) if net_name != "PNet" else net.describe(side=x.shape[-1])
+    rows = layer_rows(net.describe(), x, outs)
     c1, c2 = st.columns([1, 2])
     c1.image(draw.crop_preview(x, scale=max(1, 192 // max(x.shape[-2:]))), caption=label)
     with c2:
@@ -65,6 +65,18 @@ def choose_input(run, net_name):
     box = tuple(float(v) for v in boxes.boxes[j])
     x = nets_input.crop(run.sha, box, size, run.bgr)
     return x, f"{run.key}|{attr}|{j}", f"{net_name} input #{j} ({size}×{size} crop)"
+
+
+def shape_text(a) -> str:
+    """'CxHxW' (or 'N') of one sample of a layer input/output."""
+    return "x".join(str(d) for d in np.asarray(a).shape[1:])
+
+
+def layer_rows(described: list, x, outs) -> list[dict]:
+    """net.describe() rows with the shapes of this actual input (PNet levels are not square)."""
+    ins = [x] + list(outs[:-1])
+    return [{**r, "input": shape_text(i), "output": shape_text(o)}
+            for r, i, o in zip(described, ins, outs)]
 
 
 def layer_table(rows, outs) -> pd.DataFrame:
