@@ -1,0 +1,510 @@
+"""`python -m mtcnn_core batch`: trace many images, compare each with a C++ reference, summarise.
+
+Work is one pure function, `run_task(task) -> result`, taking bytes and returning data (JSON text,
+npz bytes, a summary row), so the same function runs in-process, in a ProcessPoolExecutor or on a
+dask.distributed cluster; only the client process writes files. Outputs are deterministic (the
+per-stage timings are kept out of the trace JSON and the npz has fixed zip timestamps), so a serial
+run, a process-pool run and a cluster run give byte-identical files, except the `time_ms` column.
+Every file is written atomically and `<stem>.row.json` is written last, so a rerun skips finished
+images and a killed batch resumes. numpy/cv2/stdlib only at import; dask is imported lazily.
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import html
+import io
+import json
+import math
+import os
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
+SUMMARY_FIELDS = ["file", "faces_cpp", "faces_py", "bit_identical", "first_divergent_stage",
+                  "max_abs_dx", "max_abs_dy", "max_abs_dw", "max_abs_dh", "min_iou",
+                  "max_dconfidence", "time_ms", "error"]
+ROW_VERSION = 1
+
+
+# ---- CLI ----------------------------------------------------------------------------------
+def add_batch_parser(subparsers, add_params):
+    """Register the `batch` subcommand; its handler is `cmd_batch`."""
+    b = subparsers.add_parser("batch", help="trace (and compare) many images; summary.csv + report.html")
+    b.add_argument("inputs", nargs="+", help="image files and/or folders of images")
+    b.add_argument("--out", required=True, help="output folder")
+    b.add_argument("--cpp", default=None, help="folder of C++ <stem>.json / <stem>.csv references")
+    b.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="parallel worker processes (default: CPU count; 1 = serial)")
+    b.add_argument("--scheduler", default=None, help="dask.distributed scheduler, tcp://HOST:PORT")
+    b.add_argument("--heatmaps", action="store_true", help="also write <stem>.heatmaps.npz")
+    b.add_argument("--tol-px", type=float, default=0.01)
+    b.add_argument("--tol-score", type=float, default=1e-4)
+    add_params(b)
+    b.set_defaults(handler=cmd_batch)
+    return b
+
+
+def cmd_batch(a) -> int:
+    """Run the batch described by parsed args; 0 only if no image failed."""
+    from .cascade import validate_params
+    params = dict(min_face_size=a.min_face_size, t1=a.t1, t2=a.t2, t3=a.t3,
+                  pyramid_factor=a.pyramid_factor)
+    validate_params(**params)
+    options = {"params": params, "engine": a.engine, "models": a.models, "heatmaps": a.heatmaps,
+               "tol_px": a.tol_px, "tol_score": a.tol_score}
+    rows = run_batch(find_images(a.inputs), Path(a.out), a.cpp and Path(a.cpp), options,
+                     workers=a.workers, scheduler=a.scheduler)
+    failed = sum(1 for r in rows if r["error"])
+    print(f"{len(rows)} image(s), {failed} failed; wrote {Path(a.out) / 'summary.csv'} and "
+          f"{Path(a.out) / 'report.html'}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def find_images(inputs) -> list:
+    """Image paths from files and folders (folders: image extensions only, sorted by name)."""
+    out = []
+    for s in inputs:
+        p = Path(s)
+        if p.is_dir():
+            out += sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in IMAGE_EXTS)
+        else:
+            out.append(p)
+    return out
+
+
+# ---- the task (runs anywhere; bytes in, data out) ---------------------------------------------
+def make_task(path: Path, cpp_dir, options) -> dict:
+    """Everything a worker needs, as plain data: image bytes and the C++ reference bytes if any."""
+    task = {"name": path.name, "stem": path.stem, "options": options, "image": None,
+            "read_error": None, "cpp": None, "cpp_name": None, "cpp_heatmaps": None}
+    try:
+        task["image"] = path.read_bytes()
+    except OSError as e:
+        task["read_error"] = f"cannot read image ({e.strerror or e})"
+    ref = find_reference(cpp_dir, path.stem) if cpp_dir else None
+    if ref is not None:
+        task["cpp_name"] = ref.name
+        try:
+            task["cpp"] = ref.read_bytes()
+            hm = ref.with_name(path.stem + ".heatmaps.npz")
+            if ref.suffix == ".json" and hm.exists():
+                task["cpp_heatmaps"] = hm.read_bytes()
+        except OSError as e:
+            task["cpp"] = None
+            task["read_error"] = f"cannot read C++ reference ({e.strerror or e})"
+    return task
+
+
+def find_reference(cpp_dir: Path, stem: str):
+    """`<stem>.json`, else `<stem>.csv` in the C++ folder, else None."""
+    for ext in (".json", ".csv"):
+        p = Path(cpp_dir) / (stem + ext)
+        if p.is_file():
+            return p
+    return None
+
+
+_worker_ready = False
+
+
+def _init_worker():
+    """Single-threaded maths in each worker: parallelism comes from processes, not threads."""
+    global _worker_ready
+    if not _worker_ready:
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"
+        from . import kernels
+        kernels.set_threads(1)
+        _worker_ready = True
+
+
+def run_task(task: dict) -> dict:
+    """Detect (and compare) one image; never raises: errors come back in result['row']['error']."""
+    _init_worker()
+    res = {"stem": task["stem"], "trace_json": None, "npz": None, "compare_json": None,
+           "row": empty_row(task["name"]), "extra": {}}
+    try:
+        _detect_and_compare(task, res)
+    except Exception as e:  # a bad file or a worker bug fails this row only
+        res["row"]["error"] = _reason(e)
+    return res
+
+
+def _reason(e) -> str:
+    """One-line failure reason."""
+    msg = str(e).splitlines()[0] if str(e) else ""
+    return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
+
+
+def empty_row(name) -> dict:
+    return {k: "" for k in SUMMARY_FIELDS} | {"file": name}
+
+
+def _detect_and_compare(task, res):
+    """Fill `res` in place: trace JSON, optional npz, compare JSON and the summary row."""
+    from . import detect, load_models
+    from .images import decode_image
+    row, opt = res["row"], task["options"]
+    if task["read_error"] and task["image"] is None:
+        raise OSError(task["read_error"])
+    t0 = time.perf_counter()
+    dec = decode_image(task["image"], name=task["name"])
+    info = {"file": task["name"], "sha256": hashlib.sha256(task["image"]).hexdigest()}
+    trace = detect(dec.image, models=load_models(opt["models"]), engine=opt["engine"],
+                   image_info=info, **opt["params"])
+    row["time_ms"] = f"{(time.perf_counter() - t0) * 1000:.1f}"
+    trace.warnings[:0] = dec.notes
+    trace.timing_ms = {}          # keep outputs deterministic; the time is in summary.csv
+    res["trace_json"] = trace.to_json()
+    if opt["heatmaps"] and trace.heatmaps():
+        res["npz"] = npz_bytes(trace.heatmaps())
+    row["faces_py"] = len(trace.detections)
+    res["extra"]["py_boxes"] = trace.detections.boxes.tolist()
+    if task["read_error"]:
+        raise OSError(task["read_error"])
+    if task["cpp"] is not None:
+        _compare_into(task, trace, res)
+
+
+def _compare_into(task, trace, res):
+    """Load the C++ reference, compare, and put the report and its summary into `res`."""
+    from . import compare
+    from .trace import load_any
+    opt, row = task["options"], res["row"]
+    try:
+        ref = load_any(task["cpp"], name=task["cpp_name"])
+        if task["cpp_heatmaps"] is not None and ref.has_stages:
+            from .trace import attach_heatmaps
+            attach_heatmaps(ref, io.BytesIO(task["cpp_heatmaps"]), task["cpp_name"])
+    except Exception as e:
+        raise ValueError(f"bad C++ reference {task['cpp_name']}: {_reason(e)}") from None
+    rep = compare(ref, trace, tol_px=opt["tol_px"], tol_score=opt["tol_score"])
+    res["compare_json"] = json.dumps(rep.to_dict(), indent=1, sort_keys=True, default=float) + "\n"
+    res["extra"].update(row_from_report(rep, row), cpp_boxes=ref.detections.boxes.tolist())
+
+
+def row_from_report(rep, row) -> dict:
+    """Fill the summary columns from a CompareReport; return extras for report.html."""
+    det = rep.stage("detections")
+    row["faces_cpp"] = det.ref_count
+    row["bit_identical"] = "yes" if rep.bit_identical else "no"
+    row["first_divergent_stage"] = rep.first_divergent or ""
+    for k in ("dx", "dy", "dw", "dh"):
+        row[f"max_abs_{k}"] = _fmt(max((abs(getattr(p, k)) for p in det.pairs), default=0.0))
+    row["min_iou"] = _fmt(det.min_iou)
+    row["max_dconfidence"] = _fmt(det.max_dscore)
+    deltas = [abs(float(getattr(p, k))) for p in det.pairs for k in ("dx", "dy", "dw", "dh")]
+    stages = {s.name: ("identical" if s.bit_identical else "tol" if s.within_tolerance else "diverges")
+              for s in rep.stages}
+    return {"ok": rep.ok, "deltas": deltas, "stages": stages}
+
+
+def _fmt(v) -> str:
+    return repr(float(v))
+
+
+def npz_bytes(arrays: dict) -> bytes:
+    """An .npz like np.savez_compressed, but with fixed zip timestamps (byte-reproducible)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name in sorted(arrays):
+            zi = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            with z.open(zi, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asarray(arrays[name]), allow_pickle=False)
+    return buf.getvalue()
+
+
+# ---- files (client side only) -------------------------------------------------------------
+def atomic_write(path: Path, data):
+    """Write via a temp file in the same folder + os.replace, so readers never see half a file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+    os.replace(tmp, path)
+
+
+def outputs_for(out: Path, stem: str, res: dict) -> dict:
+    """{path: data} of the per-image files of a result (row.json not included)."""
+    files = {out / f"{stem}.json": res["trace_json"], out / f"{stem}.heatmaps.npz": res["npz"],
+             out / f"{stem}.compare.json": res["compare_json"]}
+    return {p: d for p, d in files.items() if d is not None}
+
+
+def save_result(out: Path, res: dict, options: dict):
+    """Write the result's files, then `<stem>.row.json` (the completion marker) for successes."""
+    stem = res["stem"]
+    files = outputs_for(out, stem, res)
+    for p, d in files.items():
+        atomic_write(p, d)
+    if not res["row"]["error"]:
+        marker = {"version": ROW_VERSION, "options": options, "row": res["row"],
+                  "extra": res["extra"], "files": sorted(p.name for p in files)}
+        atomic_write(out / f"{stem}.row.json", json.dumps(marker, sort_keys=True))
+
+
+def load_done(out: Path, stem: str, options: dict, has_cpp: bool):
+    """The saved result of a finished image with the same options, or None (then redo it)."""
+    try:
+        m = json.loads((out / f"{stem}.row.json").read_text())
+    except (OSError, ValueError):
+        return None
+    want = {f"{stem}.json"} | ({f"{stem}.compare.json"} if has_cpp else set())
+    if (m.get("version") != ROW_VERSION or m.get("options") != options
+            or not want <= set(m.get("files", []))
+            or not all((out / f).is_file() for f in m.get("files", []))):
+        return None
+    return {"stem": stem, "row": m["row"], "extra": m["extra"]}
+
+
+# ---- running --------------------------------------------------------------------------------
+def run_batch(paths, out: Path, cpp_dir, options, workers=1, scheduler=None) -> list:
+    """Process every image (skipping finished ones), write summary.csv and report.html; rows."""
+    out.mkdir(parents=True, exist_ok=True)
+    options = json.loads(json.dumps(options))        # plain JSON types, as stored in row.json
+    paths = _unique_stems(paths)
+    results, todo = {}, []
+    for p in paths:
+        done = load_done(out, p.stem, options, bool(cpp_dir and find_reference(cpp_dir, p.stem)))
+        if done is not None:
+            results[p.stem] = done
+        else:
+            todo.append(p)
+    progress = Progress(len(paths), len(results))
+    for res in _execute(todo, cpp_dir, options, workers, scheduler):
+        save_result(out, res, options)
+        results[res["stem"]] = res
+        progress.step()
+    progress.close()
+    ordered = [results[p.stem] for p in paths]
+    write_summary(out / "summary.csv", [r["row"] for r in ordered])
+    atomic_write(out / "report.html", render_report(ordered, {p.stem: p for p in paths}, out))
+    return [r["row"] for r in ordered]
+
+
+def _unique_stems(paths) -> list:
+    """Drop later paths whose stem repeats (outputs are named by stem)."""
+    seen, out = set(), []
+    for p in paths:
+        if p.stem not in seen:
+            seen.add(p.stem)
+            out.append(p)
+    return out
+
+
+def _execute(todo, cpp_dir, options, workers, scheduler):
+    """Yield results as they finish: on a dask cluster, in worker processes, or serially."""
+    if not todo:
+        return
+    if scheduler:
+        yield from _run_dask(todo, cpp_dir, options, scheduler)
+    elif workers and workers > 1 and len(todo) > 1:
+        yield from _run_pool(todo, cpp_dir, options, workers)
+    else:
+        for p in todo:
+            yield run_task(make_task(p, cpp_dir, options))
+
+
+def _run_pool(todo, cpp_dir, options, workers):
+    """ProcessPoolExecutor; a crashed worker fails its images, not the batch."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")   # inherited by the workers at start
+    with ProcessPoolExecutor(max_workers=min(workers, len(todo)), initializer=_init_worker) as ex:
+        futs = {ex.submit(run_task, make_task(p, cpp_dir, options)): p for p in todo}
+        for f in as_completed(futs):
+            yield _result_or_failure(f, futs[f])
+
+
+def _run_dask(todo, cpp_dir, options, address):
+    """Same task function on a dask.distributed cluster; bytes go out, data comes back."""
+    from dask.distributed import Client, as_completed
+    with Client(address) as client:
+        futs = {client.submit(run_task, make_task(p, cpp_dir, options), pure=False): p for p in todo}
+        for f in as_completed(list(futs)):
+            yield _result_or_failure(f, futs[f])
+
+
+def _result_or_failure(future, path) -> dict:
+    """The future's result, or a failed row naming the exception."""
+    try:
+        return future.result()
+    except BaseException as e:  # noqa: BLE001 - worker died, pickling failed, ...
+        res = {"stem": path.stem, "trace_json": None, "npz": None, "compare_json": None,
+               "row": empty_row(path.name), "extra": {}}
+        res["row"]["error"] = "worker: " + _reason(e)
+        return res
+
+
+class Progress:
+    """One updating stderr line: done/total, images/s and ETA."""
+
+    def __init__(self, total, done):
+        self.total, self.done, self.start_done, self.t0 = total, done, done, time.monotonic()
+        self.show()
+
+    def step(self):
+        self.done += 1
+        self.show()
+
+    def show(self):
+        n, dt = self.done - self.start_done, max(time.monotonic() - self.t0, 1e-9)
+        rate = n / dt
+        eta = f"{(self.total - self.done) / rate:.0f}s" if rate > 0 else "?"
+        sys.stderr.write(f"\r{self.done}/{self.total} images  {rate:.2f} images/s  ETA {eta}   ")
+        sys.stderr.flush()
+
+    def close(self):
+        sys.stderr.write("\n")
+
+
+def write_summary(path: Path, rows):
+    """summary.csv, one row per image, in input order."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=SUMMARY_FIELDS, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: r.get(k, "") for k in SUMMARY_FIELDS})
+    atomic_write(path, buf.getvalue())
+
+
+# ---- report.html ----------------------------------------------------------------------------
+CSS = """body{font-family:sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse}
+td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#eee}
+.tot span{display:inline-block;margin-right:1.5em;font-size:1.2em}.ok{color:#080}.tol{color:#a60}
+.bad{color:#c00}.thumbs div{display:inline-block;margin:6px;vertical-align:top;font-size:.8em}
+.legend b{padding:0 6px}"""
+
+
+def classify(res) -> str:
+    """failed / identical / tol / diverges / nocpp."""
+    row = res["row"]
+    if row["error"]:
+        return "failed"
+    if row["bit_identical"] == "":
+        return "nocpp"
+    if row["bit_identical"] == "yes":
+        return "identical"
+    return "tol" if res["extra"].get("ok") else "diverges"
+
+
+def render_report(results, paths: dict, out: Path) -> str:
+    """Self-contained HTML: totals, delta histogram, per-stage divergence, worst thumbnails."""
+    kinds = [classify(r) for r in results]
+    tot = {k: kinds.count(k) for k in ("identical", "tol", "diverges", "failed", "nocpp")}
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>MTCNN batch report</title>"
+             f"<style>{CSS}</style></head><body><h1>MTCNN batch report</h1>",
+             f"<p>{len(results)} image(s)</p><p class='tot'>"
+             f"<span class='ok'>bit-identical: {tot['identical']}</span>"
+             f"<span class='tol'>within tolerance: {tot['tol']}</span>"
+             f"<span class='bad'>diverging: {tot['diverges']}</span>"
+             f"<span class='bad'>failed: {tot['failed']}</span>"
+             f"<span>no C++ reference: {tot['nocpp']}</span></p>",
+             "<h2>Final-box coordinate deltas |dx|,|dy|,|dw|,|dh| (px)</h2>",
+             histogram_svg([d for r in results for d in r["extra"].get("deltas", [])]),
+             "<h2>Stages per image</h2>", stage_table(results), "<h2>Worst images</h2>",
+             "<p class='legend'><b style='color:#00c'>C++</b><b style='color:#d00'>Python</b></p>",
+             thumbnails(results, kinds, paths), failures_table(results),
+             "</body></html>\n"]
+    return "".join(parts)
+
+
+HIST_BINS = [("0", None, 0.0), ("<1e-6", 0.0, 1e-6), ("<1e-4", 1e-6, 1e-4), ("<1e-2", 1e-4, 1e-2),
+             ("<1", 1e-2, 1.0), ("≥1", 1.0, math.inf)]
+
+
+def histogram_svg(deltas) -> str:
+    """Inline SVG bar chart of deltas in decade bins (exact zeros get their own bar)."""
+    counts = []
+    for _, lo, hi in HIST_BINS:
+        counts.append(sum(1 for d in deltas if (d == 0.0 if lo is None else lo < d <= hi
+                                                 if hi != math.inf else d > lo)))
+    top, w, h = max(counts + [1]), 70, 160
+    bars = []
+    for i, ((label, _, _), c) in enumerate(zip(HIST_BINS, counts)):
+        bh = 0 if c == 0 else max(2, round(h * c / top))
+        x = 10 + i * (w + 10)
+        bars.append(f"<rect x='{x}' y='{20 + h - bh}' width='{w}' height='{bh}' fill='#48a'/>"
+                    f"<text x='{x + w / 2}' y='{15 + h - bh}' text-anchor='middle'>{c}</text>"
+                    f"<text x='{x + w / 2}' y='{h + 38}' text-anchor='middle'>{html.escape(label)}</text>")
+    width = 10 + len(HIST_BINS) * (w + 10)
+    return (f"<svg width='{width}' height='{h + 50}' "
+            f"font-size='12'>{''.join(bars)}</svg><p>{len(deltas)} value(s) from paired final boxes</p>")
+
+
+def stage_table(results) -> str:
+    """Per stage: images where it is bit-identical / only within tolerance / diverging."""
+    counts = {}
+    for r in results:
+        for name, v in r["extra"].get("stages", {}).items():
+            counts.setdefault(name, {"identical": 0, "tol": 0, "diverges": 0})[v] += 1
+    first = {}
+    for r in results:
+        s = r["row"]["first_divergent_stage"]
+        if s:
+            first[s] = first.get(s, 0) + 1
+    rows = "".join(f"<tr><td style='text-align:left'>{html.escape(n)}</td><td>{c['identical']}</td>"
+                   f"<td>{c['tol']}</td><td>{c['diverges']}</td><td>{first.get(n, 0)}</td></tr>"
+                   for n, c in sorted(counts.items(), key=lambda kv: _stage_key(kv[0])))
+    return ("<table><tr><th>stage</th><th>identical</th><th>within tol</th><th>diverges</th>"
+            f"<th>first divergent here</th></tr>{rows}</table>" if rows else "<p>no comparisons</p>")
+
+
+def _stage_key(name):
+    order = ["pyramid", "pnet.scale", "pnet.merged", "rnet.input", "rnet.scores", "rnet.kept",
+             "onet.input", "onet.scores", "onet.kept", "detections"]
+    base = next((i for i, o in enumerate(order) if name.startswith(o)), len(order))
+    num = int(name[10:]) if name.startswith("pnet.scale") and name[10:].isdigit() else 0
+    return (base, num, name)
+
+
+def _badness(res, kind) -> tuple:
+    """Sort key: failed/diverging first, then by largest coordinate delta."""
+    rank = {"failed": 0, "diverges": 1, "tol": 2, "identical": 3, "nocpp": 4}[kind]
+    return (rank, -max(res["extra"].get("deltas", []) or [0.0]), res["row"]["file"])
+
+
+def thumbnails(results, kinds, paths, n=8) -> str:
+    """The n worst images as base64 PNG thumbnails with C++ (blue) and Python (red) boxes."""
+    order = sorted(range(len(results)), key=lambda i: _badness(results[i], kinds[i]))[:n]
+    cells = []
+    for i in order:
+        r = results[i]
+        uri = thumbnail_uri(paths.get(r["stem"]), r["extra"])
+        img = f"<img src='{uri}' alt='{html.escape(r['row']['file'])}'>" if uri else "<i>no preview</i>"
+        cells.append(f"<div>{img}<br>{html.escape(r['row']['file'])}: {kinds[i]}"
+                     f"<br>{html.escape(r['row']['error'] or r['row']['first_divergent_stage'])}</div>")
+    return f"<div class='thumbs'>{''.join(cells)}</div>"
+
+
+def thumbnail_uri(path, extra, size=220):
+    """data: URI of a PNG thumbnail with both box sets drawn, or None if unreadable."""
+    try:
+        from .images import decode_image
+        img = decode_image(Path(path).read_bytes(), name=str(path)).image
+    except Exception:
+        return None
+    s = size / max(img.shape[:2])
+    th = cv2.resize(img, (max(1, round(img.shape[1] * s)), max(1, round(img.shape[0] * s))),
+                    interpolation=cv2.INTER_AREA)
+    for key, colour in (("cpp_boxes", (204, 0, 0)), ("py_boxes", (0, 0, 221))):
+        for x, y, w, h in extra.get(key, []):
+            cv2.rectangle(th, (round(x * s), round(y * s)), (round((x + w) * s), round((y + h) * s)),
+                          colour, 1)
+    ok, png = cv2.imencode(".png", th)
+    return "data:image/png;base64," + base64.b64encode(png.tobytes()).decode() if ok else None
+
+
+def failures_table(results) -> str:
+    """Failed rows with their reasons."""
+    bad = [r["row"] for r in results if r["row"]["error"]]
+    if not bad:
+        return ""
+    rows = "".join(f"<tr><td style='text-align:left'>{html.escape(r['file'])}</td>"
+                   f"<td style='text-align:left'>{html.escape(r['error'])}</td></tr>" for r in bad)
+    return f"<h2>Failures</h2><table><tr><th>file</th><th>reason</th></tr>{rows}</table>"
