@@ -6,6 +6,7 @@ uses IPP, which changes the last bits and is switched per thread.
 """
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -51,20 +52,56 @@ def _jpeg_size(data: bytes):
     return None
 
 
-def declared_size(data: bytes):
-    """(width, height) from the file header, without decoding; None if unknown."""
-    for probe in (_png_size, _jpeg_size):
-        size = probe(data)
-        if size:
-            return size
-    try:  # other formats: PIL reads only the header here (lazy), no pixel decode
+_HDR_RES = re.compile(rb"\n([-+])([XY]) +(\d+) +([-+])([XY]) +(\d+)[ \t]*\n")
+_PFM_HEAD = re.compile(rb"P[Ff]\s+(\d+)\s+(\d+)\s")
+
+
+def _hdr_size(data: bytes):
+    """Radiance .hdr (OpenCV decodes it, Pillow cannot): resolution line such as `-Y 300 +X 400`."""
+    if not data.startswith((b"#?RADIANCE", b"#?RGBE")):
+        return None
+    m = _HDR_RES.search(data[:4096])
+    if not m or m.group(2) == m.group(5):
+        return None
+    first, second = int(m.group(3)), int(m.group(6))
+    return (second, first) if m.group(2) == b"Y" else (first, second)
+
+
+def _pfm_size(data: bytes):
+    """Portable float map (OpenCV decodes it, Pillow cannot): `PF\\n<width> <height>\\n`."""
+    m = _PFM_HEAD.match(data[:256])
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def _pil_size(data: bytes):
+    """Other formats: Pillow reads only the header here (lazy open), no pixel decode.
+
+    Pillow's own bomb limit is lifted for this call only (we want the size even when huge) and
+    restored afterwards, so other Pillow users in the process keep their protection.
+    """
+    try:
         from PIL import Image
         import io
-        Image.MAX_IMAGE_PIXELS = None
+    except ImportError:
+        return None
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
         with Image.open(io.BytesIO(data)) as im:
             return im.size
     except Exception:
         return None
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def declared_size(data: bytes):
+    """(width, height) from the file header, without decoding; None if unknown."""
+    for probe in (_png_size, _jpeg_size, _hdr_size, _pfm_size, _pil_size):
+        size = probe(data)
+        if size:
+            return size
+    return None
 
 
 def _frame_count(data: bytes) -> int:
@@ -157,12 +194,14 @@ def _resize_axis_cols(src: np.ndarray, dst_w: int) -> np.ndarray:
     return out
 
 
-def _resize_axis_rows(tmp: np.ndarray, dst_h: int) -> np.ndarray:
-    """Vertical pass: (H, dst_w, C) -> (dst_h, dst_w, C); the row weight is not clamped."""
-    h = tmp.shape[0]
+def _row_taps(dst_h: int, h: int):
+    """Top/bottom source rows and weights of the vertical pass; the weight is not clamped."""
     sy, fy, _ = _linear_taps(dst_h, h)
-    r0 = np.clip(sy, 0, h - 1)
-    r1 = np.clip(sy + 1, 0, h - 1)
+    return np.clip(sy, 0, h - 1), np.clip(sy + 1, 0, h - 1), fy
+
+
+def _resize_axis_rows(tmp: np.ndarray, r0, r1, fy) -> np.ndarray:
+    """Vertical pass over horizontally resized rows: (rows, dst_w, C) -> (dst_h, dst_w, C)."""
     one = np.float32(1)
     fy_ = fy[:, None, None]
     return tmp[r0] * (one - fy_) + tmp[r1] * fy_
@@ -179,7 +218,10 @@ def cv_resize(src: np.ndarray, width: int, height: int) -> np.ndarray:
         a, b = src[0::2, 0::2][:height, :width], src[0::2, 1::2][:height, :width]
         c, d = src[1::2, 0::2][:height, :width], src[1::2, 1::2][:height, :width]
         return ((a + b) + c + d) * np.float32(0.25)
-    return _resize_axis_rows(_resize_axis_cols(src, width), height)
+    r0, r1, fy = _row_taps(height, h)
+    rows = np.unique(np.concatenate([r0, r1]))   # only the rows the vertical pass reads
+    tmp = _resize_axis_cols(src[rows], width)
+    return _resize_axis_rows(tmp, np.searchsorted(rows, r0), np.searchsorted(rows, r1), fy)
 
 
 def normalise_planes(img: np.ndarray) -> np.ndarray:

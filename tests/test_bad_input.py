@@ -353,3 +353,36 @@ def test_bad_parameters_name_the_allowed_range(kw, msg):
     with pytest.raises(ValueError, match=msg) as e:
         mc.detect(photo(80, 80), **kw)
     assert_one_line(e.value)
+
+
+# ---- images.py fixes: formats Pillow cannot probe, and Pillow's global limit ------------------
+def _hdr_declaring(w, h):
+    return b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y %d +X %d\n" % (h, w) + b"\x02\x02\x01\x90" * 8
+
+
+def _pfm_declaring(w, h):
+    return b"PF\n%d %d\n-1\n" % (w, h) + b"\x00" * 48
+
+
+@pytest.mark.parametrize("make", [_hdr_declaring, _pfm_declaring], ids=["radiance-hdr", "pfm"])
+def test_opencv_only_formats_are_size_checked_before_decoding(make, monkeypatch):
+    def no_decode(*a, **k):
+        raise AssertionError("cv2.imdecode called on a bomb")
+
+    monkeypatch.setattr(cv2, "imdecode", no_decode)
+    with pytest.raises(mc.ImageError, match="declares 30000x20000.*refused before decoding"):
+        mc.decode_image(make(30_000, 20_000), max_pixels=1_000_000)
+
+
+@pytest.mark.parametrize("ext", [".hdr", ".pfm"])
+def test_opencv_only_formats_still_decode(ext):
+    data = cv_encode(photo(30, 40).astype(np.float32) / 255, ext)
+    assert mc.images.declared_size(data) == (40, 30)
+    assert_valid_image(mc.decode_image(data).image, (30, 40, 3))
+
+
+def test_decoding_does_not_disable_pillows_own_bomb_guard():
+    before = Image.MAX_IMAGE_PIXELS
+    mc.decode_image(pil_encode(Image.fromarray(photo()[:, :, ::-1]), "BMP"))
+    mc.decode_image(pil_encode(_frames()[0], "GIF"))
+    assert Image.MAX_IMAGE_PIXELS == before
