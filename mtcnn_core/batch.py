@@ -124,9 +124,13 @@ def _init_worker():
         _worker_ready = True
 
 
-def run_task(task: dict) -> dict:
-    """Detect (and compare) one image; never raises: errors come back in result['row']['error']."""
-    _init_worker()
+def run_task(task: dict, single_thread: bool = True) -> dict:
+    """Detect (and compare) one image; never raises: errors come back in result['row']['error'].
+
+    single_thread: worker processes (pool, dask) use one thread each; a serial run keeps the
+    kernels' own threads (results do not depend on the thread count)."""
+    if single_thread:
+        _init_worker()
     res = {"stem": task["stem"], "trace_json": None, "npz": None, "compare_json": None,
            "row": empty_row(task["name"]), "extra": {}}
     try:
@@ -308,7 +312,7 @@ def _execute(todo, cpp_dir, options, workers, scheduler):
         yield from _run_pool(todo, cpp_dir, options, workers)
     else:
         for p in todo:
-            yield run_task(make_task(p, cpp_dir, options))
+            yield run_task(make_task(p, cpp_dir, options), single_thread=False)
 
 
 def _run_pool(todo, cpp_dir, options, workers):

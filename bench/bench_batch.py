@@ -1,0 +1,95 @@
+"""Throughput of `mtcnn_core batch` on every reference + sample image (default parameters):
+serial, a 2-process pool and a 2-worker dask LocalCluster; images/s and peak RSS per worker.
+
+Each mode runs in a fresh interpreter (so peak RSS is not inherited from an earlier mode):
+    python bench/bench_batch.py            # prints the table
+"""
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+sys.path.insert(0, str(ROOT))
+SETS = ((SHARED / "reference" / "images", SHARED / "reference" / "cpp"),
+        (SHARED / "sample_images", SHARED / "sample_images" / "cpp"))
+MODES = ("serial", "workers2", "dask2")
+
+
+def stage_inputs(base: Path):
+    """Copy all images and their default-parameter C++ traces into base/images and base/cpp."""
+    img, cpp = base / "images", base / "cpp"
+    img.mkdir(), cpp.mkdir()
+    from mtcnn_core.batch import IMAGE_EXTS
+    for idir, cdir in SETS:
+        for p in sorted(idir.iterdir()):
+            if p.suffix.lower() in IMAGE_EXTS:
+                shutil.copy(p, img / p.name)
+                for ext in (".json", ".heatmaps.npz"):
+                    if (cdir / (p.stem + ext)).exists():
+                        shutil.copy(cdir / (p.stem + ext), cpp / (p.stem + ext))
+    return img, cpp
+
+
+def kib_to_mib(k):
+    return k / 1024
+
+
+def run_one(mode: str, base: Path) -> dict:
+    """Run one mode in this process; wall time, image count and peak RSS of the workers (MiB)."""
+    from mtcnn_core.batch import find_images, run_batch
+    img, cpp = base / "images", base / "cpp"
+    options = {"params": dict(min_face_size=60, t1=0.6, t2=0.7, t3=0.7, pyramid_factor=0.709),
+               "engine": "auto", "models": None, "heatmaps": False, "tol_px": 0.01, "tol_score": 1e-4}
+    paths, out = find_images([img]), base / f"out_{mode}"
+    rss = None
+    t0 = time.perf_counter()
+    if mode == "dask2":
+        from dask.distributed import Client, LocalCluster
+        with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
+                          dashboard_address=None) as cluster:
+            t0 = time.perf_counter()           # cluster start-up is not batch throughput
+            rows = run_batch(paths, out, cpp, options, scheduler=cluster.scheduler_address)
+            dt = time.perf_counter() - t0
+            with Client(cluster.scheduler_address) as c:
+                peaks = c.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+            rss = max(peaks.values())
+    else:
+        rows = run_batch(paths, out, cpp, options, workers=1 if mode == "serial" else 2)
+        dt = time.perf_counter() - t0
+        who = resource.RUSAGE_SELF if mode == "serial" else resource.RUSAGE_CHILDREN
+        rss = resource.getrusage(who).ru_maxrss
+    failed = sum(1 for r in rows if r["error"])
+    ident = sum(1 for r in rows if r["bit_identical"] == "yes")
+    return {"mode": mode, "images": len(rows), "seconds": dt, "failed": failed,
+            "bit_identical": ident, "peak_rss_mib": kib_to_mib(rss)}
+
+
+def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--one":
+        print(json.dumps(run_one(sys.argv[2], Path(os.environ["BENCH_BASE"]))))
+        return
+    with tempfile.TemporaryDirectory() as d:
+        stage_inputs(Path(d))
+        env = dict(os.environ, BENCH_BASE=d)
+        res = []
+        for mode in MODES:
+            p = subprocess.run([sys.executable, __file__, "--one", mode], env=env,
+                               capture_output=True, text=True, check=True)
+            res.append(json.loads(p.stdout.strip().splitlines()[-1]))
+    print(f"{'mode':<10}{'images':>7}{'seconds':>9}{'images/s':>10}{'peak RSS/worker MiB':>21}"
+          f"{'bit-identical':>15}{'failed':>8}")
+    for r in res:
+        print(f"{r['mode']:<10}{r['images']:>7}{r['seconds']:>9.1f}{r['images'] / r['seconds']:>10.2f}"
+              f"{r['peak_rss_mib']:>21.0f}{r['bit_identical']:>15}{r['failed']:>8}")
+    print(f"({os.cpu_count()} CPU(s); dask time excludes cluster start-up)")
+
+
+if __name__ == "__main__":
+    main()
