@@ -27,9 +27,9 @@ def render(run):
         st.info("This trace has no stages.")
         return
     st.session_state.setdefault(STAGE_KEY, cm.STAGES[0])
-    c1, c2, c3 = st.columns([1, 8, 1])
-    c1.button("◀ previous", on_click=step_stage, args=(-1,), key="cascade_prev", width="stretch")
-    c3.button("next ▶", on_click=step_stage, args=(1,), key="cascade_next", width="stretch")
+    c1, c2, c3 = st.columns([1.3, 7, 1.3])
+    c1.button("◀ Prev", on_click=step_stage, args=(-1,), key="cascade_prev", width="stretch")
+    c3.button("Next ▶", on_click=step_stage, args=(1,), key="cascade_next", width="stretch")
     c2.select_slider("Stage", cm.STAGES, key=STAGE_KEY)
     name = st.session_state[STAGE_KEY]
     sb = cm.stage_boxes(trace, name)

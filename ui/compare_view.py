@@ -179,9 +179,9 @@ def _heatmaps(run, ref):
     c1, c2, c3 = st.columns(3)
     t1 = float(run.params["t1"])
     c1.plotly_chart(figures.heatmap_figure(a, ref_maps[i].scale, t1, "C++", 320), width="stretch",
-                    key="hm_cpp")
+                    key="hm_cpp", theme=None)
     c2.plotly_chart(figures.heatmap_figure(b, py_maps[i].scale, t1, "Python", 320), width="stretch",
-                    key="hm_py")
+                    key="hm_py", theme=None)
     diff = b.astype(np.float64) - a.astype(np.float64)
     c3.plotly_chart(figures.diff_heatmap_figure(diff, f"Python − C++ (max |Δ| {np.abs(diff).max():.3g})"),
-                    width="stretch", key="hm_diff")
+                    width="stretch", key="hm_diff", theme=None)

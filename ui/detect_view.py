@@ -52,7 +52,7 @@ def render(run):
     show_lm = st.toggle("Show ONet landmarks (not produced by the C++)", key="show_landmarks",
                         disabled=not has_lm, help=LANDMARK_NOTE)
     png = annotated_png(run.key, bool(show_lm and has_lm), run.rgb, trace)
-    st.image(png, caption=f"{run.name}: {len(trace.detections)} face(s)"
+    st.image(png, output_format="PNG", caption=f"{run.name}: {len(trace.detections)} face(s)"
              + (f" — pink dots: {LANDMARK_NOTE}" if show_lm and has_lm else ""))
     _metrics(run)
     _tables(trace)

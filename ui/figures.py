@@ -13,6 +13,18 @@ SCORE_SCALE = "Viridis"
 MAX_DISPLAY_SIDE = 1600
 
 
+def safe_colorscale(name: str) -> list:
+    """A named plotly colour scale as explicit rgb() stops. Streamlit's frontend treats hex colours
+    '#000001', '#000002', ... as theme placeholders and repaints them (Magma starts at '#000004')."""
+    from plotly.colors import get_colorscale, hex_to_rgb
+    out = []
+    for pos, colour in get_colorscale(name):
+        if isinstance(colour, str) and colour.startswith("#"):
+            colour = "rgb({},{},{})".format(*hex_to_rgb(colour))
+        out.append([pos, colour])
+    return out
+
+
 def image_data_uri(rgb: np.ndarray, max_side: int = MAX_DISPLAY_SIDE) -> tuple[str, float]:
     """(JPEG data URI of the image shrunk to at most max_side px, pixel size of one displayed pixel)."""
     im = Image.fromarray(np.asarray(rgb, dtype=np.uint8))
@@ -60,9 +72,9 @@ def add_box_hover(fig: go.Figure, boxes, texts, name: str, colour="white", score
                   showscale=False) -> go.Figure:
     """Markers at box centres carrying the hover text (and the score colour bar, if scores given)."""
     b = np.asarray(boxes, dtype=float).reshape(-1, 4)
-    marker = dict(size=7, color=colour, line=dict(width=1, color="black"))
+    marker = dict(size=6, color=colour, opacity=0.8, line=dict(width=1, color="black"))
     if scores is not None:
-        marker.update(color=np.asarray(scores, float), colorscale=SCORE_SCALE, cmin=0, cmax=1,
+        marker.update(color=np.asarray(scores, float), colorscale=safe_colorscale(SCORE_SCALE), cmin=0, cmax=1,
                       showscale=showscale, colorbar=dict(title="score", len=0.6))
     fig.add_trace(go.Scatter(x=b[:, 0] + b[:, 2] / 2, y=b[:, 1] + b[:, 3] / 2, mode="markers",
                              marker=marker, text=list(texts), hovertemplate="%{text}<extra></extra>",
@@ -108,7 +120,7 @@ def heatmap_figure(prob: np.ndarray, scale: float, t1: float, title: str | None 
     prob = np.asarray(prob, dtype=np.float32)
     boxes = cell_boxes(prob.shape, scale)
     fig = go.Figure(go.Heatmap(
-        z=prob, zmin=0, zmax=1, colorscale=colorscale, customdata=boxes,
+        z=prob, zmin=0, zmax=1, colorscale=safe_colorscale(colorscale), customdata=boxes,
         colorbar=dict(title="P(face)"),
         hovertemplate=("cell row %{y}, col %{x}<br>P(face) = %{z:.4f}<br>"
                        "box x1=%{customdata[0]} y1=%{customdata[1]} "
@@ -116,11 +128,12 @@ def heatmap_figure(prob: np.ndarray, scale: float, t1: float, title: str | None 
     if prob.size and prob.max() >= t1 > prob.min():
         fig.add_trace(go.Contour(z=prob, showscale=False, hoverinfo="skip", name=f"t1 = {t1}",
                                  contours=dict(start=t1, end=t1, size=1, coloring="none"),
-                                 line=dict(color="cyan", width=2), showlegend=True))
+                                 line=dict(color="cyan", width=2), showlegend=False))
     fig.update_yaxes(autorange="reversed", scaleanchor="x", title="row y")
     fig.update_xaxes(title="col x", constrain="domain")
     fig.update_layout(height=px_height, margin=dict(l=0, r=0, t=30 if title else 0, b=0),
-                      title=title, legend=dict(orientation="h", y=1.02, yanchor="bottom"))
+                      title=title, template="plotly_dark", paper_bgcolor="rgba(0,0,0,0)",
+                      plot_bgcolor="rgba(0,0,0,0)")
     return fig
 
 
@@ -157,5 +170,7 @@ def diff_heatmap_figure(diff: np.ndarray, title: str, px_height: int = 360) -> g
                                colorbar=dict(title="Δ"),
                                hovertemplate="row %{y}, col %{x}<br>Δ = %{z:.3g}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", scaleanchor="x")
-    fig.update_layout(height=px_height, margin=dict(l=0, r=0, t=30, b=0), title=title)
+    fig.update_layout(height=px_height, margin=dict(l=0, r=0, t=30, b=0), title=title,
+                      template="plotly_dark", paper_bgcolor="rgba(0,0,0,0)",
+                      plot_bgcolor="rgba(0,0,0,0)")
     return fig

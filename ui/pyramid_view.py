@@ -19,9 +19,9 @@ def level_chooser(n: int) -> int:
     if st.session_state.get(KEY, 0) >= n:
         st.session_state[KEY] = n - 1
     st.session_state.setdefault(KEY, 0)
-    c1, c2, c3 = st.columns([1, 8, 1])
-    c1.button("◀ previous", on_click=step_level, args=(-1, n), key="pyr_prev", width="stretch")
-    c3.button("next ▶", on_click=step_level, args=(1, n), key="pyr_next", width="stretch")
+    c1, c2, c3 = st.columns([1.3, 7, 1.3])
+    c1.button("◀ Prev", on_click=step_level, args=(-1, n), key="pyr_prev", width="stretch")
+    c3.button("Next ▶", on_click=step_level, args=(1, n), key="pyr_next", width="stretch")
     if n > 1:
         c2.slider("Pyramid level", 0, n - 1, key=KEY)
     return int(st.session_state[KEY])
@@ -71,7 +71,7 @@ def _heatmap(run, level):
         return
     fig = figures.heatmap_figure(level.heatmap, level.scale, float(run.params["t1"]),
                                  title="PNet P(face) per cell (cyan: t1 contour)")
-    st.plotly_chart(fig, width="stretch", key="pyr_heat")
+    st.plotly_chart(fig, width="stretch", key="pyr_heat", theme=None)
 
 
 def proposals_figure(run, level):

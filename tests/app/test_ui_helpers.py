@@ -109,3 +109,8 @@ def test_mismatch_messages(ref):
 def test_timing_rows_put_total_last(ref):
     rows = stages.timing_rows(ref)
     assert rows[-1]["stage"] == "total"
+
+
+def test_colour_scale_avoids_streamlit_placeholders():
+    stops = figures.safe_colorscale("Magma")
+    assert stops[0][1] == "rgb(0,0,4)" and not any(c.startswith("#") for _, c in stops)
