@@ -154,6 +154,10 @@ def detect(image: np.ndarray, min_face_size=60, t1=0.6, t2=0.7, t3=0.7, pyramid_
                f"min_face_size ({params['pyramid_factor'] * params['min_face_size']:.2f} px); "
                "the C++ throws std::length_error here")
         return _empty_trace(producer, info, params, why)
+    if not levels:   # num_scales == 0: the C++ runs no level and finds nothing (semantics 2.3)
+        why = (f"image too small for any pyramid level: its short side ({min(H, W)} px) is below min_face_size "
+               f"({params['min_face_size']} px), so no face of that size fits; the C++ finds nothing too")
+        return _empty_trace(producer, info, params, why)
     img_f = image.astype(F32)
     scales = _run_pnet(img_f, levels, nets, params, engine, clock)
 

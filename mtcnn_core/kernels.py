@@ -163,16 +163,15 @@ def gemm_exact_rows(a: np.ndarray, wm: np.ndarray) -> np.ndarray:
 
 def gemm_blas_rows(a: np.ndarray, wm: np.ndarray) -> np.ndarray:
     """Host-BLAS [a | 1] @ wm, rows padded to a multiple of 64 so the BLAS sees few distinct shapes."""
-    from .engine import padded_rows
-    p = a.shape[0]
-    full = np.zeros((padded_rows(p), a.shape[1] + 1), F32)
-    full[:p, :-1] = a
-    full[:p, -1] = 1
+    return _gemm_padded(_padded(a, F32, extra_ones=True), wm)[:a.shape[0]]
+
+
+def _gemm_padded(full: np.ndarray, wm: np.ndarray) -> np.ndarray:
     split = conv_split(wm.shape[0])
     if split is None:
-        return (full @ wm)[:p]
+        return full @ wm
     # the C++'s OpenBLAS split K here (semantics 3.2); do the same with two calls
-    return (full[:, :split] @ wm[:split] + full[:, split:] @ wm[split:])[:p]
+    return full[:, :split] @ wm[:split] + full[:, split:] @ wm[split:]
 
 
 def conv_exact(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
@@ -198,12 +197,33 @@ def conv_exact(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarra
     return np.ascontiguousarray(out.reshape(o, n, ho, wo).transpose(1, 0, 2, 3))
 
 
+def im2col_rows_padded(x: np.ndarray, kh: int, kw: int) -> np.ndarray:
+    """(N, C, H, W) float32 -> (P_padded, K+1) float32 im2col rows in the C++'s column order,
+    with the ones column for the bias and zero rows up to a multiple of 64, built in one pass."""
+    from .engine import padded_rows
+    n, ch, h, w = x.shape
+    ho, wo = h - kh + 1, w - kw + 1
+    p, k = n * ho * wo, ch * kh * kw
+    full = np.zeros((padded_rows(p), k + 1), F32)
+    full[:p, k] = 1
+    it = F32().itemsize
+    view = np.lib.stride_tricks.as_strided(
+        full, shape=(n, ho, wo, ch, kw, kh),
+        strides=(ho * wo * (k + 1) * it, wo * (k + 1) * it, (k + 1) * it, kw * kh * it, kh * it, it))
+    xt = x.transpose(0, 2, 3, 1)                       # (N, H, W, C)
+    for c in range(kw):
+        for r in range(kh):
+            view[:, :, :, :, c, r] = xt[:, r:r + ho, c:c + wo, :]
+    return full
+
+
 def conv_blas(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """The same conv as one host-BLAS sgemm of im2col (P, K+1) by (K+1, O), as the C++ calls it."""
     n, _, h, w = x.shape
     o, _, kh, kw = weight.shape
     ho, wo = h - kh + 1, w - kw + 1
-    out = gemm_blas_rows(im2col_t(x, kh, kw, F32).T, conv_weight_matrix(weight, bias))
+    full = im2col_rows_padded(x, kh, kw)
+    out = _gemm_padded(full, conv_weight_matrix(weight, bias))[:n * ho * wo]
     return np.ascontiguousarray(out.reshape(n, ho, wo, o).transpose(0, 3, 1, 2))
 
 
@@ -250,12 +270,31 @@ def fc_double_seq(v: np.ndarray, weight: np.ndarray, bias: np.ndarray, bias_in_d
     return acc.astype(F32) + bias.astype(F32)[None, :]
 
 
-def fc_blas(v: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """Host-BLAS float32 v @ W.T + b, rows padded like gemm_blas_rows (last bits depend on the BLAS)."""
+def _padded(v: np.ndarray, dtype, extra_ones: bool = False) -> np.ndarray:
+    """Rows padded to a multiple of 64 (few distinct BLAS shapes), optional ones column for a bias."""
     from .engine import padded_rows
-    full = np.zeros((padded_rows(v.shape[0]), v.shape[1]), F32)
-    full[:v.shape[0]] = v
-    return (full @ weight.T)[:v.shape[0]] + bias.astype(F32)[None, :]
+    full = np.zeros((padded_rows(v.shape[0]), v.shape[1] + extra_ones), dtype)
+    full[:v.shape[0], :v.shape[1]] = v
+    if extra_ones:
+        full[:, -1] = 1
+    return full
+
+
+def fc_lanes_blas(v: np.ndarray, weight: np.ndarray, bias: np.ndarray, lanes: int = 16) -> np.ndarray:
+    """fc1's 16-lane structure with one float32 GEMM per lane (exact iff the BLAS chains sequentially)."""
+    full = _padded(v, F32)
+    acc = np.stack([full[:, lane::lanes] @ weight[:, lane::lanes].T for lane in range(lanes)], axis=-1)
+    return _pairwise_lanes(acc[:v.shape[0]]) + bias.astype(F32)[None, :]
+
+
+def fc_seq_blas(v: np.ndarray, weight: np.ndarray, bias: np.ndarray, bias_in_double: bool) -> np.ndarray:
+    """The sequential double sum as a float64 GEMM (exact iff the BLAS chains sequentially: the
+    float products are exact in double, so an FMA chain equals multiply-then-add)."""
+    if bias_in_double:
+        w = np.concatenate([weight.astype(F64), bias.astype(F64)[:, None]], axis=1)
+        return (_padded(v, F64, extra_ones=True) @ w.T)[:v.shape[0]].astype(F32)
+    out = (_padded(v, F64) @ weight.astype(F64).T)[:v.shape[0]].astype(F32)
+    return out + bias.astype(F32)[None, :]
 
 
 # ---- OpenCV's float exp (semantics 6.3) -------------------------------------------------------

@@ -23,11 +23,13 @@ def conv(x: np.ndarray, layer, engine: str) -> np.ndarray:
     return kernels.conv_exact(x, layer.weight, layer.bias)
 
 
-def prelu(x: np.ndarray, layer) -> np.ndarray:
+def prelu(x: np.ndarray, layer, inplace: bool = False) -> np.ndarray:
     """y = x where x >= 0, else x * slope (per channel for maps, per element for vectors)."""
     slope = layer.slope.astype(F32)
     s = slope[None, :, None, None] if x.ndim == 4 else slope[None, :]
-    return np.where(x >= 0, x, x * s).astype(F32)
+    out = x if inplace else x.copy()
+    np.multiply(out, s, out=out, where=out < 0)
+    return out
 
 
 def pool_output_size(size: int, k: int, s: int) -> int:
@@ -42,13 +44,19 @@ def maxpool(x: np.ndarray, layer) -> np.ndarray:
     oh, ow = pool_output_size(h, layer.ky, layer.sy), pool_output_size(w, layer.kx, layer.sx)
     ph = max(h, (oh - 1) * layer.sy + layer.ky)
     pw = max(w, (ow - 1) * layer.sx + layer.kx)
-    pad = np.full((n, c, ph, pw), -np.finfo(F32).max, F32)
-    pad[:, :, :h, :w] = x
+    if (ph, pw) == (h, w):
+        pad = x
+    else:  # partial windows at the edge: pad with -FLT_MAX, the C++'s starting maximum
+        pad = np.full((n, c, ph, pw), -np.finfo(F32).max, F32)
+        pad[:, :, :h, :w] = x
     out = None
     for dy in range(layer.ky):
         for dx in range(layer.kx):
             win = pad[:, :, dy:dy + (oh - 1) * layer.sy + 1:layer.sy, dx:dx + (ow - 1) * layer.sx + 1:layer.sx]
-            out = win.copy() if out is None else np.maximum(out, win)
+            if out is None:
+                out = win.copy()
+            else:
+                np.maximum(out, win, out=out)
     return out
 
 
@@ -59,7 +67,7 @@ def _fc_vector(v: np.ndarray, layer, engine: str, bias_in_double: bool) -> np.nd
     else:          # cv::gemm native: sequential double sum (3.5a / 3.5c)
         kind = "fc_seq_bias_double" if bias_in_double else "fc_seq_bias_float"
     if eng.use_blas(engine, kind, (k, o, eng.row_bucket(v.shape[0]))):
-        return kernels.fc_blas(v, layer.weight, layer.bias)
+        return eng.blas_fc(kind, v, layer.weight, layer.bias)
     return eng.exact_fc(kind, v, layer.weight, layer.bias)
 
 
@@ -87,12 +95,12 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return (F32(1) / (F32(1) + kernels.cv_exp32(-x))).astype(F32)
 
 
-def apply(x: np.ndarray, layer, engine: str) -> np.ndarray:
-    """Run one layer object from dat_format on x."""
+def apply(x: np.ndarray, layer, engine: str, inplace: bool = False) -> np.ndarray:
+    """Run one layer object from dat_format on x (inplace: x may be overwritten)."""
     if layer.kind == "conv":
         return conv(x, layer, engine)
     if layer.kind == "prelu":
-        return prelu(x, layer)
+        return prelu(x, layer, inplace)
     if layer.kind == "maxpool":
         return maxpool(x, layer)
     if layer.kind == "fc":

@@ -27,8 +27,9 @@ class Network:
         """x: (N, 3, h, w) float32 normalised planes. Returns the last output, or every layer's."""
         validate_engine(engine)
         outs = []
-        for layer in self.layers:
-            x = L.apply(x, layer, engine)
+        for i, layer in enumerate(self.layers):
+            # layers may overwrite their input unless it is the caller's or a kept output
+            x = L.apply(x, layer, engine, inplace=(i > 0 and not return_all))
             if return_all:
                 outs.append(x)
         return outs if return_all else x

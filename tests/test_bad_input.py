@@ -107,16 +107,8 @@ def test_truncated_image_is_error_or_valid_partial(ext, fraction):
 
 
 # ---- images: tiny -> empty trace with a warning ------------------------------------------------
-_NO_LEVEL_BUG = pytest.mark.xfail(strict=True, reason="cascade.py bug (reported): pyramid() returns [] (0 "
-                                  "levels) when 0.709 x min_face_size <= short side < min_face_size, and detect "
-                                  "then returns an empty trace with no warning")
-
-
 @pytest.mark.parametrize("h,w,min_face", [(1, 1, 60), (11, 11, 60), (40, 40, 60), (40, 300, 60), (1, 1, 12),
-                                          pytest.param(11, 11, 12, marks=_NO_LEVEL_BUG),
-                                          pytest.param(11, 500, 12, marks=_NO_LEVEL_BUG),
-                                          pytest.param(43, 200, 60, marks=_NO_LEVEL_BUG),
-                                          pytest.param(59, 59, 60, marks=_NO_LEVEL_BUG)])
+                                          (11, 11, 12), (11, 500, 12), (43, 200, 60), (59, 59, 60)])
 def test_too_small_image_gives_empty_trace_with_reason(h, w, min_face):
     img = mc.decode_image(cv_encode(photo(h, w), ".png")).image
     assert img.shape == (h, w, 3)
