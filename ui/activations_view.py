@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from . import activations as act
-from . import draw, nets_input, pipeline
+from . import draw, imaging, nets_input, pipeline
 
 NET_STAGE = {"RNet": ("rnet", 24), "ONet": ("onet", 48)}
 
@@ -26,13 +26,14 @@ def render(run):
     c1, c2 = st.columns([1, 2])
     c1.image(draw.crop_preview(x, scale=max(1, 192 // max(x.shape[-2:]))), caption=label)
     with c2:
-        st.dataframe(layer_table(rows, outs), hide_index=True, width="stretch", height=260)
+        st.dataframe(layer_table(input_key, net_name, rows, outs), hide_index=True, width="stretch",
+                     height=260)
     mode = st.radio("Colour scale", act.COLOUR_MODES, horizontal=True, key="act_colour")
     if st.session_state.get("act_layer", 0) >= len(outs):
         st.session_state.act_layer = 0
     i = st.selectbox("Layer", range(len(outs)), key="act_layer",
                      format_func=lambda k: f"{k}: {rows[k]['kind']} → {rows[k]['output']}")
-    _layer(net_name, net.layers[i], i, rows[i], outs, mode)
+    _layer(net_name, net.layers[i], i, rows[i], outs, mode, input_key)
 
 
 def choose_input(run, net_name):
@@ -79,20 +80,33 @@ def layer_rows(described: list, x, outs) -> list[dict]:
             for r, i, o in zip(described, ins, outs)]
 
 
-def layer_table(rows, outs) -> pd.DataFrame:
-    """Per layer: kind, output shape, parameter count, value range."""
+@st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
+def layer_table(input_key: str, net_name: str, _rows, _outs) -> pd.DataFrame:
+    """Per layer: kind, output shape, parameter count, value range (cached per input)."""
     return pd.DataFrame([{"layer": r["index"], "kind": r["kind"], "output": r["output"],
                           "parameters": r["parameters"], "min": float(np.min(o)),
-                          "max": float(np.max(o))} for r, o in zip(rows, outs)])
+                          "max": float(np.max(o))} for r, o in zip(_rows, _outs)])
 
 
-def _layer(net_name, layer, i, row, outs, mode):
+@st.cache_data(max_entries=64, ttl=3600, show_spinner=False)
+def feature_grid_png(input_key: str, net_name: str, i: int, mode: str, _outs) -> bytes:
+    """The tiled, coloured feature maps of layer i as display-sized PNG bytes (cached)."""
+    maps = act.as_maps(_outs[i])
+    grange = act.value_range(_outs) if mode == "global" else None
+    return imaging.display_png(act.upscale(act.tile(act.normalise(maps, mode, grange))), nearest=True)
+
+
+@st.cache_data(max_entries=256, ttl=3600, show_spinner=False)
+def layer_range(input_key: str, net_name: str, i: int, _outs) -> tuple[float, float]:
+    """(min, max) of layer i's output for this input."""
+    return float(np.min(_outs[i])), float(np.max(_outs[i]))
+
+
+def _layer(net_name, layer, i, row, outs, mode, input_key):
     st.caption(act.layer_caption(net_name, i, layer, row["input"], row["output"]))
     maps = act.as_maps(outs[i])
-    grange = act.value_range(outs) if mode == "global" else None
-    grid = act.tile(act.normalise(maps, mode, grange))
-    lo, hi = float(maps.min()), float(maps.max())
-    st.image(act.upscale(grid), caption=f"{maps.shape[0]} map(s) of {maps.shape[1]}×{maps.shape[2]}, "
+    lo, hi = layer_range(input_key, net_name, i, outs)
+    st.image(feature_grid_png(input_key, net_name, i, mode, outs), caption=f"{maps.shape[0]} map(s) of {maps.shape[1]}×{maps.shape[2]}, "
              f"values {lo:.3g} … {hi:.3g} (colour: {mode}, dark = low, yellow = high)")
     if layer.kind == "conv":
         kg, cap = act.kernel_grid(layer.weight)

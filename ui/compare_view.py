@@ -88,9 +88,11 @@ def _uploaded():
 
 def _tolerances():
     c1, c2 = st.columns(2)
-    tol_px = c1.number_input("Box tolerance (px)", 0.0, 100.0, 0.01, step=0.01, format="%.4f",
+    st.session_state.setdefault("tol_px", 0.01)
+    st.session_state.setdefault("tol_score", 1e-4)
+    tol_px = c1.number_input("Box tolerance (px)", 0.0, 100.0, step=0.01, format="%.4f",
                              key="tol_px")
-    tol_score = c2.number_input("Score tolerance", 0.0, 1.0, 1e-4, step=1e-4, format="%.6f",
+    tol_score = c2.number_input("Score tolerance", 0.0, 1.0, step=1e-4, format="%.6f",
                                 key="tol_score")
     return float(tol_px), float(tol_score)
 

@@ -7,19 +7,20 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from . import core, draw, stages
+from . import core, draw, imaging, stages
 
 LANDMARK_NOTE = "ONet's 5 landmarks — computed by ONet but discarded by OpenFace's C++ (not C++ output)"
 
 
 @st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
-def annotated_png(run_key: str, landmarks: bool, _rgb: np.ndarray, _trace) -> bytes:
-    """The image with final boxes (and optionally landmarks) as PNG bytes, cached per run."""
+def annotated_png(run_key: str, landmarks: bool, display: bool, _rgb: np.ndarray, _trace) -> bytes:
+    """The image with final boxes (and optionally landmarks) as PNG bytes, cached per run:
+    full resolution for the download, or shrunk to the page width for display."""
     d = _trace.detections
     im = draw.draw_boxes(_rgb, d.boxes, d.scores)
     if landmarks and _trace.onet is not None and _trace.onet.landmarks is not None:
         draw.draw_landmarks(im, final_landmarks(_trace))
-    return draw.png_bytes(im)
+    return imaging.display_png(im) if display else draw.png_bytes(im)
 
 
 def final_landmarks(trace) -> np.ndarray:
@@ -51,14 +52,12 @@ def render(run):
     has_lm = trace.onet is not None and trace.onet.landmarks is not None
     show_lm = st.toggle("Show ONet landmarks (not produced by the C++)", key="show_landmarks",
                         disabled=not has_lm, help=LANDMARK_NOTE)
-    png = annotated_png(run.key, bool(show_lm and has_lm), run.rgb, trace)
+    png = annotated_png(run.key, bool(show_lm and has_lm), True, run.rgb, trace)
     st.image(png, output_format="PNG", caption=f"{run.name}: {len(trace.detections)} face(s)"
              + (f" — pink dots: {LANDMARK_NOTE}" if show_lm and has_lm else ""))
     _metrics(run)
     _tables(trace)
     _downloads(run)
-    for w in trace.warnings:
-        st.warning(w)
 
 
 def _metrics(run):
@@ -93,7 +92,7 @@ def _downloads(run):
     stem = run.name.rsplit(".", 1)[0]
     js, csv, npz = trace_downloads(run.key, trace)
     cols = st.columns(4)
-    cols[0].download_button("Annotated PNG", annotated_png(run.key, False, run.rgb, trace),
+    cols[0].download_button("Annotated PNG", annotated_png(run.key, False, False, run.rgb, trace),
                             f"{stem}_faces.png", "image/png")
     cols[1].download_button("Detections CSV", csv, f"{stem}_detections.csv", "text/csv")
     cols[2].download_button("Trace JSON", js, f"{stem}.json", "application/json")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from . import core, draw
+from . import core, draw, imaging
 
 
 @st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
@@ -19,9 +19,14 @@ def crop(image_sha: str, box: tuple, size: int, _bgr: np.ndarray):
     return core.mc.crop_input(_bgr, np.asarray(box, np.float32), size)
 
 
-def level_picture(image_sha: str, level, bgr: np.ndarray) -> np.ndarray:
-    """The resized level as an RGB uint8 picture (PNet input un-normalised), or None without core."""
+@st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
+def _level_png(image_sha: str, level_index: int, scale: float, _bgr: np.ndarray, _level) -> bytes:
+    x = pnet_level_input(image_sha, level_index, scale, _bgr, _level)
+    return imaging.display_png(draw.crop_preview(x, scale=1))
+
+
+def level_picture(image_sha: str, level, bgr: np.ndarray) -> bytes | None:
+    """The resized level as display PNG bytes (PNet's input un-normalised), or None without core."""
     if not core.has("pnet_input"):
         return None
-    x = pnet_level_input(image_sha, level.index, float(level.scale), bgr, level)
-    return np.asarray(draw.crop_preview(x, scale=1))
+    return _level_png(image_sha, level.index, float(level.scale), bgr, level)

@@ -21,6 +21,8 @@ def run_page(title: str, body, caption: str | None = None):
         if run.from_cpp:
             st.warning("The Python detector core is not available yet: showing the bundled OpenFace "
                        "C++ trace of this sample instead.")
+        for w in run.trace.warnings:
+            st.warning(w)
         body(run)
     except core.MTCNNInputError as e:
         st.error(str(e))

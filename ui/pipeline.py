@@ -65,9 +65,10 @@ def fallback_trace(image_name: str, params: dict):
     return bundled_cpp_trace(str(path)) if path else None
 
 
-@st.cache_data(max_entries=32, ttl=CACHE_TTL_S, show_spinner=False)
+@st.cache_resource(max_entries=6, ttl=CACHE_TTL_S, show_spinner=False)
 def forward_all(net_name: str, model_folder: str | None, engine: str, input_key: str,
                 _x: np.ndarray) -> list:
-    """Every layer's output of one network on one input (Activations page), cached per input."""
+    """Every layer's output of one network on one input (Activations page), cached per input.
+    A resource cache (shared, not copied per rerun): a big PNet level's maps reach ~100 MB."""
     net = getattr(get_models(model_folder), net_name.lower())
     return [np.asarray(a) for a in net.forward(_x, engine=engine, return_all=True)]
