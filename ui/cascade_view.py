@@ -63,13 +63,23 @@ def stage_figure(run, sb: cm.StageBoxes) -> go.Figure:
     return fig
 
 
+def on_table_select():
+    """Clicking a table row selects that box for inspection."""
+    event = st.session_state.get("cascade_table")
+    rows = getattr(getattr(event, "selection", None), "rows", None) or []
+    if rows:
+        st.session_state[BOX_KEY] = int(rows[0])
+
+
 def _table_and_box(run, sb: cm.StageBoxes):
     if not len(sb):
         st.info("No boxes at this stage.")
         return
-    left, right = st.columns([3, 2])
+    left, right = st.columns([1, 1])
     with left:
-        st.dataframe(pd.DataFrame(cm.stage_rows(sb)), hide_index=True, width="stretch", height=320)
+        st.dataframe(pd.DataFrame(cm.stage_rows(sb)), hide_index=True, width="stretch", height=320,
+                     key="cascade_table", on_select=on_table_select, selection_mode="single-row")
+        st.caption("Click a column header to sort, a row to inspect that box.")
     with right:
         if st.session_state.get(BOX_KEY, 0) >= len(sb):
             st.session_state[BOX_KEY] = 0
@@ -97,7 +107,7 @@ def _box_detail(run, sb: cm.StageBoxes, i: int):
 
 def regression_figure(run, box, corr) -> go.Figure:
     """A zoom on one box with arrows showing how the regression moves each edge."""
-    fig = overlay.image_figure(run, px_height=300)
+    fig = overlay.image_figure(run, px_height=320)
     figures.add_boxes(fig, [box], "box", "#ffd60a", width=2)
     figures.add_boxes(fig, [cm.corrected_box(box, corr)], "after regression", "#00e5ff", width=2,
                       dash="dash")

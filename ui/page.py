@@ -2,12 +2,23 @@
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from . import core, state
 
 
+def ensure_shell():
+    """A deep link (e.g. /cascade) as the first request after a server start makes Streamlit run
+    this page file alone, in its legacy `pages/`-folder mode, skipping app.py (no sidebar, no
+    state). Switch the process to st.navigation mode, which app.py uses, and rerun this page."""
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def run_page(title: str, body, caption: str | None = None):
     """Render `body(run)` under a title; input problems become one st.error line, never a traceback."""
+    ensure_shell()
     st.title(title)
     if caption:
         st.caption(caption)

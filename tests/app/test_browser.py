@@ -120,6 +120,11 @@ def browser():
 def test_every_page_and_an_upload(server, browser):
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     shots = os.environ.get("MTCNN_LENS_SCREENSHOTS") == "1"
+    # the first request is a deep link: with a pages/ folder Streamlit would run that page file
+    # alone (no app shell, no sidebar); ui.page.ensure_shell must recover
+    page.goto(f"{server}/cascade")
+    wait_idle(page, ".js-plotly-plot")
+    assert page.locator("[data-testid=stSidebar] input[type=file]").count() == 1
     for path, name, ready in PAGES:
         page.goto(f"{server}/{path}")
         wait_idle(page, ready)
