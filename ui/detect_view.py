@@ -64,8 +64,11 @@ def _metrics(run):
     trace = run.trace
     counts = stages.stage_counts(trace)
     cols = st.columns(len(counts) + 1)
+    helps = {"PNet ≥ t1": "PNet cells at or above t1, all pyramid levels",
+             "per-scale NMS": "proposals left after each level's NMS 0.5",
+             "merged NMS": "after the cross-scale NMS 0.7", "final": "faces returned"}
     for col, (label, n) in zip(cols, counts):
-        col.metric(label, n)
+        col.metric(label, n, help=helps.get(label))
     cols[-1].metric("engine", stages.engine_used(trace, run.engine))
 
 

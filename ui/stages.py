@@ -8,9 +8,9 @@ def stage_counts(trace) -> list[tuple[str, int]]:
     """(stage label, number of boxes) from PNet's raw proposals to the final faces."""
     if not trace.has_stages:
         return [("final", len(trace.detections))]
-    return [("PNet cells ≥ t1", int(sum(s.num_above_t1 for s in trace.scales))),
-            ("PNet after per-scale NMS", int(sum(len(s.kept) for s in trace.scales))),
-            ("PNet merged (NMS 0.7)", len(trace.merged)),
+    return [("PNet ≥ t1", int(sum(s.num_above_t1 for s in trace.scales))),
+            ("per-scale NMS", int(sum(len(s.kept) for s in trace.scales))),
+            ("merged NMS", len(trace.merged)),
             ("RNet kept", len(trace.rnet.kept)),
             ("ONet kept", len(trace.onet.kept)),
             ("final", len(trace.detections))]

@@ -67,7 +67,7 @@ def test_big_image_is_shrunk_for_display():
 
 def test_stage_counts_and_funnel(ref):
     counts = stages.stage_counts(ref)
-    assert counts[0] == ("PNet cells ≥ t1", sum(s.num_above_t1 for s in ref.scales))
+    assert counts[0] == ("PNet ≥ t1", sum(s.num_above_t1 for s in ref.scales))
     assert counts[-1] == ("final", len(ref.detections))
     fig = figures.funnel_figure(counts, current="final")
     assert list(fig.data[0].x) == [c[1] for c in counts]
