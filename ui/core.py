@@ -44,7 +44,6 @@ def decode_image(data: bytes) -> tuple[np.ndarray, list]:
 def _decode_with_pil(data: bytes) -> tuple[np.ndarray, list]:
     """Fallback decoder (first frame, RGB -> BGR) raising ImageError like the core does."""
     from PIL import Image
-    Image.MAX_IMAGE_PIXELS = max_pixels()
     try:
         im = Image.open(io.BytesIO(data))
         if im.width * im.height > max_pixels():
