@@ -2,6 +2,7 @@
 
 See docs/core_api.md for the API and ../shared/docs/openface_mtcnn_semantics.md for the rules.
 """
+from . import _blas_env  # noqa: F401  (must run before numpy is imported)
 from .compare import CompareReport, compare
 from .cascade import DEFAULTS, __version__, crop_input, detect, pnet_input, pyramid, validate_params
 from .errors import ImageError, ModelFormatError, MTCNNInputError, TraceFormatError

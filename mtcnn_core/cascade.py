@@ -51,7 +51,7 @@ def pyramid(height: int, width: int, min_face_size: int, factor: float):
 def pnet_input(image: np.ndarray, level) -> np.ndarray:
     """(1, 3, h, w) float32 PNet input of a level: resize of the whole float image, normalised."""
     h, w = (level.height, level.width) if hasattr(level, "height") else (level[1], level[2])
-    return normalise_planes(cv_resize(image.astype(F32), w, h))[None]
+    return normalise_planes(cv_resize(image, w, h))[None]
 
 
 def crop_input(image: np.ndarray, box, size: int) -> np.ndarray:
@@ -102,11 +102,11 @@ class _Clock:
             self.progress(stage, float(fraction))
 
 
-def _run_pnet(img_f, levels, nets, params, engine, clock):
+def _run_pnet(image, levels, nets, params, engine, clock):
     scales = []
     for i, (s, h, w) in enumerate(levels):
         clock.report(f"PNet scale {i + 1}/{len(levels)}", 0.6 * i / max(len(levels), 1))
-        x = normalise_planes(cv_resize(img_f, w, h))[None]
+        x = normalise_planes(cv_resize(image, w, h))[None]
         clock.lap("pyramid")
         out = nets.pnet.forward(x, engine)[0]
         prob = face_probability(out)
@@ -158,8 +158,7 @@ def detect(image: np.ndarray, min_face_size=60, t1=0.6, t2=0.7, t3=0.7, pyramid_
         why = (f"image too small for any pyramid level: its short side ({min(H, W)} px) is below min_face_size "
                f"({params['min_face_size']} px), so no face of that size fits; the C++ finds nothing too")
         return _empty_trace(producer, info, params, why)
-    img_f = image.astype(F32)
-    scales = _run_pnet(img_f, levels, nets, params, engine, clock)
+    scales = _run_pnet(image, levels, nets, params, engine, clock)
 
     # cross-scale NMS, then PNet correction and squaring (semantics 4.4)
     allb = _concat([s.kept for s in scales])

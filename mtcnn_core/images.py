@@ -178,7 +178,7 @@ def _linear_taps(dst: int, src: int):
 
 
 def _resize_axis_cols(src: np.ndarray, dst_w: int) -> np.ndarray:
-    """Horizontal pass: (H, W, C) -> (H, dst_w, C) float32."""
+    """Horizontal pass: (H, W, C) -> (H, dst_w, C) float32 (taps gathered before float conversion)."""
     w = src.shape[1]
     sx, fx, _ = _linear_taps(dst_w, w)
     neg = sx < 0
@@ -188,7 +188,7 @@ def _resize_axis_cols(src: np.ndarray, dst_w: int) -> np.ndarray:
     s1 = np.minimum(sx + 1, w - 1)
     one = np.float32(1)
     fx_ = fx[None, :, None]
-    out = src[:, s0] * (one - fx_) + src[:, s1] * fx_
+    out = src[:, s0].astype(np.float32) * (one - fx_) + src[:, s1].astype(np.float32) * fx_
     if edge.any():
         out[:, edge] = src[:, w - 1][:, None, :]
     return out
@@ -208,13 +208,16 @@ def _resize_axis_rows(tmp: np.ndarray, r0, r1, fy) -> np.ndarray:
 
 
 def cv_resize(src: np.ndarray, width: int, height: int) -> np.ndarray:
-    """cv::resize(src, Size(width, height)) with INTER_LINEAR on a (H, W, C) float32 image."""
-    src = np.asarray(src, dtype=np.float32)
+    """cv::resize(src, Size(width, height)) with INTER_LINEAR on a (H, W, C) float32 image.
+
+    A uint8 source is treated as its exact float32 conversion (only the rows read are converted).
+    """
     h, w = src.shape[:2]
     if (h, w) == (height, width):
-        return src.copy()
+        return src.astype(np.float32)
     eps = np.finfo(np.float64).eps
     if abs(1.0 / (width / w) - 2) < eps and abs(1.0 / (height / h) - 2) < eps:
+        src = src.astype(np.float32)
         a, b = src[0::2, 0::2][:height, :width], src[0::2, 1::2][:height, :width]
         c, d = src[1::2, 0::2][:height, :width], src[1::2, 1::2][:height, :width]
         return ((a + b) + c + d) * np.float32(0.25)

@@ -16,7 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 F32, F64 = np.float32, np.float64
-_LOW29, _HALF29 = np.int64(0x1FFFFFFF), np.int64(0x10000000)
+# A float64 is a float32 midpoint iff its low 29 mantissa bits are 1 followed by 28 zeros, i.e.
+# iff shifting those bits to the top gives exactly INT64_MIN (the smallest int64: a cheap min test).
+_SHIFT29, _INT64_MIN = 35, np.iinfo(np.int64).min
 
 #: Outputs x terms per tile; tiles are sized so a tile's float64 product stays near this many values.
 TILE_ELEMENTS = 1 << 17
@@ -61,17 +63,15 @@ class _ChainBuffers:
         self.prod = np.empty(shape, F64)
         self.s = np.empty(shape, F64)
         self.bits = np.empty(shape, np.int64)
-        self.flags = np.empty(shape, bool)
 
 
 def fma_step(acc, prod, buf: _ChainBuffers):
     """acc <- fma rounding of (prod + acc); acc float32, prod float64 holding an exact product."""
-    s, bits, flags = buf.s, buf.bits, buf.flags
+    s, bits = buf.s, buf.bits
     np.add(prod, acc, out=s)
-    np.bitwise_and(s.view(np.int64), _LOW29, out=bits)
-    np.equal(bits, _HALF29, out=flags)
-    if flags.any():
-        _fix_midpoints(acc, prod, s, flags)
+    np.left_shift(s.view(np.int64), _SHIFT29, out=bits)
+    if bits.min() == _INT64_MIN:
+        _fix_midpoints(acc, prod, s, bits == _INT64_MIN)
     np.copyto(acc, s, casting="same_kind")
 
 
