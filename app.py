@@ -14,6 +14,7 @@ PAGES = [
     st.Page("pages/cascade.py", title="Cascade", icon=":material/filter_alt:"),
     st.Page("pages/activations.py", title="Activations", icon=":material/grid_view:"),
     st.Page("pages/compare.py", title="C++ vs Python", icon=":material/compare:"),
+    st.Page("pages/dataset.py", title="Dataset", icon=":material/table_view:"),
     st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
 ]
 

@@ -54,7 +54,7 @@ def choose_reference(run):
                       key="cpp_source")
     if source == SOURCES[0]:
         return _bundled(run)
-    return _uploaded()
+    return _uploaded(run)
 
 
 def _bundled(run):
@@ -69,13 +69,17 @@ def _bundled(run):
     return pipeline.bundled_cpp_trace(str(path)), f"bundled:{path.name}", "C++ (OpenFace 2.2.0)"
 
 
-def _uploaded():
+def _uploaded(run):
     up = st.file_uploader("C++ trace JSON, or detections JSON/CSV (x,y,w,h,confidence)",
                           type=["json", "csv"], key="cpp_upload")
     npz = st.file_uploader("Optional heatmaps (.heatmaps.npz)", type=["npz"], key="cpp_npz")
     if up is None:
-        st.info("Upload a result written by your OpenFace build (see docs/cpp_dump.md).")
-        return None, None, None
+        preset = preset_reference(run)
+        if preset is None:
+            st.info("Upload a result written by your OpenFace build (see docs/cpp_dump.md).")
+            return None, None, None
+        st.caption(f"Reference: `{preset.name}` (opened from the Dataset page; upload to replace it)")
+        up, npz = preset, preset.npz
     data, npz_data = up.getvalue(), (npz.getvalue() if npz is not None else None)
     digest = hashlib.sha256(data + (npz_data or b"")).hexdigest()
     try:
@@ -84,6 +88,25 @@ def _uploaded():
         st.error(f"{up.name}: {e}" if up.name not in str(e) else str(e))
         return None, None, None
     return ref, f"upload:{digest}", f"C++ ({up.name})"
+
+
+class _PresetFile:
+    """A C++ result handed over by the Dataset page, shaped like an uploaded file."""
+
+    def __init__(self, name: str, data: bytes, npz: bytes | None = None):
+        self.name, self._data = name, data
+        self.npz = _PresetFile(name + ".heatmaps.npz", npz) if npz is not None else None
+
+    def getvalue(self) -> bytes:
+        return self._data
+
+
+def preset_reference(run):
+    """The Dataset page's C++ result (session key `cpp_preset`) if it belongs to the current image."""
+    p = st.session_state.get("cpp_preset")
+    if not p or p.get("image_sha") != run.sha:
+        return None
+    return _PresetFile(p["name"], p["data"], p.get("npz"))
 
 
 def _tolerances():

@@ -1,0 +1,315 @@
+"""Dataset page: browse a `python -m mtcnn_core batch` output folder (or just its summary.csv),
+filter the rows, and open one image with its C++ result on the C++ vs Python page.
+
+The parsing, classification, filtering and file look-ups are plain functions (no Streamlit) so they
+can be tested directly; `render()` only draws them.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from . import page, state
+
+# The batch's header (mtcnn_core/batch.py SUMMARY_FIELDS); kept here so the page does not import the
+# batch module (cv2, worker code) just to read a CSV. tests/app/test_dataset.py checks they agree.
+SUMMARY_FIELDS = ["file", "faces_cpp", "faces_py", "bit_identical", "first_divergent_stage",
+                  "max_abs_dx", "max_abs_dy", "max_abs_dw", "max_abs_dh", "min_iou",
+                  "max_dconfidence", "time_ms", "error"]
+INT_FIELDS = ("faces_cpp", "faces_py")
+FLOAT_FIELDS = ("max_abs_dx", "max_abs_dy", "max_abs_dw", "max_abs_dh", "min_iou",
+                "max_dconfidence", "time_ms")
+IDENTICAL, TOLERANCE, DIVERGING, FAILED, NO_CPP = ("bit-identical", "within tolerance", "diverging",
+                                                    "failed", "no C++")
+STATUSES = (IDENTICAL, TOLERANCE, DIVERGING, FAILED, NO_CPP)
+STATUS_FILTERS = ("all", DIVERGING, FAILED, IDENTICAL, TOLERANCE, NO_CPP)
+COMPARE_PAGE = "pages/compare.py"
+
+
+class SummaryError(ValueError):
+    """A one-line, user-facing problem with a batch folder or summary.csv."""
+
+
+# ---- reading ---------------------------------------------------------------------------------
+def batch_folder(text: str) -> Path | None:
+    """The batch --out folder named by `text` (None when empty); it must hold summary.csv."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    p = Path(text).expanduser()
+    if not p.exists():
+        raise SummaryError(f"No folder {text} on the server.")
+    if not p.is_dir():
+        raise SummaryError(f"{text} is a file, not a folder: give the batch's --out folder.")
+    if not (p / "summary.csv").is_file():
+        raise SummaryError(f"{text} holds no summary.csv: is it the --out folder of a batch run?")
+    return p
+
+
+def parse_summary(data: bytes | str, name: str = "summary.csv") -> pd.DataFrame:
+    """summary.csv as a DataFrame (numbers as floats, blanks as NaN) plus a `status` column.
+
+    Raises SummaryError naming the line for a wrong header, a short/long row or a bad number, so
+    the page can show one line instead of a traceback."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise SummaryError(f"{name} is not UTF-8 text.") from None
+    rows = list(csv.reader(io.StringIO(data)))
+    if not rows:
+        raise SummaryError(f"{name} is empty.")
+    if rows[0] != SUMMARY_FIELDS:
+        raise SummaryError(f"{name} line 1: the header is not the batch's "
+                           f"({','.join(SUMMARY_FIELDS)}).")
+    records = [_record(r, i, name) for i, r in enumerate(rows[1:], start=2) if r]
+    df = pd.DataFrame(records, columns=SUMMARY_FIELDS)
+    df.insert(1, "status", [row_status(r) for r in records])
+    return df
+
+
+def _record(values: list, line: int, name: str) -> dict:
+    """One CSV row as typed values; SummaryError names the line and column of a bad cell."""
+    if len(values) != len(SUMMARY_FIELDS):
+        raise SummaryError(f"{name} line {line}: {len(values)} fields, expected {len(SUMMARY_FIELDS)}.")
+    rec = dict(zip(SUMMARY_FIELDS, values))
+    for k in INT_FIELDS + FLOAT_FIELDS:
+        rec[k] = _number(rec[k], k, line, name, integer=k in INT_FIELDS)
+    if rec["bit_identical"] not in ("yes", "no", ""):
+        raise SummaryError(f"{name} line {line}: bit_identical must be yes, no or empty, "
+                           f"not {rec['bit_identical']!r}.")
+    return rec
+
+
+def _number(text: str, column: str, line: int, name: str, integer: bool) -> float:
+    """A cell as a float (NaN when blank, as the batch writes for failed or C++-less rows)."""
+    if text.strip() == "":
+        return math.nan
+    try:
+        v = float(text)
+    except ValueError:
+        raise SummaryError(f"{name} line {line}: {column} is not a number ({text[:40]!r}).") from None
+    if integer and not (v.is_integer() and v >= 0):
+        raise SummaryError(f"{name} line {line}: {column} must be a face count, not {text[:40]!r}.")
+    return v
+
+
+def row_status(rec: dict) -> str:
+    """The batch report's verdict for a row: failed / no C++ / bit-identical / within tolerance /
+    diverging (a row that is not bit-identical with no first divergent stage is within tolerance)."""
+    if rec["error"]:
+        return FAILED
+    if rec["bit_identical"] == "":
+        return NO_CPP
+    if rec["bit_identical"] == "yes":
+        return IDENTICAL
+    return DIVERGING if rec["first_divergent_stage"] else TOLERANCE
+
+
+def totals(df: pd.DataFrame) -> dict:
+    """Row count per status, every status present (0 when absent)."""
+    counts = df["status"].value_counts() if len(df) else {}
+    return {s: int(counts.get(s, 0)) for s in STATUSES}
+
+
+def filter_rows(df: pd.DataFrame, status: str = "all", stages=(), search: str = "") -> pd.DataFrame:
+    """Rows with that status ('all': any), one of those first divergent stages (none chosen: any)
+    and a file name containing `search` (case-insensitive)."""
+    keep = pd.Series(True, index=df.index)
+    if status != "all":
+        keep &= df["status"] == status
+    if stages:
+        keep &= df["first_divergent_stage"].isin(list(stages))
+    if search.strip():
+        keep &= df["file"].str.contains(search.strip(), case=False, regex=False)
+    return df[keep]
+
+
+def divergent_stages(df: pd.DataFrame) -> list[str]:
+    """The first-divergent stages that occur, for the multiselect."""
+    return sorted(s for s in df["first_divergent_stage"].unique() if s)
+
+
+# ---- one row's files -------------------------------------------------------------------------
+@dataclass
+class RowInputs:
+    """What opening a row on the C++ vs Python page needs, or the plain reasons it cannot."""
+    image: Path | None = None
+    cpp: Path | None = None
+    npz: Path | None = None
+    params: dict | None = None
+    engine: str | None = None
+    tolerances: dict = field(default_factory=dict)   # tol_px / tol_score of the batch's compare
+    problems: list = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        return self.image is not None and self.cpp is not None and not self.problems
+
+
+def read_marker(folder: Path, stem: str) -> dict | None:
+    """`<stem>.row.json`, the batch's completion marker (options, row, output files), or None."""
+    try:
+        m = json.loads((folder / f"{stem}.row.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return m if isinstance(m, dict) else None
+
+
+def traced_image_info(folder: Path, stem: str) -> dict:
+    """The `image` block (file, sha256, size) of the batch's trace `<stem>.json`, {} if unreadable."""
+    try:
+        info = json.loads((folder / f"{stem}.json").read_text()).get("image")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def locate_inputs(folder: Path, file: str, images_dir: str = "", cpp_dir: str = "") -> RowInputs:
+    """Find a row's image and C++ reference. The batch records neither path (row.json keeps only
+    options and output names), so the image is looked for in `images_dir` (default: the batch
+    folder) and checked against the trace's SHA-256, and the C++ file in `cpp_dir` as the batch's
+    --cpp did (`<stem>.json`, else `<stem>.csv`, plus `<stem>.heatmaps.npz` beside a JSON)."""
+    stem, out = Path(file).stem, RowInputs()
+    marker = read_marker(folder, stem)
+    if marker is None:
+        out.problems.append(f"{folder / (stem + '.row.json')} is missing or unreadable: "
+                            "this image did not finish in the batch.")
+        return out
+    if f"{stem}.compare.json" not in marker.get("files", []):
+        out.problems.append("The batch ran without a C++ result for this image (no --cpp file).")
+    opts = marker.get("options") or {}
+    out.params, out.engine = opts.get("params"), opts.get("engine")
+    out.tolerances = {k: float(opts[k]) for k in ("tol_px", "tol_score") if k in opts}
+    out.image = _find_image(folder, file, stem, images_dir, out.problems)
+    out.cpp, out.npz = _find_cpp(stem, cpp_dir, out.problems)
+    return out
+
+
+def _find_image(folder: Path, file: str, stem: str, images_dir: str, problems: list) -> Path | None:
+    where = Path(images_dir.strip()).expanduser() if images_dir.strip() else folder
+    p = where / file
+    if not p.is_file():
+        problems.append(f"Image {file} not found in {where} (the batch does not record input "
+                        "paths): enter the folder holding the images.")
+        return None
+    want = traced_image_info(folder, stem).get("sha256")
+    if want and hashlib.sha256(p.read_bytes()).hexdigest() != want:
+        problems.append(f"{p} is not the file the batch traced (SHA-256 differs).")
+        return None
+    return p
+
+
+def _find_cpp(stem: str, cpp_dir: str, problems: list):
+    if not cpp_dir.strip():
+        problems.append("Enter the C++ results folder given to the batch as --cpp.")
+        return None, None
+    where = Path(cpp_dir.strip()).expanduser()
+    for ext in (".json", ".csv"):
+        p = where / (stem + ext)
+        if p.is_file():
+            npz = p.with_name(stem + ".heatmaps.npz")
+            return p, (npz if ext == ".json" and npz.is_file() else None)
+    problems.append(f"No C++ result {stem}.json or {stem}.csv in {where}.")
+    return None, None
+
+
+def open_in_compare(inputs: RowInputs):
+    """Button callback: make the row's image the current image, its C++ file the uploaded C++
+    result of the C++ vs Python page, and the batch's parameters the current ones (a callback,
+    because the sidebar's parameter widgets already exist when the page body runs)."""
+    ss = st.session_state
+    data = inputs.image.read_bytes()
+    ss.image = state.image_record(inputs.image.name, data, "upload")
+    ss.upload_error = None
+    ss.cpp_preset = {"name": inputs.cpp.name, "data": inputs.cpp.read_bytes(),
+                     "npz": inputs.npz.read_bytes() if inputs.npz else None,
+                     "image_sha": ss.image["sha"]}
+    ss.cpp_source = "Upload a C++ result"
+    for k, v in (inputs.params or {}).items():
+        if k in ss:
+            ss[k] = v
+    if inputs.engine in state.ENGINES:
+        ss.engine = inputs.engine
+    for k, v in inputs.tolerances.items():
+        ss[k] = v
+
+
+# ---- drawing ---------------------------------------------------------------------------------
+def render():
+    """Page body, inside the same error guard as every other page (no traceback is ever shown)."""
+    page.ensure_shell()
+    st.title("Dataset")
+    st.caption("Browse a batch run (`python -m mtcnn_core batch ... --out DIR`) and open any image "
+               "on the C++ vs Python page.")
+    try:
+        _body()
+    except SummaryError as e:
+        st.error(str(e))
+    except Exception as e:  # last resort, as ui.page.run_page does
+        st.error(f"Unexpected problem ({type(e).__name__}): {str(e)[:300]}")
+
+
+def _body():
+    text = st.text_input("Batch output folder on the server", key="dataset_dir",
+                         placeholder="/path/to/batch/out", help="The --out folder of a batch run; "
+                         "it must contain summary.csv.")
+    up = st.file_uploader("…or upload a summary.csv (table only)", type=["csv"], key="dataset_csv")
+    folder = batch_folder(text)
+    if folder is not None:
+        df = parse_summary((folder / "summary.csv").read_bytes(), str(folder / "summary.csv"))
+    elif up is not None:
+        df = parse_summary(up.getvalue(), up.name)
+    else:
+        st.info("Enter a batch output folder, or upload its summary.csv.")
+        return
+    _totals(df)
+    shown = _filtered_table(df)
+    if folder is None:
+        st.caption("Open the batch folder (not just its summary.csv) to jump to an image.")
+        return
+    _open_row(folder, shown)
+
+
+def _totals(df: pd.DataFrame):
+    t = totals(df)
+    for col, s in zip(st.columns(len(STATUSES)), STATUSES):
+        col.metric(s, t[s])
+
+
+def _filtered_table(df: pd.DataFrame) -> pd.DataFrame:
+    c1, c2, c3 = st.columns([1, 2, 2])
+    status = c1.selectbox("Status", STATUS_FILTERS, key="dataset_status")
+    stages = c2.multiselect("First divergent stage", divergent_stages(df), key="dataset_stages")
+    search = c3.text_input("File name contains", key="dataset_search")
+    shown = filter_rows(df, status, stages, search)
+    st.caption(f"{len(shown)} of {len(df)} image(s)")
+    st.dataframe(shown, hide_index=True, width="stretch", key="dataset_table")
+    return shown
+
+
+def _open_row(folder: Path, shown: pd.DataFrame):
+    st.subheader("Open an image")
+    if shown.empty:
+        st.info("No image matches the filters.")
+        return
+    file = st.selectbox("Image", list(shown["file"]), key="dataset_row")
+    c1, c2 = st.columns(2)
+    images_dir = c1.text_input("Images folder", key="dataset_images_dir",
+                               placeholder=f"default: {folder}",
+                               help="Where the batch's input images are (it does not record paths).")
+    cpp_dir = c2.text_input("C++ results folder (--cpp)", key="dataset_cpp_dir")
+    inputs = locate_inputs(folder, file, images_dir, cpp_dir)
+    for p in inputs.problems:
+        st.warning(p)
+    if st.button("Open in C++ vs Python", key="dataset_open", disabled=not inputs.ready,
+                 on_click=open_in_compare, args=(inputs,)):
+        st.switch_page(COMPARE_PAGE)
