@@ -244,6 +244,24 @@ def open_in_compare(inputs: RowInputs):
 
 
 # ---- drawing ---------------------------------------------------------------------------------
+def _restore(key: str, allowed=None):
+    """Give widget `key` back its last value after a page switch (Streamlit drops the state of
+    widgets not drawn in a run; a plain shadow key survives). `allowed`: values still valid."""
+    ss, shadow = st.session_state, "_keep_" + key
+    if key not in ss and shadow in ss:
+        v = ss[shadow]
+        if allowed is not None:
+            v = [x for x in v if x in allowed] if isinstance(v, list) else v
+            if not isinstance(v, list) and v not in allowed:
+                return
+        ss[key] = v
+
+
+def _remember(key: str, value):
+    st.session_state["_keep_" + key] = value
+    return value
+
+
 def render():
     """Page body, inside the same error guard as every other page (no traceback is ever shown)."""
     page.ensure_shell()
@@ -259,9 +277,10 @@ def render():
 
 
 def _body():
-    text = st.text_input("Batch output folder on the server", key="dataset_dir",
-                         placeholder="/path/to/batch/out", help="The --out folder of a batch run; "
-                         "it must contain summary.csv.")
+    _restore("dataset_dir")
+    text = _remember("dataset_dir", st.text_input(
+        "Batch output folder on the server", key="dataset_dir", placeholder="/path/to/batch/out",
+        help="The --out folder of a batch run; it must contain summary.csv."))
     up = st.file_uploader("…or upload a summary.csv (table only)", type=["csv"], key="dataset_csv")
     folder = batch_folder(text)
     if folder is not None:
@@ -287,9 +306,14 @@ def _totals(df: pd.DataFrame):
 
 def _filtered_table(df: pd.DataFrame) -> pd.DataFrame:
     c1, c2, c3 = st.columns([1, 2, 2])
-    status = c1.selectbox("Status", STATUS_FILTERS, key="dataset_status")
-    stages = c2.multiselect("First divergent stage", divergent_stages(df), key="dataset_stages")
-    search = c3.text_input("File name contains", key="dataset_search")
+    options = divergent_stages(df)
+    for key, allowed in (("dataset_status", STATUS_FILTERS), ("dataset_stages", options),
+                         ("dataset_search", None)):
+        _restore(key, allowed)
+    status = _remember("dataset_status", c1.selectbox("Status", STATUS_FILTERS, key="dataset_status"))
+    stages = _remember("dataset_stages", c2.multiselect("First divergent stage", options,
+                                                        key="dataset_stages"))
+    search = _remember("dataset_search", c3.text_input("File name contains", key="dataset_search"))
     shown = filter_rows(df, status, stages, search)
     st.caption(f"{len(shown)} of {len(df)} image(s)")
     st.dataframe(shown, hide_index=True, width="stretch", key="dataset_table")
@@ -301,12 +325,17 @@ def _open_row(folder: Path, shown: pd.DataFrame):
     if shown.empty:
         st.info("No image matches the filters.")
         return
-    file = st.selectbox("Image", list(shown["file"]), key="dataset_row")
+    files = list(shown["file"])
+    for key, allowed in (("dataset_row", files), ("dataset_images_dir", None),
+                         ("dataset_cpp_dir", None)):
+        _restore(key, allowed)
+    file = _remember("dataset_row", st.selectbox("Image", files, key="dataset_row"))
     c1, c2 = st.columns(2)
-    images_dir = c1.text_input("Images folder", key="dataset_images_dir",
-                               placeholder=f"default: {folder}",
-                               help="Where the batch's input images are (it does not record paths).")
-    cpp_dir = c2.text_input("C++ results folder (--cpp)", key="dataset_cpp_dir")
+    images_dir = _remember("dataset_images_dir", c1.text_input(
+        "Images folder", key="dataset_images_dir", placeholder=f"default: {folder}",
+        help="Where the batch's input images are (it does not record paths)."))
+    cpp_dir = _remember("dataset_cpp_dir", c2.text_input("C++ results folder (--cpp)",
+                                                         key="dataset_cpp_dir"))
     inputs = locate_inputs(folder, file, images_dir, cpp_dir)
     for p in inputs.problems:
         st.warning(p)

@@ -118,6 +118,11 @@ def test_open_in_compare(batch_dir):
     assert not errors(at)
     assert any("bit for bit" in s.value for s in at.success)
     assert any("cameraman.json" in c.value for c in at.caption)
+    at.switch_page(PAGE).run()  # back: the folder, row and look-up folders are still filled in
+    no_exception(at)
+    assert at.text_input(key="dataset_dir").value == str(batch_dir)
+    assert at.selectbox(key="dataset_row").value == "cameraman.png"
+    assert not at.button(key="dataset_open").disabled
 
 
 def test_filter_and_status_helpers():
