@@ -99,11 +99,11 @@ def fma_chain_into(acc, cols, weights, j0, j1):
 
 # ---- convolution ------------------------------------------------------------------------------
 def im2col_t(x: np.ndarray, kh: int, kw: int, dtype=F64) -> np.ndarray:
-    """(N, C, H, W) -> (C*kw*kh, N*Ho*Wo): row j = in*kh*kw + c*kh + r, the C++'s column order."""
-    n, ch, h, w = x.shape
+    """(N, H, W, C) -> (C*kw*kh, N*Ho*Wo): row j = in*kh*kw + c*kh + r, the C++'s column order."""
+    n, h, w, ch = x.shape
     ho, wo = h - kh + 1, w - kw + 1
     cols = np.empty((ch, kw, kh, n, ho, wo), dtype)
-    xt = x.transpose(1, 0, 2, 3)
+    xt = x.transpose(3, 0, 1, 2)
     for c in range(kw):
         for r in range(kh):
             cols[:, c, r] = xt[:, :, r:r + ho, c:c + wo]
@@ -175,8 +175,8 @@ def _gemm_padded(full: np.ndarray, wm: np.ndarray) -> np.ndarray:
 
 
 def conv_exact(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """Valid conv of x (N, C, H, W) float32 -> (N, O, Ho, Wo), bit-identical to OpenFace's chain."""
-    n, _, h, w = x.shape
+    """Valid conv of x (N, H, W, C) float32 -> (N, Ho, Wo, O), bit-identical to OpenFace's chain."""
+    n, h, w, _ = x.shape
     o, _, kh, kw = weight.shape
     ho, wo = h - kh + 1, w - kw + 1
     wm = conv_weight_matrix(weight, bias)
@@ -190,41 +190,42 @@ def conv_exact(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarra
         if n > 1:
             cols, sl = im2col_t(x64[b0:b1], kh, kw), slice(b0 * ho * wo, b1 * ho * wo)
         else:
-            cols, sl = im2col_t(x64[:, :, b0:b1 + kh - 1], kh, kw), slice(b0 * wo, b1 * wo)
+            cols, sl = im2col_t(x64[:, b0:b1 + kh - 1], kh, kw), slice(b0 * wo, b1 * wo)
         out[:, sl] = _chain_tile(_with_ones(cols), wm64, split)
 
     _map(run_tile, _tile_bounds(n, o * ho * wo) if n > 1 else _tile_bounds(ho, o * wo))
-    return np.ascontiguousarray(out.reshape(o, n, ho, wo).transpose(1, 0, 2, 3))
+    return np.ascontiguousarray(out.T).reshape(n, ho, wo, o)
 
 
 def im2col_rows_padded(x: np.ndarray, kh: int, kw: int) -> np.ndarray:
-    """(N, C, H, W) float32 -> (P_padded, K+1) float32 im2col rows in the C++'s column order,
-    with the ones column for the bias and zero rows up to a multiple of 64, built in one pass."""
+    """(N, H, W, C) float32 -> (P_padded, K+1) float32 im2col rows in the C++'s column order,
+    with the ones column for the bias and zero rows up to the padded row count, in one copy."""
     from .engine import padded_rows
-    n, ch, h, w = x.shape
+    n, h, w, ch = x.shape
     ho, wo = h - kh + 1, w - kw + 1
     p, k = n * ho * wo, ch * kh * kw
-    full = np.zeros((padded_rows(p), k + 1), F32)
+    full = np.empty((padded_rows(p), k + 1), F32)
+    full[p:] = 0
     full[:p, k] = 1
     it = F32().itemsize
-    view = np.lib.stride_tricks.as_strided(
+    rows = np.lib.stride_tricks.as_strided(
         full, shape=(n, ho, wo, ch, kw, kh),
         strides=(ho * wo * (k + 1) * it, wo * (k + 1) * it, (k + 1) * it, kw * kh * it, kh * it, it))
-    xt = x.transpose(0, 2, 3, 1)                       # (N, H, W, C)
-    for c in range(kw):
-        for r in range(kh):
-            view[:, :, :, :, c, r] = xt[:, r:r + ho, c:c + wo, :]
+    windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))  # n,ho,wo,ch,kh,kw
+    np.copyto(rows, windows.transpose(0, 1, 2, 3, 5, 4))
     return full
 
 
 def conv_blas(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """The same conv as one host-BLAS sgemm of im2col (P, K+1) by (K+1, O), as the C++ calls it."""
-    n, _, h, w = x.shape
+    """The same conv as one host-BLAS sgemm of im2col (P, K+1) by (K+1, O), as the C++ calls it.
+
+    x (N, H, W, C) -> (N, Ho, Wo, O): the GEMM's rows are already in that order.
+    """
+    n, h, w, _ = x.shape
     o, _, kh, kw = weight.shape
     ho, wo = h - kh + 1, w - kw + 1
-    full = im2col_rows_padded(x, kh, kw)
-    out = _gemm_padded(full, conv_weight_matrix(weight, bias))[:n * ho * wo]
-    return np.ascontiguousarray(out.reshape(n, ho, wo, o).transpose(0, 3, 1, 2))
+    out = _gemm_padded(im2col_rows_padded(x, kh, kw), conv_weight_matrix(weight, bias))
+    return out[:n * ho * wo].reshape(n, ho, wo, o)
 
 
 # ---- fully connected --------------------------------------------------------------------------

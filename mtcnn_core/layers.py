@@ -1,6 +1,7 @@
 """The five layer operations of OpenFace's `CNN::Inference`, with the C++'s float rules.
 
-Inputs are float32: (N, C, H, W) maps or (N, F) vectors. Conv and the fully connected layers go
+Inputs are float32: (N, H, W, C) maps (channels last: a GEMM's output needs no transpose) or
+(N, F) vectors. Conv and the fully connected layers go
 through `engine` to pick the exact kernel or the host BLAS (see engine.py).
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ F32 = np.float32
 def conv(x: np.ndarray, layer, engine: str) -> np.ndarray:
     """Valid stride-1 convolution (semantics 3.1-3.2)."""
     o, _, kh, kw = layer.weight.shape
-    rows = x.shape[0] * (x.shape[2] - kh + 1) * (x.shape[3] - kw + 1)
+    rows = x.shape[0] * (x.shape[1] - kh + 1) * (x.shape[2] - kw + 1)
     key = (layer.weight[0].size + 1, o, eng.row_bucket(rows))
     if eng.use_blas(engine, "conv", key):
         return kernels.conv_blas(x, layer.weight, layer.bias)
@@ -25,10 +26,8 @@ def conv(x: np.ndarray, layer, engine: str) -> np.ndarray:
 
 def prelu(x: np.ndarray, layer, inplace: bool = False) -> np.ndarray:
     """y = x where x >= 0, else x * slope (per channel for maps, per element for vectors)."""
-    slope = layer.slope.astype(F32)
-    s = slope[None, :, None, None] if x.ndim == 4 else slope[None, :]
     out = x if inplace else x.copy()
-    np.multiply(out, s, out=out, where=out < 0)
+    np.multiply(out, layer.slope.astype(F32), out=out, where=out < 0)
     return out
 
 
@@ -39,24 +38,25 @@ def pool_output_size(size: int, k: int, s: int) -> int:
 
 
 def maxpool(x: np.ndarray, layer) -> np.ndarray:
-    """Max pooling with partial windows at the right/bottom edge (semantics 3.4)."""
-    n, c, h, w = x.shape
+    """Max pooling with partial windows at the right/bottom edge (semantics 3.4); (N, H, W, C)."""
+    n, h, w, c = x.shape
     oh, ow = pool_output_size(h, layer.ky, layer.sy), pool_output_size(w, layer.kx, layer.sx)
     ph = max(h, (oh - 1) * layer.sy + layer.ky)
     pw = max(w, (ow - 1) * layer.sx + layer.kx)
     if (ph, pw) == (h, w):
         pad = x
     else:  # partial windows at the edge: pad with -FLT_MAX, the C++'s starting maximum
-        pad = np.full((n, c, ph, pw), -np.finfo(F32).max, F32)
-        pad[:, :, :h, :w] = x
+        pad = np.full((n, ph, pw, c), -np.finfo(F32).max, F32)
+        pad[:, :h, :w] = x
+    # separable: max over the window's columns, then over its rows (the max is order-free)
+    cols = None
+    for dx in range(layer.kx):
+        win = pad[:, :, dx:dx + (ow - 1) * layer.sx + 1:layer.sx]
+        cols = win.copy() if cols is None else np.maximum(cols, win, out=cols)
     out = None
     for dy in range(layer.ky):
-        for dx in range(layer.kx):
-            win = pad[:, :, dy:dy + (oh - 1) * layer.sy + 1:layer.sy, dx:dx + (ow - 1) * layer.sx + 1:layer.sx]
-            if out is None:
-                out = win.copy()
-            else:
-                np.maximum(out, win, out=out)
+        win = cols[:, dy:dy + (oh - 1) * layer.sy + 1:layer.sy]
+        out = win.copy() if out is None else np.maximum(out, win, out=out)
     return out
 
 
@@ -74,15 +74,14 @@ def _fc_vector(v: np.ndarray, layer, engine: str, bias_in_double: bool) -> np.nd
 def fully_connected(x: np.ndarray, layer, engine: str) -> np.ndarray:
     """FC, whose meaning depends on the input's shape as in the C++ `fully_connected` (3.5)."""
     o, k = layer.weight.shape
-    if x.ndim == 4 and x.shape[1] == k:
+    if x.ndim == 4 and x.shape[3] == k:
         # PNet: per pixel over the maps, bias added in float32 after the double sum
-        n, c, h, w = x.shape
-        v = x.transpose(0, 2, 3, 1).reshape(-1, c)
-        y = _fc_vector(v, layer, engine, bias_in_double=False)
-        return np.ascontiguousarray(y.reshape(n, h, w, o).transpose(0, 3, 1, 2))
+        n, h, w, c = x.shape
+        y = _fc_vector(np.ascontiguousarray(x).reshape(-1, c), layer, engine, bias_in_double=False)
+        return y.reshape(n, h, w, o)
     if x.ndim == 4:
         # RNet/ONet fc1: each map transposed before flattening -> v[c*H*W + x*H + y]
-        v = x.transpose(0, 1, 3, 2).reshape(x.shape[0], -1)
+        v = x.transpose(0, 3, 2, 1).reshape(x.shape[0], -1)
     else:
         v = x
     if v.shape[1] != k:

@@ -24,15 +24,17 @@ class Network:
     path: Path | None = None
 
     def forward(self, x: np.ndarray, engine: str = "auto", return_all: bool = False):
-        """x: (N, 3, h, w) float32 normalised planes. Returns the last output, or every layer's."""
+        """x: (N, 3, h, w) float32 normalised planes. Returns the last output, or every layer's,
+        with maps as (N, C, H, W) (the layers work channels-last internally)."""
         validate_engine(engine)
+        x = np.ascontiguousarray(np.asarray(x, np.float32).transpose(0, 2, 3, 1))
         outs = []
         for i, layer in enumerate(self.layers):
-            # layers may overwrite their input unless it is the caller's or a kept output
-            x = L.apply(x, layer, engine, inplace=(i > 0 and not return_all))
+            # layers may overwrite their input unless it is a kept output
+            x = L.apply(x, layer, engine, inplace=not return_all)
             if return_all:
-                outs.append(x)
-        return outs if return_all else x
+                outs.append(_channels_first(x))
+        return outs if return_all else _channels_first(x)
 
     def shapes(self, side: int | None = None) -> list:
         """Output shape (without batch) of each layer for a side x side input; raises on mismatch."""
@@ -53,6 +55,10 @@ class Network:
                          "detail": _detail(layer)})
             shape = out
         return rows
+
+
+def _channels_first(a: np.ndarray) -> np.ndarray:
+    return a.transpose(0, 3, 1, 2) if a.ndim == 4 else a
 
 
 def _param_count(layer) -> int:

@@ -60,6 +60,15 @@ def naive_conv(x, w, b, split=None):
     return out
 
 
+def nhwc(a):
+    """The layers work channels-last; the naive references are written channels-first."""
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1))
+
+
+def nchw(a):
+    return np.ascontiguousarray(a.transpose(0, 3, 1, 2))
+
+
 def rand(*shape, scale=1.0):
     return (rng.standard_normal(shape) * scale).astype(F32)
 
@@ -68,7 +77,7 @@ def rand(*shape, scale=1.0):
 def test_conv_exact_equals_naive_chain(shape, wshape):
     x, w, b = rand(*shape), rand(*wshape, scale=0.3), rand(wshape[0])
     want = naive_conv(x, w, b)
-    got = kernels.conv_exact(x, w, b)
+    got = nchw(kernels.conv_exact(nhwc(x), w, b))
     assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
 
 
@@ -77,12 +86,12 @@ def test_conv_exact_split_chain_equals_naive():
     x, w, b = rand(1, 64, 3, 3), rand(2, 64, 3, 3, scale=0.1), rand(2)
     assert kernels.conv_split(577) == 288
     want = naive_conv(x, w, b, split=288)
-    got = kernels.conv_exact(x, w, b)
+    got = nchw(kernels.conv_exact(nhwc(x), w, b))
     assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
 
 
 def test_conv_blas_is_close_to_exact():
-    x, w, b = rand(2, 3, 9, 8), rand(6, 3, 3, 3), rand(6)
+    x, w, b = nhwc(rand(2, 3, 9, 8)), rand(6, 3, 3, 3), rand(6)
     np.testing.assert_allclose(kernels.conv_blas(x, w, b), kernels.conv_exact(x, w, b), rtol=1e-5, atol=1e-5)
 
 
@@ -146,17 +155,17 @@ def test_fc_double_seq_equals_naive(bias_in_double):
 
 
 def test_prelu_equals_naive():
-    x, s = rand(2, 3, 4, 4), rand(3)
+    x, s = rand(2, 4, 4, 3), rand(3)
     got = layers.prelu(x, PReLULayer(s))
     for idx in np.ndindex(x.shape):
         v = x[idx]
-        assert got[idx] == (v if v >= 0 else F32(v * s[idx[1]]))
+        assert got[idx] == (v if v >= 0 else F32(v * s[idx[-1]]))
 
 
 @pytest.mark.parametrize("size,k,s", [(7, 3, 2), (22, 3, 2), (10, 2, 2), (9, 3, 2), (5, 2, 2)])
 def test_maxpool_equals_naive_with_partial_windows(size, k, s):
     x = rand(2, 3, size, size + 1)
-    got = layers.maxpool(x, PoolLayer(k, k, s, s))
+    got = nchw(layers.maxpool(nhwc(x), PoolLayer(k, k, s, s)))
     oh = int(math.floor(abs((size - k) / s) + 0.5)) + 1
     ow = int(math.floor(abs((size + 1 - k) / s) + 0.5)) + 1
     assert got.shape == (2, 3, oh, ow)
@@ -168,7 +177,7 @@ def test_maxpool_equals_naive_with_partial_windows(size, k, s):
 def test_fc_flattening_order_for_rnet_onet():
     x = rand(2, 4, 3, 3)
     w, b = rand(6, 36), rand(6)
-    got = layers.fully_connected(x, FCLayer(w, b), "exact")
+    got = layers.fully_connected(nhwc(x), FCLayer(w, b), "exact")
     for n in range(2):
         v = [x[n, c, yy, xx] for c in range(4) for xx in range(3) for yy in range(3)]  # (C, W, H)
         for o in range(6):
