@@ -24,11 +24,9 @@ def conv(x: np.ndarray, layer, engine: str) -> np.ndarray:
     return kernels.conv_exact(x, layer.weight, layer.bias)
 
 
-def prelu(x: np.ndarray, layer, inplace: bool = False) -> np.ndarray:
+def prelu(x: np.ndarray, layer) -> np.ndarray:
     """y = x where x >= 0, else x * slope (per channel for maps, per element for vectors)."""
-    out = x if inplace else x.copy()
-    np.multiply(out, layer.slope.astype(F32), out=out, where=out < 0)
-    return out
+    return np.where(x < 0, x * layer.slope.astype(F32), x)
 
 
 def pool_output_size(size: int, k: int, s: int) -> int:
@@ -94,12 +92,12 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return (F32(1) / (F32(1) + kernels.cv_exp32(-x))).astype(F32)
 
 
-def apply(x: np.ndarray, layer, engine: str, inplace: bool = False) -> np.ndarray:
-    """Run one layer object from dat_format on x (inplace: x may be overwritten)."""
+def apply(x: np.ndarray, layer, engine: str) -> np.ndarray:
+    """Run one layer object from dat_format on x."""
     if layer.kind == "conv":
         return conv(x, layer, engine)
     if layer.kind == "prelu":
-        return prelu(x, layer, inplace)
+        return prelu(x, layer)
     if layer.kind == "maxpool":
         return maxpool(x, layer)
     if layer.kind == "fc":

@@ -29,9 +29,8 @@ class Network:
         validate_engine(engine)
         x = np.ascontiguousarray(np.asarray(x, np.float32).transpose(0, 2, 3, 1))
         outs = []
-        for i, layer in enumerate(self.layers):
-            # layers may overwrite their input unless it is a kept output
-            x = L.apply(x, layer, engine, inplace=not return_all)
+        for layer in self.layers:
+            x = L.apply(x, layer, engine)
             if return_all:
                 outs.append(_channels_first(x))
         return outs if return_all else _channels_first(x)

@@ -72,22 +72,23 @@ def _metrics(run):
     cols[-1].metric("engine", stages.engine_used(trace, run.engine))
 
 
+def _table(title, rows, when_empty):
+    """A titled table of row dicts, or a note when there are none."""
+    st.subheader(title)
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    else:
+        when_empty()
+
+
 def _tables(trace):
     left, right = st.columns([3, 2])
     with left:
-        st.subheader("Detections")
-        rows = stages.detection_rows(trace)
-        if rows:
-            st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-        else:
-            st.info("No face found with these parameters.")
+        _table("Detections", stages.detection_rows(trace),
+               lambda: st.info("No face found with these parameters."))
     with right:
-        st.subheader("Time per stage")
-        rows = stages.timing_rows(trace)
-        if rows:
-            st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-        else:
-            st.caption("This trace records no timing.")
+        _table("Time per stage", stages.timing_rows(trace),
+               lambda: st.caption("This trace records no timing."))
 
 
 def _downloads(run):
