@@ -2,7 +2,8 @@
 serial, a 2-process pool and a 2-worker dask LocalCluster; images/s and peak RSS per worker.
 
 Each mode runs in a fresh interpreter (so peak RSS is not inherited from an earlier mode):
-    python bench/bench_batch.py            # prints the table
+    python bench/bench_batch.py [--repeat N]   # prints the table; N copies of each image
+                                               # measure throughput past the per-worker warm-up
 """
 import json
 import os
@@ -22,18 +23,22 @@ SETS = ((SHARED / "reference" / "images", SHARED / "reference" / "cpp"),
 MODES = ("serial", "workers2", "dask2")
 
 
-def stage_inputs(base: Path):
-    """Copy all images and their default-parameter C++ traces into base/images and base/cpp."""
+def stage_inputs(base: Path, repeat: int = 1):
+    """Copy all images and their default-parameter C++ traces into base/images and base/cpp
+    (repeat > 1: that many copies under new stems, to measure throughput past the warm-up)."""
     img, cpp = base / "images", base / "cpp"
     img.mkdir(), cpp.mkdir()
     from mtcnn_core.batch import IMAGE_EXTS
     for idir, cdir in SETS:
         for p in sorted(idir.iterdir()):
-            if p.suffix.lower() in IMAGE_EXTS:
-                shutil.copy(p, img / p.name)
+            if p.suffix.lower() not in IMAGE_EXTS:
+                continue
+            for r in range(repeat):
+                stem = p.stem if r == 0 else f"{p.stem}__copy{r}"
+                shutil.copy(p, img / (stem + p.suffix))
                 for ext in (".json", ".heatmaps.npz"):
                     if (cdir / (p.stem + ext)).exists():
-                        shutil.copy(cdir / (p.stem + ext), cpp / (p.stem + ext))
+                        shutil.copy(cdir / (p.stem + ext), cpp / (stem + ext))
     return img, cpp
 
 
@@ -76,8 +81,10 @@ def main():
         print(json.dumps(run_one(sys.argv[2], Path(os.environ["BENCH_BASE"]))))
         return
     with tempfile.TemporaryDirectory() as d:
-        stage_inputs(Path(d))
-        env = dict(os.environ, BENCH_BASE=d)
+        repeat = int(sys.argv[sys.argv.index("--repeat") + 1]) if "--repeat" in sys.argv else 1
+        stage_inputs(Path(d), repeat)
+        # one BLAS thread everywhere: the serial baseline is one core, each worker one core
+        env = dict(os.environ, BENCH_BASE=d, OPENBLAS_NUM_THREADS="1")
         res = []
         for mode in MODES:
             p = subprocess.run([sys.executable, __file__, "--one", mode], env=env,

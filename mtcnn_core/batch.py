@@ -120,7 +120,9 @@ def _init_worker():
     if not _worker_ready:
         os.environ["OPENBLAS_NUM_THREADS"] = "1"
         from . import kernels
+        from .report import set_blas_threads
         kernels.set_threads(1)
+        set_blas_threads(1)   # a forked worker inherits the parent's already-started BLAS
         _worker_ready = True
 
 
@@ -307,12 +309,26 @@ def _execute(todo, cpp_dir, options, workers, scheduler):
     if not todo:
         return
     if scheduler:
-        yield from _run_dask(todo, cpp_dir, options, scheduler)
+        yield from _run_dask(largest_first(todo), cpp_dir, options, scheduler)
     elif workers and workers > 1 and len(todo) > 1:
-        yield from _run_pool(todo, cpp_dir, options, workers)
+        yield from _run_pool(largest_first(todo), cpp_dir, options, workers)
     else:
         for p in todo:
             yield run_task(make_task(p, cpp_dir, options), single_thread=False)
+
+
+def largest_first(paths) -> list:
+    """Biggest images (by declared pixel count) first, so parallel workers finish together."""
+    from .images import declared_size
+
+    def pixels(p):
+        try:
+            with open(p, "rb") as f:
+                size = declared_size(f.read(1 << 18))
+        except OSError:
+            size = None
+        return size[0] * size[1] if size else 0
+    return sorted(paths, key=pixels, reverse=True)
 
 
 def _run_pool(todo, cpp_dir, options, workers):

@@ -23,7 +23,8 @@ def blas_description() -> str:
     return text + (f", core {core}" if core else "")
 
 
-def openblas_core() -> str | None:
+def _openblas_function(names):
+    """The first of `names` exported by numpy's bundled OpenBLAS (via ctypes), or None."""
     import ctypes
     import glob
     import os
@@ -32,13 +33,35 @@ def openblas_core() -> str | None:
             so = ctypes.CDLL(lib)
         except OSError:
             continue
-        for sym in ("scipy_openblas_get_corename64_", "openblas_get_corename64_",
-                    "scipy_openblas_get_corename", "openblas_get_corename"):
+        for sym in names:
             fn = getattr(so, sym, None)
             if fn is not None:
-                fn.restype = ctypes.c_char_p
-                return fn().decode()
+                return fn
     return None
+
+
+def openblas_core() -> str | None:
+    """The kernel family numpy's OpenBLAS picked (e.g. 'SkylakeX', 'Haswell'), if it says."""
+    import ctypes
+    fn = _openblas_function(("scipy_openblas_get_corename64_", "openblas_get_corename64_",
+                             "scipy_openblas_get_corename", "openblas_get_corename"))
+    if fn is None:
+        return None
+    fn.restype = ctypes.c_char_p
+    return fn().decode()
+
+
+def set_blas_threads(n: int) -> bool:
+    """Set numpy's OpenBLAS thread count now (OPENBLAS_NUM_THREADS only works before numpy loads,
+    e.g. not in a forked worker). Returns False when the BLAS offers no such call."""
+    import ctypes
+    fn = _openblas_function(("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
+                             "scipy_openblas_set_num_threads", "openblas_set_num_threads"))
+    if fn is None:
+        return False
+    fn.argtypes = [ctypes.c_int]
+    fn(int(n))
+    return True
 
 
 def _layer_keys(net, side, batch):
