@@ -25,7 +25,11 @@ def conv(x: np.ndarray, layer, engine: str) -> np.ndarray:
 
 
 def prelu(x: np.ndarray, layer) -> np.ndarray:
-    """y = x where x >= 0, else x * slope (per channel for maps, per element for vectors)."""
+    """y = x where x >= 0, else x * slope (per channel for maps, per element for vectors).
+
+    Not max(x, slope*x): numpy's SIMD maximum may return -0.0 for max(+0.0, -0.0), and exact zeros
+    do come out of the convolutions.
+    """
     return np.where(x < 0, x * layer.slope.astype(F32), x)
 
 

@@ -154,12 +154,17 @@ def test_fc_double_seq_equals_naive(bias_in_double):
             assert got[n, o] == want
 
 
-def test_prelu_equals_naive():
-    x, s = rand(2, 4, 4, 3), rand(3)
+@pytest.mark.parametrize("slopes", [[0.3, -0.7, 1.0], [1.0, 1.5, 3.0], [-1.2, 0.2, 1.3]])
+def test_prelu_equals_naive(slopes):
+    # slopes below, above and on both sides of 1, with signed zeros (x >= 0 keeps x's bits)
+    x, s = rand(2, 4, 4, 3), np.array(slopes, F32)
+    x[0, 0, 0] = [0.0, -0.0, 0.0]
+    x[0, 0, 1] = [-0.0, 0.0, -0.0]
     got = layers.prelu(x, PReLULayer(s))
     for idx in np.ndindex(x.shape):
         v = x[idx]
-        assert got[idx] == (v if v >= 0 else F32(v * s[idx[-1]]))
+        want = v if v >= 0 else F32(v * s[idx[-1]])
+        assert got[idx].view(np.uint32) == np.float32(want).view(np.uint32), (idx, v)
 
 
 @pytest.mark.parametrize("size,k,s", [(7, 3, 2), (22, 3, 2), (10, 2, 2), (9, 3, 2), (5, 2, 2)])
