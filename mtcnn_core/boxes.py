@@ -135,35 +135,26 @@ def crop_batch(image: np.ndarray, squares: np.ndarray, size: int) -> np.ndarray:
     cw, ch = b[:, 2] + 1, b[:, 3] + 1                                   # crop buffer size
     cx0, cfx = _axis_taps(cw, size)
     cy0, cfy = _axis_taps(ch, size)
-    # columns: clamp at 0 with zero weight; copy the last crop column when sx >= cw - 1
-    neg = cx0 < 0
-    cx0 = np.where(neg, 0, cx0)
-    cfx = np.where(neg, F32(0), cfx).astype(F32)
-    edge = cx0 >= (cw[:, None] - 1)
-    c0 = np.minimum(cx0, cw[:, None] - 1)
-    c1 = np.minimum(cx0 + 1, cw[:, None] - 1)
+    # columns: left of the crop -> first column with weight 0; at or past its last column ->
+    # that column copied (cv::resize), which is the blend p*1 + p*0 = p exactly
+    last = cw[:, None] - 1
+    cfx = np.where((cx0 < 0) | (cx0 >= last), F32(0), cfx).astype(F32)
+    c0 = np.clip(cx0, 0, last)
+    c1 = np.minimum(c0 + 1, last)
     r0 = np.clip(cy0, 0, ch[:, None] - 1)
     r1 = np.clip(cy0 + 1, 0, ch[:, None] - 1)
+    # image indices in a copy with a zero border: anything outside the image reads the border
+    padded = np.zeros((H + 2, W + 2, 3), np.uint8)
+    padded[1:-1, 1:-1] = image
 
-    def gather(rows, cols):
-        """(n, size, size, 3) float32 crop pixels at crop coords (rows, cols), 0 outside the image."""
-        iy = rows + (b[:, 1:2] - 1)
-        ix = cols + (b[:, 0:1] - 1)
-        vy = (iy >= 0) & (iy < H)
-        vx = (ix >= 0) & (ix < W)
-        px = image[np.clip(iy, 0, H - 1)[:, :, None], np.clip(ix, 0, W - 1)[:, None, :]]
-        valid = (vy[:, :, None] & vx[:, None, :])[..., None]
-        return np.where(valid, px, 0).astype(F32)
+    def index(crop_idx, origin, limit):
+        i = crop_idx + origin                                           # (n, size) image index
+        return np.where((i >= 0) & (i < limit), i + 1, 0)
 
+    ys = [index(r, b[:, 1:2] - 1, H)[:, :, None] for r in (r0, r1)]
+    xs = [index(c, b[:, 0:1] - 1, W)[:, None, :] for c in (c0, c1)]
     one = F32(1)
     wx = cfx[:, None, :, None]
     wy = cfy[:, :, None, None]
-    top = gather(r0, c0) * (one - wx) + gather(r0, c1) * wx
-    bot = gather(r1, c0) * (one - wx) + gather(r1, c1) * wx
-    if edge.any():
-        e = edge[:, None, :, None]
-        last = cw[:, None] - 1
-        top = np.where(e, gather(r0, np.broadcast_to(last, c0.shape)), top)
-        bot = np.where(e, gather(r1, np.broadcast_to(last, c0.shape)), bot)
-    out = top * (one - wy) + bot * wy
-    return normalise_planes(out)
+    rows = [padded[y, xs[0]].astype(F32) * (one - wx) + padded[y, xs[1]].astype(F32) * wx for y in ys]
+    return normalise_planes(rows[0] * (one - wy) + rows[1] * wy)
