@@ -1,0 +1,64 @@
+"""Per-layer time of `detect` for one engine, summed over pyramid levels and box batches.
+
+    python bench/profile_layers.py [--engine exact] [--threads 1] [IMAGE ...]
+
+Default images: the reference photos. Prints, per network and layer, the milliseconds spent and
+the share of the networks' total; the C++ trace's timing_ms.total is printed for scale.
+"""
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections import defaultdict  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+import mtcnn_core as mc  # noqa: E402
+from mtcnn_core import kernels, layers  # noqa: E402
+
+SHARED = ROOT.parent / "shared"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("images", nargs="*")
+    ap.add_argument("--engine", default="exact", choices=("auto", "exact", "blas"))
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args()
+    kernels.set_threads(a.threads)
+    models = mc.load_models()
+    owner = {id(layer): (name, i) for name in ("PNet", "RNet", "ONet")
+             for i, layer in enumerate(models.network(name).layers)}
+    spent = defaultdict(float)
+    original = layers.apply
+
+    def timed_apply(x, layer, engine):
+        t0 = time.perf_counter()
+        out = original(x, layer, engine)
+        spent[owner.get(id(layer), ("?", -1)) + (layer.kind,)] += time.perf_counter() - t0
+        return out
+
+    paths = [Path(p) for p in a.images] or sorted(
+        p for p in (SHARED / "reference" / "images").iterdir() if p.suffix in (".jpg", ".png"))
+    images = [mc.load_image(p) for p in paths]
+    for img in images:            # warm-up: engine checks, caches
+        mc.detect(img, engine=a.engine, models=models)
+    layers.apply = timed_apply
+    t0 = time.perf_counter()
+    for img in images:
+        mc.detect(img, engine=a.engine, models=models)
+    total = (time.perf_counter() - t0) * 1000
+    layers.apply = original
+    nets = sum(spent.values()) * 1000
+    print(f"engine={a.engine} threads={a.threads} images={len(images)}: detect {total:.0f} ms, "
+          f"of which network layers {nets:.0f} ms")
+    for (net, i, kind), s in sorted(spent.items()):
+        print(f"  {net} layer {i:<2} {kind:<8} {s * 1000:9.1f} ms  {100 * s * 1000 / nets:5.1f} %")
+
+
+if __name__ == "__main__":
+    main()
