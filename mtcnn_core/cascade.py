@@ -1,7 +1,6 @@
 """`FaceDetectorMTCNN::DetectFaces` step by step (semantics 2 and 4), recording a full Trace."""
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 
@@ -254,6 +253,3 @@ def _as_bgr(image) -> np.ndarray:
         raise ValueError("image is empty (0 pixels)")
     return image
 
-
-def image_sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

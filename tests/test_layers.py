@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mtcnn_core import kernels, layers
-from mtcnn_core.dat_format import ConvLayer, FCLayer, PoolLayer, PReLULayer
+from mtcnn_core.dat_format import FCLayer, PoolLayer, PReLULayer
 
 F32 = np.float32
 rng = np.random.default_rng(42)

@@ -14,7 +14,6 @@ NET_STAGE = {"RNet": ("rnet", 24), "ONet": ("onet", 48)}
 
 def render(run):
     """Page body."""
-    trace = run.trace
     net_name = st.radio("Network", ("PNet", "RNet", "ONet"), horizontal=True, key="act_net")
     x, input_key, label = choose_input(run, net_name)
     if x is None:

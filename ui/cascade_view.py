@@ -1,7 +1,6 @@
 """Cascade page: step through the stages, see every box's fate, inspect one box's crop and regression."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from . import core, pipeline, state
+from . import core, pipeline
 
 NETS = ("PNet", "RNet", "ONet")
 UPLOAD_ROOT = Path(tempfile.gettempdir()) / "mtcnn_lens_models"

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.app.conftest import PAGES, SAMPLES, errors, new_app, no_exception
+from tests.app.conftest import PAGES, errors, new_app, no_exception
 from ui import samples
 
 

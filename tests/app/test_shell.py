@@ -54,7 +54,6 @@ def test_parameter_change_and_reset():
     at.session_state["t1"] = 0.5
     at.run()
     no_exception(at)
-    from ui import state
     assert at.session_state["min_face_size"] == 20
     state_defaults = dict(min_face_size=60, t1=0.6, t2=0.7, t3=0.7, pyramid_factor=0.709)
     for k, v in state_defaults.items():
