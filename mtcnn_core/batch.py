@@ -448,7 +448,7 @@ def render_report(results, paths: dict, out: Path) -> str:
              "<h2>Final-box coordinate deltas |dx|,|dy|,|dw|,|dh| (px)</h2>",
              histogram_svg([d for r in results for d in r["extra"].get("deltas", [])]),
              "<h2>Stages per image</h2>", stage_table(results), "<h2>Worst images</h2>",
-             "<p class='legend'><b style='color:#00c'>C++</b><b style='color:#d00'>Python</b></p>",
+             "<p class='legend'><b style='color:#00c'>C++ (wide)</b><b style='color:#d00'>Python (thin, on top)</b></p>",
              thumbnails(results, kinds, paths), failures_table(results),
              "</body></html>\n"]
     return "".join(parts)
@@ -532,10 +532,11 @@ def thumbnail_uri(path, extra, size=220):
     s = size / max(img.shape[:2])
     th = cv2.resize(img, (max(1, round(img.shape[1] * s)), max(1, round(img.shape[0] * s))),
                     interpolation=cv2.INTER_AREA)
-    for key, colour in (("cpp_boxes", (204, 0, 0)), ("py_boxes", (0, 0, 221))):
+    # C++ drawn 3 px wide under a 1 px Python box, so identical boxes still show both colours
+    for key, colour, width in (("cpp_boxes", (204, 0, 0), 3), ("py_boxes", (0, 0, 221), 1)):
         for x, y, w, h in extra.get(key, []):
             cv2.rectangle(th, (round(x * s), round(y * s)), (round((x + w) * s), round((y + h) * s)),
-                          colour, 1)
+                          colour, width)
     ok, png = cv2.imencode(".png", th)
     return "data:image/png;base64," + base64.b64encode(png.tobytes()).decode() if ok else None
 
