@@ -13,21 +13,23 @@ F32, F64 = np.float32, np.float64
 STRIDE, CELL = 2, 12
 
 
+def cell_edges(index: np.ndarray, scale: float):
+    """Original-image start and end pixel of heatmap cells along one axis (semantics 4.2):
+    trunc(f32(2i+1) / f32(scale)) and trunc(f32(2i+12) / f32(scale)), as float32 arrays."""
+    sc = F32(scale)
+    index = np.asarray(index)
+    return (np.trunc((index * STRIDE + 1).astype(F32) / sc),
+            np.trunc((index * STRIDE + CELL).astype(F32) / sc))
+
+
 def generate_boxes(prob: np.ndarray, scale: float, t1: float):
     """Cells with prob >= t1 as boxes (`generate_bounding_boxes`), x (column) outer, y inner.
 
     Returns (boxes (n, 4) float32, cells (n, 2) int32 [row, col]).
     """
     cols, rows = np.nonzero(prob.T >= F32(t1))   # nonzero on the transpose: x outer, y inner
-    sc = F32(scale)
-
-    def edges(i):
-        a = np.trunc((i * STRIDE + 1).astype(F32) / sc)
-        b = np.trunc((i * STRIDE + CELL).astype(F32) / sc)
-        return a, b
-
-    x1, x2 = edges(cols)
-    y1, y2 = edges(rows)
+    x1, x2 = cell_edges(cols, scale)
+    y1, y2 = cell_edges(rows, scale)
     boxes = np.stack([x1, y1, x2 - x1, y2 - y1], axis=1).astype(F32)
     return boxes, np.stack([rows, cols], axis=1).astype(np.int32)
 

@@ -98,15 +98,12 @@ def add_scored_boxes(fig: go.Figure, boxes, scores, name: str, bins: int = 8) ->
 
 
 def cell_boxes(shape: tuple, scale: float) -> np.ndarray:
-    """(h, w, 4) int x1, y1, x2, y2 in original pixels of every PNet cell at this scale, the C++ way:
-    x1 = trunc((2x+1)/s), x2 = trunc((2x+12)/s) in float32 (semantics 4.2); same for y."""
-    sc = np.float32(scale)
+    """(h, w, 4) int x1, y1, x2, y2 in original pixels of every PNet cell at this scale, computed
+    by the core's own box-generation rule (mtcnn_core.boxes.cell_edges)."""
+    from mtcnn_core.boxes import cell_edges
     h, w = shape
-    cols, rows = np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)
-    x1 = np.trunc((np.float32(2) * cols + np.float32(1)) / sc)
-    x2 = np.trunc((np.float32(2) * cols + np.float32(12)) / sc)
-    y1 = np.trunc((np.float32(2) * rows + np.float32(1)) / sc)
-    y2 = np.trunc((np.float32(2) * rows + np.float32(12)) / sc)
+    x1, x2 = cell_edges(np.arange(w), scale)
+    y1, y2 = cell_edges(np.arange(h), scale)
     out = np.empty((h, w, 4), np.int32)
     out[..., 0], out[..., 2] = x1[None, :], x2[None, :]
     out[..., 1], out[..., 3] = y1[:, None], y2[:, None]
