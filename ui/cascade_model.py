@@ -33,6 +33,7 @@ class StageBoxes:
     crop_size: int | None        # 24 / 48 when each box is a net input crop
     score_label: str
     fates_known: bool = True
+    add1: bool = False           # the stage's correction adds 1 to the rounded size (ONet only)
 
     def __len__(self):
         return len(self.boxes)
@@ -65,7 +66,7 @@ def stage_boxes(trace, name: str) -> StageBoxes:
             fate = np.where(st.scores >= np.float32(t), core.KEPT, core.BELOW_THRESHOLD).astype(np.int8)
         return StageBoxes(name, st.input.boxes, st.scores, fate, by, st.corrections,
                           24 if name.startswith("RNet") else 48,
-                          f"{name.split()[0]} probability", known)
+                          f"{name.split()[0]} probability", known, add1=name.startswith("ONet"))
     d = trace.detections
     fate, by = _all_kept(len(d))
     return StageBoxes(name, d.boxes, d.scores, fate, by, None, None, "ONet confidence")
@@ -104,22 +105,19 @@ def stage_rows(sb: StageBoxes) -> list[dict]:
             for i, (b, s) in enumerate(zip(sb.boxes, sb.scores))]
 
 
-def regression_arrows(box, corr) -> list[tuple[float, float, float, float]]:
-    """(x0, y0, x1, y1) arrows from each edge's middle to where the regression moves it.
-    corr = (dx1, dy1, dx2, dy2) as fractions of the box width/height (semantics 4.6)."""
+def corrected_box(box, corr, add1: bool = False) -> np.ndarray:
+    """The box after the stage's regression, by the core's own apply_correction (semantics 4.6)."""
+    from mtcnn_core.boxes import apply_correction
+    return apply_correction(np.asarray(box, np.float32).reshape(1, 4),
+                            np.asarray(corr, np.float32).reshape(1, 4), add1)[0]
+
+
+def regression_arrows(box, corr, add1: bool = False) -> list[tuple[float, float, float, float]]:
+    """(x0, y0, x1, y1) arrows from each edge's middle to where the regression moves that edge."""
     x, y, w, h = (float(v) for v in box)
-    dx1, dy1, dx2, dy2 = (float(v) for v in corr)
+    nx, ny, nw, nh = (float(v) for v in corrected_box(box, corr, add1))
     cx, cy = x + w / 2, y + h / 2
-    return [(x, cy, x + dx1 * w, cy), (cx, y, cx, y + dy1 * h),
-            (x + w, cy, x + w + dx2 * w, cy), (cx, y + h, cx, y + h + dy2 * h)]
-
-
-def corrected_box(box, corr) -> np.ndarray:
-    """The box after applying the regression (plain float arithmetic; for display only)."""
-    x, y, w, h = (float(v) for v in box)
-    dx1, dy1, dx2, dy2 = (float(v) for v in corr)
-    x1, y1, x2, y2 = x + dx1 * w, y + dy1 * h, x + w + dx2 * w, y + h + dy2 * h
-    return np.array([x1, y1, x2 - x1, y2 - y1])
+    return [(x, cy, nx, cy), (cx, y, cx, ny), (x + w, cy, nx + nw, cy), (cx, y + h, cx, ny + nh)]
 
 
 def funnel_counts(trace) -> list[tuple[str, int]]:

@@ -97,20 +97,20 @@ def _box_detail(run, sb: cm.StageBoxes, i: int):
         cols[0].image(draw.crop_preview(x, scale=max(2, 144 // sb.crop_size)),
                       caption=f"{sb.crop_size}×{sb.crop_size} net input (crop_input)")
     if sb.corrections is not None:
-        cols[1].plotly_chart(regression_figure(run, box, sb.corrections[i]), width="stretch",
-                             key="cascade_reg")
+        cols[1].plotly_chart(regression_figure(run, box, sb.corrections[i], sb.add1),
+                             width="stretch", key="cascade_reg")
         dx1, dy1, dx2, dy2 = sb.corrections[i]
         cols[1].caption(f"regression dx1={dx1:+.3f} dy1={dy1:+.3f} dx2={dx2:+.3f} dy2={dy2:+.3f} "
                         "(fractions of the box size)")
 
 
-def regression_figure(run, box, corr) -> go.Figure:
+def regression_figure(run, box, corr, add1: bool = False) -> go.Figure:
     """A zoom on one box with arrows showing how the regression moves each edge."""
     fig = overlay.image_figure(run, px_height=320)
     figures.add_boxes(fig, [box], "box", "#ffd60a", width=2)
-    figures.add_boxes(fig, [cm.corrected_box(box, corr)], "after regression", "#00e5ff", width=2,
-                      dash="dash")
-    for x0, y0, x1, y1 in cm.regression_arrows(box, corr):
+    figures.add_boxes(fig, [cm.corrected_box(box, corr, add1)], "after regression", "#00e5ff",
+                      width=2, dash="dash")
+    for x0, y0, x1, y1 in cm.regression_arrows(box, corr, add1):
         fig.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y",
                            showarrow=True, arrowhead=2, arrowwidth=2, arrowcolor="#00e5ff", text="")
     x, y, w, h = (float(v) for v in box)

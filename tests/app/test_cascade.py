@@ -37,3 +37,17 @@ def test_stage_model_on_cpp_trace():
     assert (sb.fate == 1).sum() == (ref.rnet.scores < 0.7).sum()
     arrows = cm.regression_arrows([0, 0, 10, 10], [0.1, 0, -0.1, 0])
     assert arrows[0] == (0, 5, 1.0, 5) and arrows[2] == (10, 5, 9.0, 5)
+
+
+def test_regression_target_is_the_cores_corrected_box():
+    """The Cascade page's 'after regression' box for an ONet-kept box is bit for bit the box the
+    detector kept (apply_correction with the ONet +1), not a display approximation."""
+    import numpy as np
+    import mtcnn_core as mc
+    from tests.app.conftest import SAMPLES
+    trace = mc.detect(mc.load_image(SAMPLES / "astronaut.png"))
+    sb = cm.stage_boxes(trace, "ONet kept")
+    assert sb.add1 and len(trace.onet.kept)
+    for j, i in enumerate(trace.onet.filtered.order):
+        got = cm.corrected_box(sb.boxes[i], sb.corrections[i], sb.add1)
+        assert np.array_equal(got.view(np.uint32), trace.onet.kept.boxes[j].view(np.uint32))
