@@ -4,13 +4,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from mtcnn_core import DEFAULTS
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = ROOT / "sample_images"
 CPP_DIR = SAMPLE_DIR / "cpp"
 DEFAULT_SAMPLE = "faces_at_scales.png"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
-DEFAULT_PARAMS = {"min_face_size": 60, "t1": 0.6, "t2": 0.7, "t3": 0.7, "pyramid_factor": 0.709}
+DEFAULT_PARAMS = dict(DEFAULTS)   # OpenFace's DetectFaces defaults, as the core defines them
 MFS20_PARAMS = {**DEFAULT_PARAMS, "min_face_size": 20, "t1": 0.5}
 
 
