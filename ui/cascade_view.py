@@ -92,7 +92,7 @@ def _box_detail(run, sb: cm.StageBoxes, i: int):
     st.markdown(f"**#{i}** at ({box[0]:.0f}, {box[1]:.0f}) size {box[2]:.0f}×{box[3]:.0f} — "
                 f"{sb.score_label} **{sb.scores[i]:.4f}**, {cm.fate_text(sb, i)}")
     cols = st.columns(2)
-    if sb.crop_size and core.has("crop_input"):
+    if sb.crop_size:
         x = nets_input.crop(run.sha, tuple(float(v) for v in box), sb.crop_size, run.bgr)
         cols[0].image(draw.crop_preview(x, scale=max(2, 144 // sb.crop_size)),
                       caption=f"{sb.crop_size}×{sb.crop_size} net input (crop_input)")

@@ -22,7 +22,7 @@ def parse_reference(digest: str, name: str, _data: bytes, _npz: bytes | None):
 @st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
 def compare_runs(run_key: str, ref_key: str, tol_px: float, tol_score: float, _ref, _cand):
     """mc.compare of reference (C++) and candidate (Python), once per pair and tolerances."""
-    return core.compare(_ref, _cand, tol_px=tol_px, tol_score=tol_score)
+    return core.mc.compare(_ref, _cand, tol_px=tol_px, tol_score=tol_score)
 
 
 def render(run):

@@ -26,7 +26,5 @@ def _level_png(image_sha: str, level_index: int, scale: float, _bgr: np.ndarray,
 
 
 def level_picture(image_sha: str, level, bgr: np.ndarray) -> bytes | None:
-    """The resized level as display PNG bytes (PNet's input un-normalised), or None without core."""
-    if not core.has("pnet_input"):
-        return None
+    """The resized level as display PNG bytes (PNet's input un-normalised)."""
     return _level_png(image_sha, level.index, float(level.scale), bgr, level)

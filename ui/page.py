@@ -29,9 +29,6 @@ def run_page(title: str, body, caption: str | None = None):
         if run is None:
             st.info("Choose a sample image or upload one in the sidebar.")
             return
-        if run.from_cpp:
-            st.warning("The Python detector core is not available yet: showing the bundled OpenFace "
-                       "C++ trace of this sample instead.")
         for w in run.trace.warnings:
             st.warning(w)
         body(run)

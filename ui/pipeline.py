@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from . import core, samples
+from . import core
 
 CACHE_TTL_S = 3600
 PARAM_KEYS = ("min_face_size", "t1", "t2", "t3", "pyramid_factor")
@@ -57,12 +57,6 @@ def run_detection(image_sha: str, params: tuple, model_folder: str | None, engin
 def bundled_cpp_trace(path: str):
     """A C++ reference trace shipped in sample_images/cpp (with its heatmaps if present)."""
     return core.Trace.load(Path(path))
-
-
-def fallback_trace(image_name: str, params: dict):
-    """Until `mc.detect` exists: the bundled C++ trace of a sample for these parameters, or None."""
-    path = samples.cpp_trace_path(image_name, params)
-    return bundled_cpp_trace(str(path)) if path else None
 
 
 @st.cache_resource(max_entries=6, ttl=CACHE_TTL_S, show_spinner=False)

@@ -58,9 +58,6 @@ def render(run):
 
 def _level_image(run, level):
     pic = nets_input.level_picture(run.sha, level, run.bgr)
-    if pic is None:
-        st.caption("Resized level image needs mtcnn_core.pnet_input.")
-        return
     st.image(pic, caption=f"PNet input at level {level.index}: {level.width}×{level.height} px",
              width="stretch")
 

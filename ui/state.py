@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from . import core, pipeline, samples
+from . import pipeline, samples
 
 ENGINES = ("auto", "exact", "blas")
 BUNDLED = "bundled (models/)"
@@ -27,13 +27,12 @@ class Run:
     bgr: np.ndarray
     rgb: np.ndarray
     trace: object               # mtcnn_core Trace
-    from_cpp: bool = False      # True while the core is missing: the bundled C++ trace is shown
 
     @property
     def key(self) -> str:
         """Cache key of this run for derived views (figures, downloads)."""
         p = ",".join(f"{self.params[k]}" for k in pipeline.PARAM_KEYS)
-        return f"{self.sha}|{p}|{self.model_folder}|{self.engine}|{int(self.from_cpp)}"
+        return f"{self.sha}|{p}|{self.model_folder}|{self.engine}"
 
 
 def image_record(name: str, data: bytes, source: str) -> dict:
@@ -99,18 +98,7 @@ def current_run() -> Run | None:
     params, folder, engine = current_params(), model_folder(), st.session_state.engine
     bgr, _ = pipeline.decoded_image(img["sha"], img["data"])
     rgb = pipeline.rgb_image(img["sha"], img["data"])
-    trace, from_cpp = _trace_for(img, params, folder, engine)
+    key = tuple(params[k] for k in pipeline.PARAM_KEYS)
+    trace = pipeline.run_detection(img["sha"], key, folder, engine, img["data"], img["name"])
     return Run(img["name"], img["sha"], img["data"], img["source"], params, folder, engine,
-               bgr, rgb, trace, from_cpp)
-
-
-def _trace_for(img: dict, params: dict, folder, engine):
-    """Run the cached detector; while the core has no `detect`, fall back to a bundled C++ trace."""
-    if core.has("detect"):
-        key = tuple(params[k] for k in pipeline.PARAM_KEYS)
-        return pipeline.run_detection(img["sha"], key, folder, engine, img["data"], img["name"]), False
-    trace = pipeline.fallback_trace(img["name"], params) if img["source"] == "sample" else None
-    if trace is None:
-        raise core.MTCNNInputError("the detector core (mtcnn_core.detect) is not available yet; "
-                                   "only the bundled samples with their C++ parameters can be shown")
-    return trace, True
+               bgr, rgb, trace)
