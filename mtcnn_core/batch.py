@@ -203,7 +203,7 @@ def _compare_into(task, trace, res):
     from .trace import load_any
     opt, row = task["options"], res["row"]
     try:
-        ref = load_any(task["cpp"], name=task["cpp_name"])
+        ref = load_any(task["cpp"], name=task["cpp_name"], heatmaps=None)
         if task["cpp_heatmaps"] is not None and ref.has_stages:
             from .trace import attach_heatmaps
             attach_heatmaps(ref, io.BytesIO(task["cpp_heatmaps"]), task["cpp_name"])

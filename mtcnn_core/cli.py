@@ -70,12 +70,7 @@ def cmd_trace(a):
 def cmd_compare(a):
     from . import compare
     from .trace import load_any
-    ref = load_any(a.reference, heatmaps=None)
-    cand = load_any(a.candidate, heatmaps=None)
-    for t, p in ((ref, a.reference), (cand, a.candidate)):
-        from .trace import attach_heatmaps, heatmap_path
-        if t.has_stages and heatmap_path(p).exists():
-            attach_heatmaps(t, heatmap_path(p), str(p))
+    ref, cand = load_any(a.reference), load_any(a.candidate)   # + their heatmaps sidecars
     rep = compare(ref, cand, tol_px=a.tol_px, tol_score=a.tol_score)
     print(json.dumps(rep.to_dict(), indent=1) if a.json else rep.format())
     return 0 if rep.ok else 1

@@ -392,18 +392,31 @@ def detections_to_csv(trace: Trace) -> str:
     return "\n".join(lines) + "\n"
 
 
-def load_any(path_or_bytes, name="upload", heatmaps=None) -> Trace:
-    """A trace JSON, a minimal detections JSON or a detections CSV, chosen by content."""
-    data = path_or_bytes
-    if isinstance(data, (str, Path)) and not str(data).lstrip().startswith(("{", "x")):
-        name = str(data)
+def _is_path(source) -> bool:
+    """A Path, or a str that names a file rather than holding JSON/CSV text."""
+    return isinstance(source, Path) or (isinstance(source, str) and "\n" not in source
+                                        and not source.lstrip().startswith("{"))
+
+
+def load_any(source, name="upload", heatmaps="auto") -> Trace:
+    """A trace JSON, a minimal detections JSON or a detections CSV, chosen by content.
+
+    source: a path, or the file's bytes/text. heatmaps: npz bytes/path to attach, None for none,
+    or "auto": the `.heatmaps.npz` beside a full-trace JSON path, if there is one.
+    """
+    path = Path(source) if _is_path(source) else None
+    if path is not None:
+        name = str(path)
         try:
-            data = Path(data).read_bytes()
+            source = path.read_bytes()
         except OSError as e:
             raise TraceFormatError(f"{name}: cannot read ({e.strerror or e})") from None
-    if isinstance(data, str):
-        data = data.encode()
-    head = data.lstrip()[:1]
-    if head == b"{":
+    data = source.encode() if isinstance(source, str) else bytes(source)
+    if data.lstrip()[:1] != b"{":
+        return detections_from_csv(data, source=name)
+    if heatmaps != "auto":
         return Trace.from_json(data, heatmaps=heatmaps, source=name)
-    return detections_from_csv(data, source=name)
+    trace = Trace.from_json(data, source=name)
+    if path is not None and trace.has_stages and heatmap_path(path).exists():
+        attach_heatmaps(trace, heatmap_path(path), name)
+    return trace

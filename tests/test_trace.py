@@ -112,3 +112,15 @@ def test_csv_round_trip_and_minimal_json():
     assert np.array_equal(t.detections.boxes, t2.detections.boxes)
     t3 = load_any(b'{"detections": [[1, 2, 3, 4, 0.9]], "image": {"width": 10}}')
     assert not t3.has_stages and len(t3.detections) == 1
+
+
+@needs_shared
+def test_load_any_reads_paths_and_their_heatmap_sidecar(tmp_path):
+    import shutil
+    src = SHARED / "sample_images" / "cpp"
+    shutil.copy(src / "astronaut.json", tmp_path / "x_ref.json")   # a name starting with 'x'
+    shutil.copy(src / "astronaut.heatmaps.npz", tmp_path / "x_ref.heatmaps.npz")
+    for source in (tmp_path / "x_ref.json", str(tmp_path / "x_ref.json")):
+        t = load_any(source)
+        assert t.has_stages and all(s.heatmap is not None for s in t.scales)
+    assert all(s.heatmap is None for s in load_any(tmp_path / "x_ref.json", heatmaps=None).scales)
