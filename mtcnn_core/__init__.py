@@ -4,7 +4,8 @@ See docs/core_api.md for the API and ../shared/docs/openface_mtcnn_semantics.md 
 """
 from . import _blas_env  # noqa: F401  (must run before numpy is imported)
 from .compare import CompareReport, compare
-from .cascade import DEFAULTS, __version__, crop_input, detect, pnet_input, pyramid, validate_params
+from .cascade import (DEFAULTS, __version__, crop_input, detect, detect_bytes, pnet_input, pyramid,
+                      validate_params)
 from .errors import ImageError, ModelFormatError, MTCNNInputError, TraceFormatError
 from .images import DEFAULT_MAX_PIXELS, DecodedImage, decode_image, load_image
 from .models import BUNDLED_DIR, OPENFACE_SHA256, ModelSet, load_models
@@ -17,7 +18,7 @@ def engine_report(models=None) -> str:
     return _report(models)
 
 
-__all__ = ["detect", "CompareReport", "load_image", "decode_image", "load_models", "compare", "engine_report",
+__all__ = ["detect", "detect_bytes", "CompareReport", "load_image", "decode_image", "load_models", "compare", "engine_report",
            "pnet_input", "crop_input", "pyramid", "validate_params", "Trace", "BoxSet", "Filtered",
            "NetStage", "ScaleTrace", "ModelSet", "DecodedImage", "ModelFormatError", "ImageError",
            "TraceFormatError", "MTCNNInputError", "DEFAULTS", "DEFAULT_MAX_PIXELS", "BUNDLED_DIR",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import csv
-import hashlib
 import html
 import io
 import json
@@ -173,18 +172,14 @@ def empty_row(name) -> dict:
 
 def _detect_and_compare(task, res):
     """Fill `res` in place: trace JSON, optional npz, compare JSON and the summary row."""
-    from . import detect, load_models
-    from .images import decode_image
+    from . import detect_bytes, load_models
     row, opt = res["row"], task["options"]
     if task["read_error"] and task["image"] is None:
         raise OSError(task["read_error"])
     t0 = time.perf_counter()
-    dec = decode_image(task["image"], name=task["name"])
-    info = {"file": task["name"], "sha256": hashlib.sha256(task["image"]).hexdigest()}
-    trace = detect(dec.image, models=load_models(opt["models"]), engine=opt["engine"],
-                   image_info=info, **opt["params"])
+    trace = detect_bytes(task["image"], task["name"], models=load_models(opt["models"]),
+                         engine=opt["engine"], **opt["params"])
     row["time_ms"] = f"{(time.perf_counter() - t0) * 1000:.1f}"
-    trace.warnings[:0] = dec.notes
     trace.timing_ms = {}          # keep outputs deterministic; the time is in summary.csv
     res["trace_json"] = trace.to_json()
     if opt["heatmaps"] and trace.heatmaps():

@@ -1,6 +1,7 @@
 """`FaceDetectorMTCNN::DetectFaces` step by step (semantics 2 and 4), recording a full Trace."""
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 
@@ -8,7 +9,7 @@ import numpy as np
 
 from . import boxes as B
 from .engine import validate_engine
-from .images import cv_resize, normalise_planes
+from .images import cv_resize, decode_image, normalise_planes
 from .kernels import cv_exp32, glibc_expf
 from .models import load_models
 from .trace import (BELOW_THRESHOLD, KEPT, SUPPRESSED, BoxSet, Filtered, NetStage, ScaleTrace,
@@ -185,6 +186,17 @@ def detect(image: np.ndarray, min_face_size=60, t1=0.6, t2=0.7, t3=0.7, pyramid_
     clock.report("done", 1.0)
     return Trace(producer, info, params, scales, merged, merged_nms, rnet, onet, dets,
                  clock.ms, warnings)
+
+
+def detect_bytes(data: bytes, name: str = "image", models=None, engine="auto", **params) -> Trace:
+    """Detect on an image file's bytes, decoded like cv::imread; the trace records the file name
+    and SHA-256, and the decoder's notes (e.g. first frame of an animation) lead its warnings."""
+    validate_params(**{**DEFAULTS, **params})
+    dec = decode_image(data, name=name)
+    info = {"file": name, "sha256": hashlib.sha256(data).hexdigest()}
+    trace = detect(dec.image, models=models, engine=engine, image_info=info, **params)
+    trace.warnings[:0] = dec.notes
+    return trace
 
 
 def _net_stage(net, image, inp: BoxSet, size, threshold, nms_thr, mode, engine) -> NetStage:

@@ -27,22 +27,16 @@ def _params(a) -> dict:
 
 def run_detect(image_path, a):
     """Load the image and models, validate parameters, and return the Trace."""
-    import hashlib
-    from . import detect, load_models
+    from . import detect_bytes, load_models
     from .cascade import validate_params
-    from .images import decode_image
 
     validate_params(**_params(a))
     try:
         data = Path(image_path).read_bytes()
     except OSError as e:
         raise MTCNNInputError(f"{image_path}: cannot read ({e.strerror or e})") from None
-    dec = decode_image(data, name=str(image_path))
-    models = load_models(a.models)
-    info = {"file": Path(image_path).name, "sha256": hashlib.sha256(data).hexdigest()}
-    trace = detect(dec.image, models=models, engine=a.engine, image_info=info, **_params(a))
-    trace.warnings[:0] = dec.notes
-    return trace
+    return detect_bytes(data, Path(image_path).name, models=load_models(a.models), engine=a.engine,
+                        **_params(a))
 
 
 def cmd_detect(a):
