@@ -11,7 +11,7 @@ from . import boxes as B
 from .engine import validate_engine
 from .images import cv_resize, decode_image, normalise_planes
 from .kernels import cv_exp32, glibc_expf
-from .models import load_models
+from .models import ModelSet, load_models
 from .trace import (BELOW_THRESHOLD, KEPT, SUPPRESSED, BoxSet, Filtered, NetStage, ScaleTrace,
                     Trace)
 
@@ -142,7 +142,7 @@ def detect(image: np.ndarray, min_face_size=60, t1=0.6, t2=0.7, t3=0.7, pyramid_
     params = validate_params(min_face_size, t1, t2, t3, pyramid_factor)
     validate_engine(engine)
     image = _as_bgr(image)
-    nets = models if models is not None and not isinstance(models, (str, bytes)) else load_models(models)
+    nets = models if isinstance(models, ModelSet) else load_models(models)   # None/str/Path: a folder
     clock = _Clock(progress)
     H, W = image.shape[:2]
     info = {"file": "", "width": W, "height": H, "sha256": ""}

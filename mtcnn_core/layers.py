@@ -14,12 +14,28 @@ from . import kernels
 F32 = np.float32
 
 
+def engine_check(layer, shape: tuple):
+    """(kind, key) of the shape check that decides this layer's path for an input of `shape`
+    ((N, H, W, C) maps or (N, F) vectors), or None for layers without a GEMM."""
+    if layer.kind == "conv":
+        o, _, kh, kw = layer.weight.shape
+        rows = shape[0] * (shape[1] - kh + 1) * (shape[2] - kw + 1)
+        return "conv", (layer.weight[0].size + 1, o, eng.row_bucket(rows))
+    if layer.kind != "fc":
+        return None
+    o, k = layer.weight.shape
+    per_pixel = len(shape) == 4 and shape[3] == k      # PNet: bias added in float32 afterwards
+    rows = shape[0] * (shape[1] * shape[2] if per_pixel else 1)
+    if o >= 100:   # OpenCV sends m >= 100 to the LAPACK HAL: OpenBLAS's 16-lane dot (3.6)
+        kind = "fc_lanes"
+    else:          # cv::gemm native: sequential double sum (3.5a / 3.5c)
+        kind = "fc_seq_bias_float" if per_pixel else "fc_seq_bias_double"
+    return kind, (k, o, eng.row_bucket(rows))
+
+
 def conv(x: np.ndarray, layer, engine: str) -> np.ndarray:
     """Valid stride-1 convolution (semantics 3.1-3.2)."""
-    o, _, kh, kw = layer.weight.shape
-    rows = x.shape[0] * (x.shape[1] - kh + 1) * (x.shape[2] - kw + 1)
-    key = (layer.weight[0].size + 1, o, eng.row_bucket(rows))
-    if eng.use_blas(engine, "conv", key):
+    if eng.use_blas(engine, *engine_check(layer, x.shape)):
         return kernels.conv_blas(x, layer.weight, layer.bias)
     return kernels.conv_exact(x, layer.weight, layer.bias)
 
@@ -62,13 +78,9 @@ def maxpool(x: np.ndarray, layer) -> np.ndarray:
     return out
 
 
-def _fc_vector(v: np.ndarray, layer, engine: str, bias_in_double: bool) -> np.ndarray:
-    o, k = layer.weight.shape
-    if o >= 100:   # OpenCV sends m >= 100 to the LAPACK HAL: OpenBLAS's 16-lane dot (3.6)
-        kind = "fc_lanes"
-    else:          # cv::gemm native: sequential double sum (3.5a / 3.5c)
-        kind = "fc_seq_bias_double" if bias_in_double else "fc_seq_bias_float"
-    if eng.use_blas(engine, kind, (k, o, eng.row_bucket(v.shape[0]))):
+def _fc_vector(v: np.ndarray, layer, engine: str, check) -> np.ndarray:
+    kind, key = check
+    if eng.use_blas(engine, kind, key):
         return eng.blas_fc(kind, v, layer.weight, layer.bias)
     return eng.exact_fc(kind, v, layer.weight, layer.bias)
 
@@ -76,10 +88,11 @@ def _fc_vector(v: np.ndarray, layer, engine: str, bias_in_double: bool) -> np.nd
 def fully_connected(x: np.ndarray, layer, engine: str) -> np.ndarray:
     """FC, whose meaning depends on the input's shape as in the C++ `fully_connected` (3.5)."""
     o, k = layer.weight.shape
+    check = engine_check(layer, x.shape)
     if x.ndim == 4 and x.shape[3] == k:
         # PNet: per pixel over the maps, bias added in float32 after the double sum
         n, h, w, c = x.shape
-        y = _fc_vector(np.ascontiguousarray(x).reshape(-1, c), layer, engine, bias_in_double=False)
+        y = _fc_vector(np.ascontiguousarray(x).reshape(-1, c), layer, engine, check)
         return y.reshape(n, h, w, o)
     if x.ndim == 4:
         # RNet/ONet fc1: each map transposed before flattening -> v[c*H*W + x*H + y]
@@ -88,7 +101,7 @@ def fully_connected(x: np.ndarray, layer, engine: str) -> np.ndarray:
         v = x
     if v.shape[1] != k:
         raise ValueError(f"fc layer expects {k} inputs, got {v.shape[1]}")
-    return _fc_vector(np.ascontiguousarray(v), layer, engine, bias_in_double=True)
+    return _fc_vector(np.ascontiguousarray(v), layer, engine, check)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:

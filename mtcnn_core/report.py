@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import engine as eng
+from .layers import engine_check
 from .models import load_models
 from .network import NET_INPUT
 
@@ -65,20 +66,15 @@ def set_blas_threads(n: int) -> bool:
 
 
 def _layer_keys(net, side, batch):
-    """(layer index, kind, key) of the BLAS-capable layers for a batch of side x side inputs."""
+    """(layer index, layer, kind, key) of the GEMM layers for a batch of side x side inputs,
+    from the same rule the layers use (layers.engine_check)."""
     shapes = [(3, side, side)] + net.shapes(side)
     for i, layer in enumerate(net.layers):
-        inp = shapes[i]
-        if layer.kind == "conv":
-            o, _, kh, kw = layer.weight.shape
-            rows = batch * (inp[1] - kh + 1) * (inp[2] - kw + 1)
-            yield i, layer, "conv", (layer.weight[0].size + 1, o, eng.row_bucket(rows))
-        elif layer.kind == "fc":
-            o, k = layer.weight.shape
-            per_pixel = len(inp) == 3 and inp[0] == k
-            rows = batch * (inp[1] * inp[2] if per_pixel else 1)
-            kind = "fc_lanes" if o >= 100 else ("fc_seq_bias_float" if per_pixel else "fc_seq_bias_double")
-            yield i, layer, kind, (k, o, eng.row_bucket(rows))
+        chw = shapes[i]
+        nhwc = (batch, chw[1], chw[2], chw[0]) if len(chw) == 3 else (batch,) + tuple(chw)
+        check = engine_check(layer, nhwc)
+        if check is not None:
+            yield (i, layer) + check
 
 
 def engine_report(models=None) -> str:

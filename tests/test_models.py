@@ -36,6 +36,9 @@ def test_index_crlf_and_relative_paths(tmp_path):
     files = read_detector_index(tmp_path / "MTCNN_detector.txt")
     assert files["ONet"].name == "ONet.dat"
     assert mc.load_models(tmp_path).matches_openface == {"PNet": True, "RNet": True, "ONet": True}
+    # a folder given as a Path (not only a str) is loaded, not mistaken for a loaded model set
+    trace = mc.detect(np.full((80, 80, 3), 128, np.uint8), models=tmp_path)
+    assert len(trace.scales) >= 1
 
 
 @pytest.mark.parametrize("bad", ["../../etc/passwd", "/etc/passwd"])
