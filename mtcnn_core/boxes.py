@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .images import normalise_planes
+from .images import normalise_planes, planar_input
 
 F32, F64 = np.float32, np.float64
 STRIDE, CELL = 2, 12
@@ -122,16 +122,17 @@ def _axis_taps(length: np.ndarray, size: int):
     return i0, frac
 
 
-def crop_batch(image: np.ndarray, squares: np.ndarray, size: int) -> np.ndarray:
+def crop_batch(image: np.ndarray, squares: np.ndarray, size: int, planar: bool = False) -> np.ndarray:
     """Zero-padded crops of rectified boxes, resized to size x size and normalised (semantics 4.9).
 
-    image: (H, W, 3) uint8 BGR; squares: (n, 4) float32 integer-valued. Returns (n, 3, size, size).
+    image: (H, W, 3) uint8 BGR; squares: (n, 4) float32 integer-valued. Returns (n, 3, size, size),
+    or (3, n, size, size) with planar=True (the networks' layout).
     The crop of (x, y, w, h) is image columns x-1 .. x+w-1 (w+1 px), zeros outside the image;
     it is resized with cv::resize's bilinear rules by gathering straight from the image.
     """
     n = len(squares)
     if n == 0:
-        return np.zeros((0, 3, size, size), F32)
+        return np.zeros((3, 0, size, size) if planar else (0, 3, size, size), F32)
     H, W = image.shape[:2]
     b = squares.astype(np.int64)
     cw, ch = b[:, 2] + 1, b[:, 3] + 1                                   # crop buffer size
@@ -159,4 +160,5 @@ def crop_batch(image: np.ndarray, squares: np.ndarray, size: int) -> np.ndarray:
     wx = cfx[:, None, :, None]
     wy = cfy[:, :, None, None]
     rows = [padded[y, xs[0]].astype(F32) * (one - wx) + padded[y, xs[1]].astype(F32) * wx for y in ys]
-    return normalise_planes(rows[0] * (one - wy) + rows[1] * wy)
+    pixels = rows[0] * (one - wy) + rows[1] * wy
+    return planar_input(pixels) if planar else normalise_planes(pixels)

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import boxes as B
 from .engine import validate_engine
-from .images import cv_resize, decode_image, normalise_planes
+from .images import cv_resize, decode_image, normalise_planes, planar_input
 from .kernels import cv_exp32, glibc_expf
 from .models import ModelSet, load_models
 from .trace import (BELOW_THRESHOLD, KEPT, SUPPRESSED, BoxSet, Filtered, NetStage, ScaleTrace,
@@ -106,9 +106,9 @@ def _run_pnet(image, levels, nets, params, engine, clock):
     scales = []
     for i, (s, h, w) in enumerate(levels):
         clock.report(f"PNet scale {i + 1}/{len(levels)}", 0.6 * i / max(len(levels), 1))
-        x = normalise_planes(cv_resize(image, w, h))[None]
+        x = planar_input(cv_resize(image, w, h))[:, None]
         clock.lap("pyramid")
-        out = nets.pnet.forward(x, engine)[0]
+        out = nets.pnet.forward_planar(x, engine)[:, 0]
         prob = face_probability(out)
         reg = np.ascontiguousarray(out[2:6])
         cand_boxes, cells = B.generate_boxes(prob, s, params["t1"])
@@ -127,7 +127,7 @@ def _run_net(net, image, squares, size, engine):
     """Batched crops -> net outputs (n, k) float32; empty input gives (0, k)."""
     if len(squares) == 0:
         return np.zeros((0, 16), F32)
-    return net.forward(B.crop_batch(image, squares, size), engine)
+    return net.forward_planar(B.crop_batch(image, squares, size, planar=True), engine)
 
 
 def _empty_stage(inp: BoxSet) -> NetStage:

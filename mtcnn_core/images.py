@@ -228,5 +228,13 @@ def cv_resize(src: np.ndarray, width: int, height: int) -> np.ndarray:
 
 def normalise_planes(img: np.ndarray) -> np.ndarray:
     """(..., h, w, 3) float32 BGR -> (..., 3, h, w) [R, G, B] planes of (x - 127.5) * 2^-7 (2.6-2.7)."""
-    v = (img - np.float32(127.5)) * np.float32(0.0078125)
-    return np.ascontiguousarray(np.moveaxis(v[..., ::-1], -1, -3))
+    return np.ascontiguousarray(np.moveaxis(planar_input(img), 0, -3))
+
+
+def planar_input(img: np.ndarray) -> np.ndarray:
+    """The same planes channel first: (..., h, w, 3) BGR -> (3, ..., h, w), the networks' layout."""
+    out = np.empty((3,) + img.shape[:-1], np.float32)
+    for c in range(3):   # R, G, B from B, G, R
+        np.subtract(img[..., 2 - c], np.float32(127.5), out=out[c])
+        out[c] *= np.float32(0.0078125)
+    return out

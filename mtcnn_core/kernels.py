@@ -98,15 +98,16 @@ def fma_chain_into(acc, cols, weights, j0, j1):
 
 
 # ---- convolution ------------------------------------------------------------------------------
+# Maps are planar (C, N, H, W): channel planes first, so a conv's GEMM output (O, N*Ho*Wo) is the
+# next layer's input without a transpose, and im2col copies whole shifted planes.
 def im2col_t(x: np.ndarray, kh: int, kw: int, dtype=F64) -> np.ndarray:
-    """(N, H, W, C) -> (C*kw*kh, N*Ho*Wo): row j = in*kh*kw + c*kh + r, the C++'s column order."""
-    n, h, w, ch = x.shape
+    """(C, N, H, W) -> (C*kw*kh, N*Ho*Wo): row j = in*kh*kw + c*kh + r, the C++'s column order."""
+    ch, n, h, w = x.shape
     ho, wo = h - kh + 1, w - kw + 1
     cols = np.empty((ch, kw, kh, n, ho, wo), dtype)
-    xt = x.transpose(3, 0, 1, 2)
     for c in range(kw):
         for r in range(kh):
-            cols[:, c, r] = xt[:, :, r:r + ho, c:c + wo]
+            cols[:, c, r] = x[:, :, r:r + ho, c:c + wo]
     return cols.reshape(ch * kw * kh, n * ho * wo)
 
 
@@ -162,21 +163,37 @@ def gemm_exact_rows(a: np.ndarray, wm: np.ndarray) -> np.ndarray:
 
 
 def gemm_blas_rows(a: np.ndarray, wm: np.ndarray) -> np.ndarray:
-    """Host-BLAS [a | 1] @ wm, rows padded to a multiple of 64 so the BLAS sees few distinct shapes."""
-    return _gemm_padded(_padded(a, F32, extra_ones=True), wm)[:a.shape[0]]
+    """Host-BLAS [a | 1] @ wm for a (P, K) -> (P, O), through the same padded (K+1, P) column
+    buffer and call as `conv_blas` (the shape checks must exercise the production path)."""
+    p, k = a.shape
+    cols = _padded_cols(k, p, F32)
+    cols[:k, :p] = a.T
+    return _gemm_cols(np.ascontiguousarray(wm.T), cols)[:, :p].T
 
 
-def _gemm_padded(full: np.ndarray, wm: np.ndarray) -> np.ndarray:
-    split = conv_split(wm.shape[0])
+def _padded_cols(k: int, p: int, dtype) -> np.ndarray:
+    """(k+1, padded P) buffer: the ones row for the bias, zero columns past P (few BLAS shapes)."""
+    from .engine import padded_rows
+    full = np.empty((k + 1, padded_rows(p)), dtype)
+    full[:, p:] = 0
+    full[k, :p] = 1
+    return full
+
+
+def _gemm_cols(wt: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """(O, K+1) @ (K+1, P) -> (O, P) float32."""
+    split = conv_split(wt.shape[1])
     if split is None:
-        return full @ wm
+        return wt @ cols
     # the C++'s OpenBLAS split K here (semantics 3.2); do the same with two calls
-    return full[:, :split] @ wm[:split] + full[:, split:] @ wm[split:]
+    out = wt[:, :split] @ cols[:split]
+    out += wt[:, split:] @ cols[split:]
+    return out
 
 
 def conv_exact(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """Valid conv of x (N, H, W, C) float32 -> (N, Ho, Wo, O), bit-identical to OpenFace's chain."""
-    n, h, w, _ = x.shape
+    """Valid conv of x (C, N, H, W) float32 -> (O, N, Ho, Wo), bit-identical to OpenFace's chain."""
+    _, n, h, w = x.shape
     o, _, kh, kw = weight.shape
     ho, wo = h - kh + 1, w - kw + 1
     wm = conv_weight_matrix(weight, bias)
@@ -188,44 +205,39 @@ def conv_exact(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarra
         # tiles are groups of boxes, or of output rows when there is one image
         b0, b1 = bounds
         if n > 1:
-            cols, sl = im2col_t(x64[b0:b1], kh, kw), slice(b0 * ho * wo, b1 * ho * wo)
+            cols, sl = im2col_t(x64[:, b0:b1], kh, kw), slice(b0 * ho * wo, b1 * ho * wo)
         else:
-            cols, sl = im2col_t(x64[:, b0:b1 + kh - 1], kh, kw), slice(b0 * wo, b1 * wo)
+            cols, sl = im2col_t(x64[:, :, b0:b1 + kh - 1], kh, kw), slice(b0 * wo, b1 * wo)
         out[:, sl] = _chain_tile(_with_ones(cols), wm64, split)
 
     _map(run_tile, _tile_bounds(n, o * ho * wo) if n > 1 else _tile_bounds(ho, o * wo))
-    return np.ascontiguousarray(out.T).reshape(n, ho, wo, o)
+    return out.reshape(o, n, ho, wo)
 
 
-def im2col_rows_padded(x: np.ndarray, kh: int, kw: int) -> np.ndarray:
-    """(N, H, W, C) float32 -> (P_padded, K+1) float32 im2col rows in the C++'s column order,
-    with the ones column for the bias and zero rows up to the padded row count, in one copy."""
-    from .engine import padded_rows
-    n, h, w, ch = x.shape
+def im2col_planar(x: np.ndarray, kh: int, kw: int) -> np.ndarray:
+    """(C, N, H, W) float32 -> (K+1, P_padded) im2col rows in the C++'s column order, the ones
+    row for the bias last and zero columns up to the padded count: one plane copy per tap."""
+    ch, n, h, w = x.shape
     ho, wo = h - kh + 1, w - kw + 1
     p, k = n * ho * wo, ch * kh * kw
-    full = np.empty((padded_rows(p), k + 1), F32)
-    full[p:] = 0
-    full[:p, k] = 1
-    it = F32().itemsize
-    rows = np.lib.stride_tricks.as_strided(
-        full, shape=(n, ho, wo, ch, kw, kh),
-        strides=(ho * wo * (k + 1) * it, wo * (k + 1) * it, (k + 1) * it, kw * kh * it, kh * it, it))
-    windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))  # n,ho,wo,ch,kh,kw
-    np.copyto(rows, windows.transpose(0, 1, 2, 3, 5, 4))
+    full = _padded_cols(k, p, F32)
+    taps = full[:k, :p].reshape(ch, kw, kh, n, ho, wo)
+    for c in range(kw):
+        for r in range(kh):
+            taps[:, c, r] = x[:, :, r:r + ho, c:c + wo]
     return full
 
 
 def conv_blas(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """The same conv as one host-BLAS sgemm of im2col (P, K+1) by (K+1, O), as the C++ calls it.
+    """The same conv as one host-BLAS sgemm (O, K+1) @ im2col (K+1, P), the C++'s K order.
 
-    x (N, H, W, C) -> (N, Ho, Wo, O): the GEMM's rows are already in that order.
+    x (C, N, H, W) -> (O, N, Ho, Wo), a view into the (padded) GEMM output.
     """
-    n, h, w, _ = x.shape
+    _, n, h, w = x.shape
     o, _, kh, kw = weight.shape
     ho, wo = h - kh + 1, w - kw + 1
-    out = _gemm_padded(im2col_rows_padded(x, kh, kw), conv_weight_matrix(weight, bias))
-    return out[:n * ho * wo].reshape(n, ho, wo, o)
+    out = _gemm_cols(conv_weight_matrix(weight, bias).T.copy(), im2col_planar(x, kh, kw))
+    return out[:, :n * ho * wo].reshape(o, n, ho, wo)
 
 
 # ---- fully connected --------------------------------------------------------------------------
@@ -271,10 +283,14 @@ def fc_double_seq(v: np.ndarray, weight: np.ndarray, bias: np.ndarray, bias_in_d
     return acc.astype(F32) + bias.astype(F32)[None, :]
 
 
-def _padded(v: np.ndarray, dtype, extra_ones: bool = False) -> np.ndarray:
-    """Rows padded to a multiple of 64 (few distinct BLAS shapes), optional ones column for a bias."""
+def _padded_count(rows: int) -> int:
     from .engine import padded_rows
-    full = np.zeros((padded_rows(v.shape[0]), v.shape[1] + extra_ones), dtype)
+    return padded_rows(rows)
+
+
+def _padded(v: np.ndarray, dtype, extra_ones: bool = False) -> np.ndarray:
+    """Rows padded (few distinct BLAS shapes), optional ones column for a bias."""
+    full = np.zeros((_padded_count(v.shape[0]), v.shape[1] + extra_ones), dtype)
     full[:v.shape[0], :v.shape[1]] = v
     if extra_ones:
         full[:, -1] = 1
@@ -294,8 +310,13 @@ def fc_seq_blas(v: np.ndarray, weight: np.ndarray, bias: np.ndarray, bias_in_dou
     if bias_in_double:
         w = np.concatenate([weight.astype(F64), bias.astype(F64)[:, None]], axis=1)
         return (_padded(v, F64, extra_ones=True) @ w.T)[:v.shape[0]].astype(F32)
-    out = (_padded(v, F64) @ weight.astype(F64).T)[:v.shape[0]].astype(F32)
-    return out + bias.astype(F32)[None, :]
+    # per pixel (PNet): as (O, K) @ (K, P), the planar maps' layout; returns a (P, O) view
+    n, k = v.shape
+    cols = np.zeros((k, _padded_count(n)), F64)
+    cols[:, :n] = v.T
+    out = (weight.astype(F64) @ cols)[:, :n].astype(F32)
+    out += bias.astype(F32)[:, None]
+    return out.T
 
 
 # ---- OpenCV's float exp (semantics 6.3) -------------------------------------------------------

@@ -1,7 +1,7 @@
 """The five layer operations of OpenFace's `CNN::Inference`, with the C++'s float rules.
 
-Inputs are float32: (N, H, W, C) maps (channels last: a GEMM's output needs no transpose) or
-(N, F) vectors. Conv and the fully connected layers go
+Inputs are float32: planar (C, N, H, W) maps (channel planes first: a GEMM's output is the next
+layer's input as it stands) or (N, F) vectors. Conv and the fully connected layers go
 through `engine` to pick the exact kernel or the host BLAS (see engine.py).
 """
 from __future__ import annotations
@@ -16,16 +16,16 @@ F32 = np.float32
 
 def engine_check(layer, shape: tuple):
     """(kind, key) of the shape check that decides this layer's path for an input of `shape`
-    ((N, H, W, C) maps or (N, F) vectors), or None for layers without a GEMM."""
+    ((C, N, H, W) maps or (N, F) vectors), or None for layers without a GEMM."""
     if layer.kind == "conv":
         o, _, kh, kw = layer.weight.shape
-        rows = shape[0] * (shape[1] - kh + 1) * (shape[2] - kw + 1)
+        rows = shape[1] * (shape[2] - kh + 1) * (shape[3] - kw + 1)
         return "conv", (layer.weight[0].size + 1, o, eng.row_bucket(rows))
     if layer.kind != "fc":
         return None
     o, k = layer.weight.shape
-    per_pixel = len(shape) == 4 and shape[3] == k      # PNet: bias added in float32 afterwards
-    rows = shape[0] * (shape[1] * shape[2] if per_pixel else 1)
+    per_pixel = len(shape) == 4 and shape[0] == k      # PNet: bias added in float32 afterwards
+    rows = shape[1] * shape[2] * shape[3] if per_pixel else shape[0] if len(shape) == 2 else shape[1]
     if o >= 100:   # OpenCV sends m >= 100 to the LAPACK HAL: OpenBLAS's 16-lane dot (3.6)
         kind = "fc_lanes"
     else:          # cv::gemm native: sequential double sum (3.5a / 3.5c)
@@ -41,12 +41,26 @@ def conv(x: np.ndarray, layer, engine: str) -> np.ndarray:
 
 
 def prelu(x: np.ndarray, layer) -> np.ndarray:
-    """y = x where x >= 0, else x * slope (per channel for maps, per element for vectors).
+    """y = x where x >= 0, else x * slope (per channel: axis 0 of maps, axis 1 of vectors).
 
-    Not max(x, slope*x): numpy's SIMD maximum may return -0.0 for max(+0.0, -0.0), and exact zeros
-    do come out of the convolutions.
+    Computed without a per-element branch: max(x, s*x) is that value wherever s <= 1 (for s < 0
+    too) and min(x, s*x) wherever s >= 1, except at x = +-0, where numpy's SIMD max/min may pick
+    either zero while the C++ keeps x's own bits; zeros are rare, so they are patched afterwards.
     """
-    return np.where(x < 0, x * layer.slope.astype(F32), x)
+    axis = 0 if x.ndim == 4 else 1
+    shape = [1] * x.ndim
+    shape[axis] = -1
+    s = layer.slope.astype(F32).reshape(shape)
+    with np.errstate(over="ignore"):   # s*x may overflow where x > 0: that product is not kept
+        y = np.multiply(x, s)
+        np.maximum(x, y, out=y)
+        big = np.flatnonzero(layer.slope > 1)
+        if big.size:
+            sel = (slice(None),) * axis + (big,)
+            y[sel] = np.minimum(x[sel], x[sel] * s[sel])
+    if (x == 0).any():
+        y = np.where(x == 0, x, y)
+    return y
 
 
 def pool_output_size(size: int, k: int, s: int) -> int:
@@ -56,24 +70,24 @@ def pool_output_size(size: int, k: int, s: int) -> int:
 
 
 def maxpool(x: np.ndarray, layer) -> np.ndarray:
-    """Max pooling with partial windows at the right/bottom edge (semantics 3.4); (N, H, W, C)."""
-    n, h, w, c = x.shape
+    """Max pooling with partial windows at the right/bottom edge (semantics 3.4); (C, N, H, W)."""
+    c, n, h, w = x.shape
     oh, ow = pool_output_size(h, layer.ky, layer.sy), pool_output_size(w, layer.kx, layer.sx)
     ph = max(h, (oh - 1) * layer.sy + layer.ky)
     pw = max(w, (ow - 1) * layer.sx + layer.kx)
     if (ph, pw) == (h, w):
         pad = x
     else:  # partial windows at the edge: pad with -FLT_MAX, the C++'s starting maximum
-        pad = np.full((n, ph, pw, c), -np.finfo(F32).max, F32)
-        pad[:, :h, :w] = x
+        pad = np.full((c, n, ph, pw), -np.finfo(F32).max, F32)
+        pad[:, :, :h, :w] = x
     # separable: max over the window's columns, then over its rows (the max is order-free)
     cols = None
     for dx in range(layer.kx):
-        win = pad[:, :, dx:dx + (ow - 1) * layer.sx + 1:layer.sx]
+        win = pad[:, :, :, dx:dx + (ow - 1) * layer.sx + 1:layer.sx]
         cols = win.copy() if cols is None else np.maximum(cols, win, out=cols)
     out = None
     for dy in range(layer.ky):
-        win = cols[:, dy:dy + (oh - 1) * layer.sy + 1:layer.sy]
+        win = cols[:, :, dy:dy + (oh - 1) * layer.sy + 1:layer.sy]
         out = win.copy() if out is None else np.maximum(out, win, out=out)
     return out
 
@@ -89,14 +103,14 @@ def fully_connected(x: np.ndarray, layer, engine: str) -> np.ndarray:
     """FC, whose meaning depends on the input's shape as in the C++ `fully_connected` (3.5)."""
     o, k = layer.weight.shape
     check = engine_check(layer, x.shape)
-    if x.ndim == 4 and x.shape[3] == k:
+    if x.ndim == 4 and x.shape[0] == k:
         # PNet: per pixel over the maps, bias added in float32 after the double sum
-        n, h, w, c = x.shape
-        y = _fc_vector(np.ascontiguousarray(x).reshape(-1, c), layer, engine, check)
-        return y.reshape(n, h, w, o)
+        _, n, h, w = x.shape
+        y = _fc_vector(x.reshape(k, -1).T, layer, engine, check)     # (pixels, O)
+        return np.ascontiguousarray(y.T).reshape(o, n, h, w)
     if x.ndim == 4:
         # RNet/ONet fc1: each map transposed before flattening -> v[c*H*W + x*H + y]
-        v = x.transpose(0, 3, 2, 1).reshape(x.shape[0], -1)
+        v = x.transpose(1, 0, 3, 2).reshape(x.shape[1], -1)
     else:
         v = x
     if v.shape[1] != k:

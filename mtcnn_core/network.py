@@ -25,15 +25,22 @@ class Network:
 
     def forward(self, x: np.ndarray, engine: str = "auto", return_all: bool = False):
         """x: (N, 3, h, w) float32 normalised planes. Returns the last output, or every layer's,
-        with maps as (N, C, H, W) (the layers work channels-last internally)."""
+        with maps as (N, C, H, W) (the layers work on planar (C, N, H, W) maps internally)."""
+        x = np.asarray(x, np.float32).transpose(1, 0, 2, 3)
+        outs = self.forward_planar(np.ascontiguousarray(x), engine, return_all)
+        if return_all:
+            return [_batch_first(o) for o in outs]
+        return _batch_first(outs)
+
+    def forward_planar(self, x: np.ndarray, engine: str = "auto", return_all: bool = False):
+        """The same on planar input (3, N, h, w); maps come out planar (C, N, H, W)."""
         validate_engine(engine)
-        x = np.ascontiguousarray(np.asarray(x, np.float32).transpose(0, 2, 3, 1))
         outs = []
         for layer in self.layers:
             x = L.apply(x, layer, engine)
             if return_all:
-                outs.append(_channels_first(x))
-        return outs if return_all else _channels_first(x)
+                outs.append(x)
+        return outs if return_all else x
 
     def shapes(self, side: int | None = None) -> list:
         """Output shape (without batch) of each layer for a side x side input; raises on mismatch."""
@@ -56,8 +63,8 @@ class Network:
         return rows
 
 
-def _channels_first(a: np.ndarray) -> np.ndarray:
-    return a.transpose(0, 3, 1, 2) if a.ndim == 4 else a
+def _batch_first(a: np.ndarray) -> np.ndarray:
+    return a.transpose(1, 0, 2, 3) if a.ndim == 4 else a
 
 
 def _param_count(layer) -> int:

@@ -60,13 +60,13 @@ def naive_conv(x, w, b, split=None):
     return out
 
 
-def nhwc(a):
-    """The layers work channels-last; the naive references are written channels-first."""
-    return np.ascontiguousarray(a.transpose(0, 2, 3, 1))
+def planar(a):
+    """The layers work on planar (C, N, H, W) maps; the naive references are written (N, C, H, W)."""
+    return np.ascontiguousarray(a.transpose(1, 0, 2, 3))
 
 
 def nchw(a):
-    return np.ascontiguousarray(a.transpose(0, 3, 1, 2))
+    return np.ascontiguousarray(a.transpose(1, 0, 2, 3))
 
 
 def rand(*shape, scale=1.0):
@@ -77,7 +77,7 @@ def rand(*shape, scale=1.0):
 def test_conv_exact_equals_naive_chain(shape, wshape):
     x, w, b = rand(*shape), rand(*wshape, scale=0.3), rand(wshape[0])
     want = naive_conv(x, w, b)
-    got = nchw(kernels.conv_exact(nhwc(x), w, b))
+    got = nchw(kernels.conv_exact(planar(x), w, b))
     assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
 
 
@@ -86,12 +86,12 @@ def test_conv_exact_split_chain_equals_naive():
     x, w, b = rand(1, 64, 3, 3), rand(2, 64, 3, 3, scale=0.1), rand(2)
     assert kernels.conv_split(577) == 288
     want = naive_conv(x, w, b, split=288)
-    got = nchw(kernels.conv_exact(nhwc(x), w, b))
+    got = nchw(kernels.conv_exact(planar(x), w, b))
     assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
 
 
 def test_conv_blas_is_close_to_exact():
-    x, w, b = nhwc(rand(2, 3, 9, 8)), rand(6, 3, 3, 3), rand(6)
+    x, w, b = planar(rand(2, 3, 9, 8)), rand(6, 3, 3, 3), rand(6)
     np.testing.assert_allclose(kernels.conv_blas(x, w, b), kernels.conv_exact(x, w, b), rtol=1e-5, atol=1e-5)
 
 
@@ -154,23 +154,33 @@ def test_fc_double_seq_equals_naive(bias_in_double):
             assert got[n, o] == want
 
 
-@pytest.mark.parametrize("slopes", [[0.3, -0.7, 1.0], [1.0, 1.5, 3.0], [-1.2, 0.2, 1.3]])
+def naive_prelu_bits(v, slope):
+    with np.errstate(over="ignore"):
+        return np.float32(v if v >= 0 else F32(v * slope)).view(np.uint32)
+
+
+@pytest.mark.parametrize("slopes", [[0.3, -0.7, 1.0], [1.0, 1.5, 3.0], [-1.2, 0.2, 1.3], [0.0, -0.0, 0.5]])
 def test_prelu_equals_naive(slopes):
-    # slopes below, above and on both sides of 1, with signed zeros (x >= 0 keeps x's bits)
-    x, s = rand(2, 4, 4, 3), np.array(slopes, F32)
-    x[0, 0, 0] = [0.0, -0.0, 0.0]
-    x[0, 0, 1] = [-0.0, 0.0, -0.0]
-    got = layers.prelu(x, PReLULayer(s))
+    # slopes below, above and on both sides of 1 and zero, with signed zeros (x >= 0 keeps x's
+    # bits) and tiny negatives whose product underflows to a signed zero
+    x, s = rand(3, 2, 4, 4), np.array(slopes, F32)
+    x[:, 0, 0, 0] = [0.0, -0.0, 0.0]
+    x[:, 0, 0, 1] = [-0.0, 0.0, -0.0]
+    x[:, 1, 3, 3] = [-1e-45, -1e-45, -1e-45]
+    x[:, 1, 3, 2] = [1e-45, -3e38, 3e38]
+    got = layers.prelu(x, PReLULayer(s))                 # maps: one slope per plane (axis 0)
     for idx in np.ndindex(x.shape):
-        v = x[idx]
-        want = v if v >= 0 else F32(v * s[idx[-1]])
-        assert got[idx].view(np.uint32) == np.float32(want).view(np.uint32), (idx, v)
+        assert got[idx].view(np.uint32) == naive_prelu_bits(x[idx], s[idx[0]]), (idx, x[idx])
+    v = x.reshape(3, -1).T.copy()                        # vectors: one slope per feature (axis 1)
+    got = layers.prelu(v, PReLULayer(s))
+    for idx in np.ndindex(v.shape):
+        assert got[idx].view(np.uint32) == naive_prelu_bits(v[idx], s[idx[1]]), (idx, v[idx])
 
 
 @pytest.mark.parametrize("size,k,s", [(7, 3, 2), (22, 3, 2), (10, 2, 2), (9, 3, 2), (5, 2, 2)])
 def test_maxpool_equals_naive_with_partial_windows(size, k, s):
     x = rand(2, 3, size, size + 1)
-    got = nchw(layers.maxpool(nhwc(x), PoolLayer(k, k, s, s)))
+    got = nchw(layers.maxpool(planar(x), PoolLayer(k, k, s, s)))
     oh = int(math.floor(abs((size - k) / s) + 0.5)) + 1
     ow = int(math.floor(abs((size + 1 - k) / s) + 0.5)) + 1
     assert got.shape == (2, 3, oh, ow)
@@ -182,7 +192,7 @@ def test_maxpool_equals_naive_with_partial_windows(size, k, s):
 def test_fc_flattening_order_for_rnet_onet():
     x = rand(2, 4, 3, 3)
     w, b = rand(6, 36), rand(6)
-    got = layers.fully_connected(nhwc(x), FCLayer(w, b), "exact")
+    got = layers.fully_connected(planar(x), FCLayer(w, b), "exact")
     for n in range(2):
         v = [x[n, c, yy, xx] for c in range(4) for xx in range(3) for yy in range(3)]  # (C, W, H)
         for o in range(6):
