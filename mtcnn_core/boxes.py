@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .images import normalise_planes, planar_input
+from .images import planar_input
 
 F32, F64 = np.float32, np.float64
 STRIDE, CELL = 2, 12
@@ -126,13 +126,13 @@ def crop_batch(image: np.ndarray, squares: np.ndarray, size: int, planar: bool =
     """Zero-padded crops of rectified boxes, resized to size x size and normalised (semantics 4.9).
 
     image: (H, W, 3) uint8 BGR; squares: (n, 4) float32 integer-valued. Returns (n, 3, size, size),
-    or (3, n, size, size) with planar=True (the networks' layout).
+    or planar (3, size, size, n) with planar=True (the networks' layout).
     The crop of (x, y, w, h) is image columns x-1 .. x+w-1 (w+1 px), zeros outside the image;
     it is resized with cv::resize's bilinear rules by gathering straight from the image.
     """
     n = len(squares)
     if n == 0:
-        return np.zeros((3, 0, size, size) if planar else (0, 3, size, size), F32)
+        return np.zeros((3, size, size, 0) if planar else (0, 3, size, size), F32)
     H, W = image.shape[:2]
     b = squares.astype(np.int64)
     cw, ch = b[:, 2] + 1, b[:, 3] + 1                                   # crop buffer size
@@ -146,19 +146,22 @@ def crop_batch(image: np.ndarray, squares: np.ndarray, size: int, planar: bool =
     c1 = np.minimum(c0 + 1, last)
     r0 = np.clip(cy0, 0, ch[:, None] - 1)
     r1 = np.clip(cy0 + 1, 0, ch[:, None] - 1)
-    # image indices in a copy with a zero border: anything outside the image reads the border
-    padded = np.zeros((H + 2, W + 2, 3), np.uint8)
-    padded[1:-1, 1:-1] = image
+    # image indices as (size, n); outside the image: read pixel 0, zeroed after the gather
+    ys = [(r + b[:, 1:2] - 1).T[:, None, :] for r in (r0, r1)]           # (size, 1, n)
+    xs = [(c + b[:, 0:1] - 1).T[None, :, :] for c in (c0, c1)]           # (1, size, n)
+    # one 3-byte item per pixel: a gather moves whole BGR pixels
+    pixels = np.ascontiguousarray(image).reshape(-1).view("V3")
 
-    def index(crop_idx, origin, limit):
-        i = crop_idx + origin                                           # (n, size) image index
-        return np.where((i >= 0) & (i < limit), i + 1, 0)
+    def taps(y, x):   # (size, size, n, 3) float32 BGR
+        inside = (y >= 0) & (y < H) & (x >= 0) & (x < W)
+        g = np.take(pixels, np.where(inside, y * W + x, 0)).view(np.uint8).reshape(size, size, n, 3)
+        if not inside.all():
+            g[~inside] = 0
+        return g.astype(F32)
 
-    ys = [index(r, b[:, 1:2] - 1, H)[:, :, None] for r in (r0, r1)]
-    xs = [index(c, b[:, 0:1] - 1, W)[:, None, :] for c in (c0, c1)]
     one = F32(1)
-    wx = cfx[:, None, :, None]
-    wy = cfy[:, :, None, None]
-    rows = [padded[y, xs[0]].astype(F32) * (one - wx) + padded[y, xs[1]].astype(F32) * wx for y in ys]
-    pixels = rows[0] * (one - wy) + rows[1] * wy
-    return planar_input(pixels) if planar else normalise_planes(pixels)
+    wx = cfx.T[None, :, :, None]
+    wy = cfy.T[:, None, :, None]
+    rows = [taps(y, xs[0]) * (one - wx) + taps(y, xs[1]) * wx for y in ys]
+    planes = planar_input(rows[0] * (one - wy) + rows[1] * wy)          # (3, size, size, n)
+    return planes if planar else np.ascontiguousarray(planes.transpose(3, 0, 1, 2))

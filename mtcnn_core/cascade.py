@@ -106,9 +106,9 @@ def _run_pnet(image, levels, nets, params, engine, clock):
     scales = []
     for i, (s, h, w) in enumerate(levels):
         clock.report(f"PNet scale {i + 1}/{len(levels)}", 0.6 * i / max(len(levels), 1))
-        x = planar_input(cv_resize(image, w, h))[:, None]
+        x = planar_input(cv_resize(image, w, h))[..., None]
         clock.lap("pyramid")
-        out = nets.pnet.forward_planar(x, engine)[:, 0]
+        out = nets.pnet.forward_planar(x, engine)[..., 0]
         prob = face_probability(out)
         reg = np.ascontiguousarray(out[2:6])
         cand_boxes, cells = B.generate_boxes(prob, s, params["t1"])

@@ -98,17 +98,18 @@ def fma_chain_into(acc, cols, weights, j0, j1):
 
 
 # ---- convolution ------------------------------------------------------------------------------
-# Maps are planar (C, N, H, W): channel planes first, so a conv's GEMM output (O, N*Ho*Wo) is the
-# next layer's input without a transpose, and im2col copies whole shifted planes.
+# Maps are planar (C, H, W, N): channel planes first and the batch of boxes innermost, so a conv's
+# GEMM output (O, Ho*Wo*N) is the next layer's input without a transpose, im2col copies whole
+# shifted planes, and pooling runs over contiguous runs of N boxes.
 def im2col_t(x: np.ndarray, kh: int, kw: int, dtype=F64) -> np.ndarray:
-    """(C, N, H, W) -> (C*kw*kh, N*Ho*Wo): row j = in*kh*kw + c*kh + r, the C++'s column order."""
-    ch, n, h, w = x.shape
+    """(C, H, W, N) -> (C*kw*kh, Ho*Wo*N): row j = in*kh*kw + c*kh + r, the C++'s column order."""
+    ch, h, w, n = x.shape
     ho, wo = h - kh + 1, w - kw + 1
-    cols = np.empty((ch, kw, kh, n, ho, wo), dtype)
+    cols = np.empty((ch, kw, kh, ho, wo, n), dtype)
     for c in range(kw):
         for r in range(kh):
-            cols[:, c, r] = x[:, :, r:r + ho, c:c + wo]
-    return cols.reshape(ch * kw * kh, n * ho * wo)
+            cols[:, c, r] = x[:, r:r + ho, c:c + wo]
+    return cols.reshape(ch * kw * kh, ho * wo * n)
 
 
 def conv_weight_matrix(weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
@@ -192,52 +193,53 @@ def _gemm_cols(wt: np.ndarray, cols: np.ndarray) -> np.ndarray:
 
 
 def conv_exact(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """Valid conv of x (C, N, H, W) float32 -> (O, N, Ho, Wo), bit-identical to OpenFace's chain."""
-    _, n, h, w = x.shape
+    """Valid conv of x (C, H, W, N) float32 -> (O, Ho, Wo, N), bit-identical to OpenFace's chain."""
+    _, h, w, n = x.shape
     o, _, kh, kw = weight.shape
     ho, wo = h - kh + 1, w - kw + 1
     wm = conv_weight_matrix(weight, bias)
     wm64, split = wm.astype(F64), conv_split(wm.shape[0])
     x64 = x.astype(F64)
-    out = np.empty((o, n * ho * wo), F32)
+    out = np.empty((o, ho, wo, n), F32)
 
     def run_tile(bounds):
         # tiles are groups of boxes, or of output rows when there is one image
         b0, b1 = bounds
         if n > 1:
-            cols, sl = im2col_t(x64[:, b0:b1], kh, kw), slice(b0 * ho * wo, b1 * ho * wo)
+            cols = im2col_t(x64[..., b0:b1], kh, kw)
+            out[..., b0:b1] = _chain_tile(_with_ones(cols), wm64, split).reshape(o, ho, wo, b1 - b0)
         else:
-            cols, sl = im2col_t(x64[:, :, b0:b1 + kh - 1], kh, kw), slice(b0 * wo, b1 * wo)
-        out[:, sl] = _chain_tile(_with_ones(cols), wm64, split)
+            cols = im2col_t(x64[:, b0:b1 + kh - 1], kh, kw)
+            out[:, b0:b1] = _chain_tile(_with_ones(cols), wm64, split).reshape(o, b1 - b0, wo, 1)
 
     _map(run_tile, _tile_bounds(n, o * ho * wo) if n > 1 else _tile_bounds(ho, o * wo))
-    return out.reshape(o, n, ho, wo)
+    return out
 
 
 def im2col_planar(x: np.ndarray, kh: int, kw: int) -> np.ndarray:
-    """(C, N, H, W) float32 -> (K+1, P_padded) im2col rows in the C++'s column order, the ones
+    """(C, H, W, N) float32 -> (K+1, P_padded) im2col rows in the C++'s column order, the ones
     row for the bias last and zero columns up to the padded count: one plane copy per tap."""
-    ch, n, h, w = x.shape
+    ch, h, w, n = x.shape
     ho, wo = h - kh + 1, w - kw + 1
     p, k = n * ho * wo, ch * kh * kw
     full = _padded_cols(k, p, F32)
-    taps = full[:k, :p].reshape(ch, kw, kh, n, ho, wo)
+    taps = full[:k, :p].reshape(ch, kw, kh, ho, wo, n)
     for c in range(kw):
         for r in range(kh):
-            taps[:, c, r] = x[:, :, r:r + ho, c:c + wo]
+            taps[:, c, r] = x[:, r:r + ho, c:c + wo]
     return full
 
 
 def conv_blas(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """The same conv as one host-BLAS sgemm (O, K+1) @ im2col (K+1, P), the C++'s K order.
 
-    x (C, N, H, W) -> (O, N, Ho, Wo), a view into the (padded) GEMM output.
+    x (C, H, W, N) -> (O, Ho, Wo, N), a view into the (padded) GEMM output.
     """
-    _, n, h, w = x.shape
+    _, h, w, n = x.shape
     o, _, kh, kw = weight.shape
     ho, wo = h - kh + 1, w - kw + 1
     out = _gemm_cols(conv_weight_matrix(weight, bias).T.copy(), im2col_planar(x, kh, kw))
-    return out[:, :n * ho * wo].reshape(o, n, ho, wo)
+    return out[:, :n * ho * wo].reshape(o, ho, wo, n)
 
 
 # ---- fully connected --------------------------------------------------------------------------

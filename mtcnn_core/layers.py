@@ -1,7 +1,7 @@
 """The five layer operations of OpenFace's `CNN::Inference`, with the C++'s float rules.
 
-Inputs are float32: planar (C, N, H, W) maps (channel planes first: a GEMM's output is the next
-layer's input as it stands) or (N, F) vectors. Conv and the fully connected layers go
+Inputs are float32: planar (C, H, W, N) maps (channel planes first, the N boxes innermost: a
+GEMM's output is the next layer's input as it stands) or (N, F) vectors. Conv and the fully connected layers go
 through `engine` to pick the exact kernel or the host BLAS (see engine.py).
 """
 from __future__ import annotations
@@ -16,16 +16,16 @@ F32 = np.float32
 
 def engine_check(layer, shape: tuple):
     """(kind, key) of the shape check that decides this layer's path for an input of `shape`
-    ((C, N, H, W) maps or (N, F) vectors), or None for layers without a GEMM."""
+    ((C, H, W, N) maps or (N, F) vectors), or None for layers without a GEMM."""
     if layer.kind == "conv":
         o, _, kh, kw = layer.weight.shape
-        rows = shape[1] * (shape[2] - kh + 1) * (shape[3] - kw + 1)
+        rows = (shape[1] - kh + 1) * (shape[2] - kw + 1) * shape[3]
         return "conv", (layer.weight[0].size + 1, o, eng.row_bucket(rows))
     if layer.kind != "fc":
         return None
     o, k = layer.weight.shape
     per_pixel = len(shape) == 4 and shape[0] == k      # PNet: bias added in float32 afterwards
-    rows = shape[1] * shape[2] * shape[3] if per_pixel else shape[0] if len(shape) == 2 else shape[1]
+    rows = shape[1] * shape[2] * shape[3] if per_pixel else shape[0] if len(shape) == 2 else shape[3]
     if o >= 100:   # OpenCV sends m >= 100 to the LAPACK HAL: OpenBLAS's 16-lane dot (3.6)
         kind = "fc_lanes"
     else:          # cv::gemm native: sequential double sum (3.5a / 3.5c)
@@ -70,25 +70,40 @@ def pool_output_size(size: int, k: int, s: int) -> int:
 
 
 def maxpool(x: np.ndarray, layer) -> np.ndarray:
-    """Max pooling with partial windows at the right/bottom edge (semantics 3.4); (C, N, H, W)."""
-    c, n, h, w = x.shape
+    """Max pooling with partial windows at the right/bottom edge (semantics 3.4); (C, H, W, N)."""
+    _, h, w, _ = x.shape
     oh, ow = pool_output_size(h, layer.ky, layer.sy), pool_output_size(w, layer.kx, layer.sx)
-    ph = max(h, (oh - 1) * layer.sy + layer.ky)
-    pw = max(w, (ow - 1) * layer.sx + layer.kx)
-    if (ph, pw) == (h, w):
-        pad = x
-    else:  # partial windows at the edge: pad with -FLT_MAX, the C++'s starting maximum
-        pad = np.full((c, n, ph, pw), -np.finfo(F32).max, F32)
-        pad[:, :, :h, :w] = x
-    # separable: max over the window's columns, then over its rows (the max is order-free)
-    cols = None
-    for dx in range(layer.kx):
-        win = pad[:, :, :, dx:dx + (ow - 1) * layer.sx + 1:layer.sx]
-        cols = win.copy() if cols is None else np.maximum(cols, win, out=cols)
-    out = None
-    for dy in range(layer.ky):
-        win = cols[:, :, dy:dy + (oh - 1) * layer.sy + 1:layer.sy]
-        out = win.copy() if out is None else np.maximum(out, win, out=out)
+    # separable (the max is order-free): over the window's rows, then its columns
+    return _pool_axis(_pool_axis(x, 1, layer.ky, layer.sy, oh), 2, layer.kx, layer.sx, ow)
+
+
+def _pool_axis(x: np.ndarray, axis: int, k: int, s: int, n_out: int) -> np.ndarray:
+    """Max over windows [j*s, j*s + k) along `axis` for j < n_out; windows past the edge are cut
+    off there, and one wholly outside would keep the C++'s starting value -FLT_MAX."""
+    n = x.shape[axis]
+
+    def along(start, stop, step=1):
+        idx = [slice(None)] * x.ndim
+        idx[axis] = slice(start, stop, step)
+        return tuple(idx)
+
+    shape = list(x.shape)
+    shape[axis] = n_out
+    out = np.empty(shape, F32)
+    whole = min(n_out, (n - k) // s + 1) if n >= k else 0
+    if whole > 0:
+        dst = out[along(0, whole)]
+        taps = [x[along(d, d + (whole - 1) * s + 1, s)] for d in range(k)]
+        if k == 1:
+            dst[...] = taps[0]
+        else:
+            np.maximum(taps[0], taps[1], out=dst)
+            for t in taps[2:]:
+                np.maximum(dst, t, out=dst)
+    for j in range(whole, n_out):
+        lo, hi = j * s, min(j * s + k, n)
+        out[along(j, j + 1)] = x[along(lo, hi)].max(axis=axis, keepdims=True) if lo < hi \
+            else -np.finfo(F32).max
     return out
 
 
@@ -105,12 +120,12 @@ def fully_connected(x: np.ndarray, layer, engine: str) -> np.ndarray:
     check = engine_check(layer, x.shape)
     if x.ndim == 4 and x.shape[0] == k:
         # PNet: per pixel over the maps, bias added in float32 after the double sum
-        _, n, h, w = x.shape
+        _, h, w, n = x.shape
         y = _fc_vector(x.reshape(k, -1).T, layer, engine, check)     # (pixels, O)
-        return np.ascontiguousarray(y.T).reshape(o, n, h, w)
+        return np.ascontiguousarray(y.T).reshape(o, h, w, n)
     if x.ndim == 4:
         # RNet/ONet fc1: each map transposed before flattening -> v[c*H*W + x*H + y]
-        v = x.transpose(1, 0, 3, 2).reshape(x.shape[1], -1)
+        v = x.transpose(3, 0, 2, 1).reshape(x.shape[3], -1)
     else:
         v = x
     if v.shape[1] != k:

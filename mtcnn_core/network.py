@@ -25,15 +25,15 @@ class Network:
 
     def forward(self, x: np.ndarray, engine: str = "auto", return_all: bool = False):
         """x: (N, 3, h, w) float32 normalised planes. Returns the last output, or every layer's,
-        with maps as (N, C, H, W) (the layers work on planar (C, N, H, W) maps internally)."""
-        x = np.asarray(x, np.float32).transpose(1, 0, 2, 3)
+        with maps as (N, C, H, W) (the layers work on planar (C, H, W, N) maps internally)."""
+        x = np.asarray(x, np.float32).transpose(1, 2, 3, 0)
         outs = self.forward_planar(np.ascontiguousarray(x), engine, return_all)
         if return_all:
             return [_batch_first(o) for o in outs]
         return _batch_first(outs)
 
     def forward_planar(self, x: np.ndarray, engine: str = "auto", return_all: bool = False):
-        """The same on planar input (3, N, h, w); maps come out planar (C, N, H, W)."""
+        """The same on planar input (3, h, w, N); maps come out planar (C, H, W, N)."""
         validate_engine(engine)
         outs = []
         for layer in self.layers:
@@ -64,7 +64,7 @@ class Network:
 
 
 def _batch_first(a: np.ndarray) -> np.ndarray:
-    return a.transpose(1, 0, 2, 3) if a.ndim == 4 else a
+    return a.transpose(3, 0, 1, 2) if a.ndim == 4 else a
 
 
 def _param_count(layer) -> int:

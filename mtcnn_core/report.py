@@ -71,7 +71,7 @@ def _layer_keys(net, side, batch):
     shapes = [(3, side, side)] + net.shapes(side)
     for i, layer in enumerate(net.layers):
         chw = shapes[i]
-        planar = (chw[0], batch, chw[1], chw[2]) if len(chw) == 3 else (batch,) + tuple(chw)
+        planar = (chw[0], chw[1], chw[2], batch) if len(chw) == 3 else (batch,) + tuple(chw)
         check = engine_check(layer, planar)
         if check is not None:
             yield (i, layer) + check

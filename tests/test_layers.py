@@ -61,12 +61,12 @@ def naive_conv(x, w, b, split=None):
 
 
 def planar(a):
-    """The layers work on planar (C, N, H, W) maps; the naive references are written (N, C, H, W)."""
-    return np.ascontiguousarray(a.transpose(1, 0, 2, 3))
+    """The layers work on planar (C, H, W, N) maps; the naive references are written (N, C, H, W)."""
+    return np.ascontiguousarray(a.transpose(1, 2, 3, 0))
 
 
 def nchw(a):
-    return np.ascontiguousarray(a.transpose(1, 0, 2, 3))
+    return np.ascontiguousarray(a.transpose(3, 0, 1, 2))
 
 
 def rand(*shape, scale=1.0):
