@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -238,7 +239,8 @@ def conv_blas(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray
     _, h, w, n = x.shape
     o, _, kh, kw = weight.shape
     ho, wo = h - kh + 1, w - kw + 1
-    out = _gemm_cols(conv_weight_matrix(weight, bias).T.copy(), im2col_planar(x, kh, kw))
+    wt = derived(weight, "conv_t", lambda w, b: np.ascontiguousarray(conv_weight_matrix(w, b).T), bias)
+    out = _gemm_cols(wt, im2col_planar(x, kh, kw))
     return out[:, :n * ho * wo].reshape(o, ho, wo, n)
 
 
@@ -300,10 +302,42 @@ def _padded(v: np.ndarray, dtype, extra_ones: bool = False) -> np.ndarray:
 
 
 def fc_lanes_blas(v: np.ndarray, weight: np.ndarray, bias: np.ndarray, lanes: int = 16) -> np.ndarray:
-    """fc1's 16-lane structure with one float32 GEMM per lane (exact iff the BLAS chains sequentially)."""
-    full = _padded(v, F32)
-    acc = np.stack([full[:, lane::lanes] @ weight[:, lane::lanes].T for lane in range(lanes)], axis=-1)
-    return _pairwise_lanes(acc[:v.shape[0]]) + bias.astype(F32)[None, :]
+    """fc1's 16-lane structure as one stacked GEMM, lane by lane (exact iff the BLAS chains
+    sequentially): (lanes, N, steps) @ (lanes, steps, O), then the pairwise lane reduction."""
+    n, k = v.shape
+    steps = -(-k // lanes)
+    full = np.zeros((_padded_count(n), steps * lanes), F32)
+    full[:n, :k] = v
+    by_lane = np.ascontiguousarray(full.reshape(-1, steps, lanes).transpose(2, 0, 1))
+    acc = np.matmul(by_lane, derived(weight, "lanes", _lane_weights, lanes))   # (lanes, Np, O)
+    while acc.shape[0] > 1:
+        acc = acc[0::2] + acc[1::2]
+    return acc[0, :n] + bias.astype(F32)[None, :]
+
+
+def _lane_weights(weight: np.ndarray, lanes: int) -> np.ndarray:
+    """(O, K) -> (lanes, steps, O) float32, zero-padded: lane l holds k = l, l+lanes, ..."""
+    o, k = weight.shape
+    steps = -(-k // lanes)
+    w = np.zeros((o, steps * lanes), F32)
+    w[:, :k] = weight
+    return np.ascontiguousarray(w.reshape(o, steps, lanes).transpose(2, 1, 0))
+
+
+_derived: dict = {}
+
+
+def derived(array: np.ndarray, tag: str, fn, *args):
+    """fn(array, *args), computed once per weight array (model weights never change in place)."""
+    key = (id(array), tag) + tuple(id(a) if isinstance(a, np.ndarray) else a for a in args)
+    hit = _derived.get(key)
+    if hit is not None and hit[0]() is array:
+        return hit[1]
+    value = fn(array, *args)
+    for old in [k for k, (ref, _) in _derived.items() if ref() is None]:
+        del _derived[old]
+    _derived[key] = (weakref.ref(array), value)
+    return value
 
 
 def fc_seq_blas(v: np.ndarray, weight: np.ndarray, bias: np.ndarray, bias_in_double: bool) -> np.ndarray:
