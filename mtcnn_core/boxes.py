@@ -39,21 +39,30 @@ def to_int_rects(boxes: np.ndarray) -> np.ndarray:
     return np.rint(boxes.astype(F64)).astype(np.int64)
 
 
-def overlaps(rect: np.ndarray, rects: np.ndarray, mode: str) -> np.ndarray:
-    """float32 overlap of one int rect with many (IoU, or intersection over the smaller area)."""
-    x1 = np.maximum(rect[0], rects[:, 0])
-    y1 = np.maximum(rect[1], rects[:, 1])
-    x2 = np.minimum(rect[0] + rect[2], rects[:, 0] + rects[:, 2])
-    y2 = np.minimum(rect[1] + rect[3], rects[:, 1] + rects[:, 3])
-    iw, ih = x2 - x1, y2 - y1
-    empty = (rect[2] <= 0) | (rect[3] <= 0) | (rects[:, 2] <= 0) | (rects[:, 3] <= 0)
-    inter = np.where(empty | (iw <= 0) | (ih <= 0), 0, iw * ih).astype(F32)
-    a1 = rect[2] * rect[3]
-    a2 = rects[:, 2] * rects[:, 3]
+def overlaps(rects_a: np.ndarray, rects_b: np.ndarray, mode: str) -> np.ndarray:
+    """float32 overlap of int rects (m, 4) with int rects (k, 4) -> (m, k): IoU, or intersection
+    over the smaller area ("min"); a (4,) rect gives a (k,) row."""
+    a, b = np.asarray(rects_a), np.asarray(rects_b)
+    row = a.ndim == 1
+    a = a.reshape(-1, 4)[:, None, :]
+    b = b[None, :, :]
+    ax, ay, aw, ah = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
+    bx, by, bw, bh = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
+    iw = np.minimum(ax + aw, bx + bw) - np.maximum(ax, bx)
+    ih = np.minimum(ay + ah, by + bh) - np.maximum(ay, by)
+    empty = (aw <= 0) | (ah <= 0) | (bw <= 0) | (bh <= 0) | (iw <= 0) | (ih <= 0)
+    inter = np.where(empty, 0, iw * ih).astype(F32)
+    a1, a2 = aw * ah, bw * bh
     with np.errstate(divide="ignore", invalid="ignore"):
         if mode == "min":
-            return inter / np.minimum(a1, a2).astype(F32)
-        return inter / ((a1 + a2).astype(F32) - inter)
+            out = inter / np.minimum(a1, a2).astype(F32)
+        else:
+            out = inter / ((a1 + a2).astype(F32) - inter)
+    return out[0] if row else out
+
+
+#: Sorted candidates whose overlaps are computed together (one (block, alive) matrix at a time).
+NMS_BLOCK = 256
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: str = "iou"):
@@ -67,22 +76,29 @@ def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: str = "io
     if n == 0:
         return np.zeros(0, np.int64), suppressed_by
     order = np.lexsort((np.arange(n), scores))[::-1]   # score desc, then index desc
-    rects = to_int_rects(boxes)
+    rects = to_int_rects(boxes)[order]                 # from here on, positions in that order
     alive = np.ones(n, bool)
+    by = np.full(n, -1, np.int64)
     thr = F32(threshold)
     kept = []
-    for i in order:
-        if not alive[i]:
+    for b0 in range(0, n, NMS_BLOCK):
+        rows = b0 + np.flatnonzero(alive[b0:b0 + NMS_BLOCK])
+        if rows.size == 0:
             continue
-        kept.append(i)
-        alive[i] = False
-        rest = np.flatnonzero(alive)
-        if rest.size == 0:
-            break
-        gone = rest[overlaps(rects[i], rects[rest], mode) > thr]
-        alive[gone] = False
-        suppressed_by[gone] = i
-    return np.array(kept, np.int64), suppressed_by
+        cols = b0 + np.flatnonzero(alive[b0:])
+        hits = overlaps(rects[rows], rects[cols], mode) > thr
+        for j, i in enumerate(rows.tolist()):
+            if not alive[i]:
+                continue
+            kept.append(i)
+            alive[i] = False
+            gone = cols[hits[j] & alive[cols]]
+            if gone.size:
+                alive[gone] = False
+                by[gone] = i
+    hit = by >= 0
+    suppressed_by[order[hit]] = order[by[hit]]
+    return order[np.array(kept, np.int64)], suppressed_by
 
 
 def apply_correction(boxes: np.ndarray, corr: np.ndarray, add1: bool) -> np.ndarray:

@@ -231,3 +231,54 @@ def test_glibc_expf_matches_the_host_libm():
     x = np.concatenate([rng.uniform(-30, 30, 20000), [1.0693289, 88.7, -103.9]]).astype(F32)
     want = np.array([libm.expf(float(v)) for v in x], F32)
     assert np.array_equal(kernels.glibc_expf(x).view(np.uint32), want.view(np.uint32))
+
+
+# ---- NMS -------------------------------------------------------------------------------------
+def naive_nms(boxes, scores, threshold, mode):
+    """The C++ loop: walk the multimap (score, index) from its end; drop boxes overlapping the
+    picked one by more than f32(threshold), overlap computed in float32 on rne int rects."""
+    rects = [[int(np.rint(float(v))) for v in b] for b in boxes]
+    pending = sorted(range(len(boxes)), key=lambda i: (scores[i], i), reverse=True)
+    kept, by = [], {}
+    while pending:
+        i = pending.pop(0)
+        kept.append(i)
+        x, y, w, h = rects[i]
+        rest = []
+        for j in pending:
+            u, v, ww, hh = rects[j]
+            iw = min(x + w, u + ww) - max(x, u)
+            ih = min(y + h, v + hh) - max(y, v)
+            inter = F32(iw * ih if iw > 0 and ih > 0 and min(w, h, ww, hh) > 0 else 0)
+            if mode == "min":
+                denom = F32(min(w * h, ww * hh))
+            else:
+                denom = F32(F32(w * h + ww * hh) - inter)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                o = F32(inter / denom)
+            if o > F32(threshold):
+                by[j] = i
+            else:
+                rest.append(j)
+        pending = rest
+    return kept, by
+
+
+@pytest.mark.parametrize("n,mode,thr", [(40, "iou", 0.5), (700, "iou", 0.7), (600, "min", 0.7),
+                                        (300, "iou", 0.0), (5, "min", 1.0)])
+def test_nms_equals_the_cpp_loop(n, mode, thr):
+    # clustered boxes (many overlaps), fractional coordinates (rne rounding, ties at .5),
+    # repeated scores (the multimap's index order), some empty boxes; n > NMS_BLOCK crosses blocks
+    from mtcnn_core import boxes as B
+    centres = rng.uniform(0, 400, (max(n // 8, 1), 2))
+    c = centres[rng.integers(0, len(centres), n)] + rng.normal(0, 8, (n, 2))
+    wh = rng.uniform(5, 60, (n, 2))
+    boxes = np.concatenate([c, wh], axis=1).astype(F32)
+    boxes[::7, :2] = np.floor(boxes[::7, :2]) + 0.5
+    boxes[::23, 2] = 0
+    scores = rng.choice(np.linspace(0.5, 1, 17), n).astype(F32)
+    order, by = B.nms(boxes, scores, thr, mode)
+    kept, want_by = naive_nms(boxes, scores, thr, mode)
+    assert order.tolist() == kept
+    assert {j: int(by[j]) for j in np.flatnonzero(by >= 0)} == want_by
+    assert by[order].tolist() == [-1] * len(order)
