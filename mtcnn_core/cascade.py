@@ -123,11 +123,20 @@ def _run_pnet(image, levels, nets, params, engine, clock):
     return scales
 
 
+#: Boxes per RNet/ONet batch (by input side): small enough that a batch's layers stay in cache,
+#: big enough for efficient GEMMs (measured: ~15 % faster than one batch of 128-300 boxes).
+BOX_CHUNK = {24: 64, 48: 32}
+
+
 def _run_net(net, image, squares, size, engine):
-    """Batched crops -> net outputs (n, k) float32; empty input gives (0, k)."""
+    """Batched crops -> net outputs (n, k) float32; empty input gives (0, k). Each box's
+    result is independent of its batch (the C++ runs them one by one)."""
     if len(squares) == 0:
         return np.zeros((0, 16), F32)
-    return net.forward_planar(B.crop_batch(image, squares, size, planar=True), engine)
+    step = BOX_CHUNK.get(size, len(squares))
+    outs = [net.forward_planar(B.crop_batch(image, squares[i:i + step], size, planar=True), engine)
+            for i in range(0, len(squares), step)]
+    return outs[0] if len(outs) == 1 else np.concatenate(outs)
 
 
 def _empty_stage(inp: BoxSet) -> NetStage:
