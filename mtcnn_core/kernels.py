@@ -204,16 +204,12 @@ def conv_exact(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarra
     out = np.empty((o, ho, wo, n), F32)
 
     def run_tile(bounds):
-        # tiles are groups of boxes, or of output rows when there is one image
-        b0, b1 = bounds
-        if n > 1:
-            cols = im2col_t(x64[..., b0:b1], kh, kw)
-            out[..., b0:b1] = _chain_tile(_with_ones(cols), wm64, split).reshape(o, ho, wo, b1 - b0)
-        else:
-            cols = im2col_t(x64[:, b0:b1 + kh - 1], kh, kw)
-            out[:, b0:b1] = _chain_tile(_with_ones(cols), wm64, split).reshape(o, b1 - b0, wo, 1)
+        # tiles are bands of output rows (all boxes: the boxes are the innermost axis)
+        r0, r1 = bounds
+        cols = im2col_t(x64[:, r0:r1 + kh - 1], kh, kw)
+        out[:, r0:r1] = _chain_tile(_with_ones(cols), wm64, split).reshape(o, r1 - r0, wo, n)
 
-    _map(run_tile, _tile_bounds(n, o * ho * wo) if n > 1 else _tile_bounds(ho, o * wo))
+    _map(run_tile, _tile_bounds(ho, o * wo * n))
     return out
 
 
