@@ -1,0 +1,65 @@
+"""RNet/ONet run batched (and in chunks of boxes); each box's result must not depend on that."""
+import numpy as np
+import pytest
+
+from conftest import ROOT
+import mtcnn_core as mc
+from mtcnn_core import boxes as B
+from mtcnn_core import cascade, engine
+
+SAMPLE = ROOT / "sample_images" / "faces_at_scales.png"
+
+
+@pytest.fixture(scope="module")
+def stage_inputs():
+    img = mc.load_image(SAMPLE)
+    trace = mc.detect(img, min_face_size=20, t1=0.5)
+    return img, trace.rnet.input.boxes, trace.onet.input.boxes
+
+
+def one_by_one(net, img, squares, size, eng):
+    return np.concatenate([net.forward_planar(B.crop_batch(img, squares[i:i + 1], size, planar=True), eng)
+                           for i in range(len(squares))])
+
+
+@pytest.mark.parametrize("name,size", [("rnet", 24), ("onet", 48)])
+def test_batched_and_chunked_outputs_equal_one_box_at_a_time(stage_inputs, name, size):
+    img, rnet_in, onet_in = stage_inputs
+    squares = rnet_in if name == "rnet" else onet_in
+    assert len(squares) > cascade.BOX_CHUNK[size]      # more boxes than one chunk: chunks are exercised
+    net = getattr(mc.load_models(), name)
+    whole = net.forward_planar(B.crop_batch(img, squares, size, planar=True), "auto")
+    chunked = cascade._run_net(net, img, squares, size, "auto")
+    single = one_by_one(net, img, squares, size, "auto")
+    assert chunked.shape == whole.shape == single.shape
+    assert np.array_equal(chunked.view(np.uint32), single.view(np.uint32))
+    assert np.array_equal(whole.view(np.uint32), single.view(np.uint32))
+
+
+def test_exact_engine_batches_equal_single_boxes(stage_inputs):
+    img, _, onet_in = stage_inputs
+    net = mc.load_models().onet
+    squares = onet_in[:3]
+    batch = net.forward_planar(B.crop_batch(img, squares, 48, planar=True), "exact")
+    single = one_by_one(net, img, squares, 48, "exact")
+    assert np.array_equal(batch.view(np.uint32), single.view(np.uint32))
+
+
+def test_crop_batch_planar_is_the_nchw_crop_transposed(stage_inputs):
+    img, rnet_in, _ = stage_inputs
+    nchw = B.crop_batch(img, rnet_in[:20], 24)
+    planar = B.crop_batch(img, rnet_in[:20], 24, planar=True)
+    assert nchw.shape == (20, 3, 24, 24) and planar.shape == (3, 24, 24, 20)
+    assert np.array_equal(nchw, planar.transpose(3, 0, 1, 2))
+
+
+def test_gemm_row_padding_buckets():
+    rows = np.arange(1, 20000)
+    padded = np.array([engine.padded_rows(int(r)) for r in rows])
+    assert (padded >= rows).all() and (np.diff(padded) >= 0).all()
+    small = rows <= engine.BIG_ROWS
+    assert len(set(padded[small])) <= 30                        # few shapes to check per layer
+    waste = padded[small] - rows[small]
+    assert (waste <= np.maximum(0.25 * rows[small], 63)).all()  # at most 25 % or < 64 rows wasted
+    assert (padded[~small] % engine.ROW_UNIT == 0).all() and (padded[~small] - rows[~small]).max() < 64
+    assert engine.row_bucket(20000) == "big" and engine.row_bucket(3) == 8
