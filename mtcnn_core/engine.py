@@ -55,19 +55,21 @@ def validate_engine(engine: str) -> str:
 CHECK_SAMPLE = 256
 
 
-#: GEMM row counts up to BIG_ROWS are padded to the next of these: 8, 16, 32 (a few boxes through
-#: an FC), then multiples of ROW_UNIT about 2^(1/4) apart, so padding wastes at most 25 % (or
-#: < 64 rows) while a layer has at most 27 shapes to check.
-ROW_BUCKETS = [8, 16, 32] + sorted({-(-int(ROW_UNIT * 2 ** (i / 4)) // ROW_UNIT) * ROW_UNIT
-                                    for i in range(29)})
+#: GEMM row counts up to BIG_ROWS are padded to the next of these: multiples of ROW_UNIT about
+#: 2^(1/4) apart, so padding wastes at most 25 % (or < 64 rows) while a layer has at most 24
+#: shapes to check. FCs (whose rows are boxes) may also use 8, 16 and 32 rows; convs may not: at
+#: 8 rows OpenBLAS's small-matrix sgemm is not the chain for PNet conv3 (seen with SkylakeX).
+ROW_BUCKETS = sorted({-(-int(ROW_UNIT * 2 ** (i / 4)) // ROW_UNIT) * ROW_UNIT for i in range(29)})
+FC_ROW_BUCKETS = [8, 16, 32] + ROW_BUCKETS
 
 
-def padded_rows(rows: int) -> int:
-    """GEMM row count after padding: the next ROW_BUCKETS value up to BIG_ROWS, then a multiple
-    of ROW_UNIT, so that only a few shapes per layer ever need a check."""
+def padded_rows(rows: int, fc: bool = False) -> int:
+    """GEMM row count after padding: the next bucket up to BIG_ROWS, then a multiple of
+    ROW_UNIT, so that only a few shapes per layer ever need a check."""
     rows = max(rows, 1)
     if rows <= BIG_ROWS:
-        return ROW_BUCKETS[bisect.bisect_left(ROW_BUCKETS, rows)]
+        buckets = FC_ROW_BUCKETS if fc else ROW_BUCKETS
+        return buckets[bisect.bisect_left(buckets, rows)]
     return -(-rows // ROW_UNIT) * ROW_UNIT
 
 
@@ -85,8 +87,8 @@ def _sample_rows(rows: int, key) -> np.ndarray:
     return np.unique(np.concatenate([np.arange(quarter), middle, np.arange(rows - quarter, rows)]))
 
 
-def row_bucket(rows: int):
-    p = padded_rows(rows)
+def row_bucket(rows: int, fc: bool = False):
+    p = padded_rows(rows, fc)
     return p if p <= BIG_ROWS else "big"
 
 

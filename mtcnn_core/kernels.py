@@ -284,8 +284,9 @@ def fc_double_seq(v: np.ndarray, weight: np.ndarray, bias: np.ndarray, bias_in_d
 
 
 def _padded_count(rows: int) -> int:
+    """Padded row count of an FC's GEMM (engine.padded_rows with the FC buckets)."""
     from .engine import padded_rows
-    return padded_rows(rows)
+    return padded_rows(rows, fc=True)
 
 
 def _padded(v: np.ndarray, dtype, extra_ones: bool = False) -> np.ndarray:

@@ -30,7 +30,7 @@ def engine_check(layer, shape: tuple):
         kind = "fc_lanes"
     else:          # cv::gemm native: sequential double sum (3.5a / 3.5c)
         kind = "fc_seq_bias_float" if per_pixel else "fc_seq_bias_double"
-    return kind, (k, o, eng.row_bucket(rows))
+    return kind, (k, o, eng.row_bucket(rows, fc=True))
 
 
 def conv(x: np.ndarray, layer, engine: str) -> np.ndarray:
