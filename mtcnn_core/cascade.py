@@ -9,7 +9,7 @@ import numpy as np
 
 from . import boxes as B
 from .engine import validate_engine
-from .images import cv_resize, decode_image, normalise_planes, planar_input
+from .images import decode_image, resize_planes
 from .kernels import cv_exp32, glibc_expf
 from .models import ModelSet, load_models
 from .trace import (BELOW_THRESHOLD, KEPT, SUPPRESSED, BoxSet, Filtered, NetStage, ScaleTrace,
@@ -51,7 +51,7 @@ def pyramid(height: int, width: int, min_face_size: int, factor: float):
 def pnet_input(image: np.ndarray, level) -> np.ndarray:
     """(1, 3, h, w) float32 PNet input of a level: resize of the whole float image, normalised."""
     h, w = (level.height, level.width) if hasattr(level, "height") else (level[1], level[2])
-    return normalise_planes(cv_resize(image, w, h))[None]
+    return np.ascontiguousarray(resize_planes(image, w, h)[None])
 
 
 def crop_input(image: np.ndarray, box, size: int) -> np.ndarray:
@@ -106,7 +106,7 @@ def _run_pnet(image, levels, nets, params, engine, clock):
     scales = []
     for i, (s, h, w) in enumerate(levels):
         clock.report(f"PNet scale {i + 1}/{len(levels)}", 0.6 * i / max(len(levels), 1))
-        x = planar_input(cv_resize(image, w, h))[..., None]
+        x = resize_planes(image, w, h)[..., None]
         clock.lap("pyramid")
         out = nets.pnet.forward_planar(x, engine)[..., 0]
         prob = face_probability(out)

@@ -226,6 +226,41 @@ def cv_resize(src: np.ndarray, width: int, height: int) -> np.ndarray:
     return _resize_axis_rows(tmp, np.searchsorted(rows, r0), np.searchsorted(rows, r1), fy)
 
 
+def resize_planes(src: np.ndarray, width: int, height: int) -> np.ndarray:
+    """planar_input(cv_resize(src, width, height)) for a (H, W, 3) uint8 BGR image, computed
+    planar throughout: (3, height, width) float32, the same operations in the same order."""
+    h, w = src.shape[:2]
+    eps = np.finfo(np.float64).eps
+    two = abs(1.0 / (width / w) - 2) < eps and abs(1.0 / (height / h) - 2) < eps
+    if (h, w) == (height, width) or two or src.dtype != np.uint8:
+        return planar_input(cv_resize(src, width, height))
+    r0, r1, fy = _row_taps(height, h)
+    rows = np.unique(np.concatenate([r0, r1]))   # only the rows the vertical pass reads
+    planes8 = np.ascontiguousarray(src[rows].transpose(2, 0, 1)[::-1])   # (3, rows, W) R, G, B
+    # horizontal pass (as _resize_axis_cols)
+    sx, fx, _ = _linear_taps(width, w)
+    neg = sx < 0
+    sx[neg], fx[neg] = 0, 0
+    edge = sx >= w - 1
+    one = np.float32(1)
+    tmp = np.take(planes8, np.minimum(sx, w - 1), axis=2).astype(np.float32)
+    tmp *= one - fx
+    right = np.take(planes8, np.minimum(sx + 1, w - 1), axis=2).astype(np.float32)
+    right *= fx
+    tmp += right
+    if edge.any():
+        tmp[:, :, edge] = planes8[:, :, w - 1:w]
+    # vertical pass (as _resize_axis_rows), then (x - 127.5) * 2^-7 (as planar_input)
+    out = np.take(tmp, np.searchsorted(rows, r0), axis=1)
+    out *= (one - fy)[:, None]
+    lower = np.take(tmp, np.searchsorted(rows, r1), axis=1)
+    lower *= fy[:, None]
+    out += lower
+    out -= np.float32(127.5)
+    out *= np.float32(0.0078125)
+    return out
+
+
 def normalise_planes(img: np.ndarray) -> np.ndarray:
     """(..., h, w, 3) float32 BGR -> (..., 3, h, w) [R, G, B] planes of (x - 127.5) * 2^-7 (2.6-2.7)."""
     return np.ascontiguousarray(np.moveaxis(planar_input(img), 0, -3))

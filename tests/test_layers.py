@@ -282,3 +282,17 @@ def test_nms_equals_the_cpp_loop(n, mode, thr):
     assert order.tolist() == kept
     assert {j: int(by[j]) for j in np.flatnonzero(by >= 0)} == want_by
     assert by[order].tolist() == [-1] * len(order)
+
+
+# ---- pyramid levels ----------------------------------------------------------------------------
+@pytest.mark.parametrize("w,h", [(457, 301), (228, 150), (324, 214), (12, 12), (600, 400), (229, 151),
+                                 (17, 301), (457, 13), (9, 500)])
+def test_resize_planes_equals_resize_then_planes(w, h):
+    # the planar pyramid path must be the interleaved cv::resize + normalisation, bit for bit
+    from mtcnn_core.images import cv_resize, planar_input, resize_planes
+    img = np.random.default_rng(w * h).integers(0, 256, (301, 457, 3), dtype=np.uint8)
+    img[:, -1] = 255                                   # a distinct last column (edge copy rule)
+    got = resize_planes(img, w, h)
+    want = planar_input(cv_resize(img, w, h))
+    assert got.shape == (3, h, w)
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
