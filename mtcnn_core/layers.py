@@ -46,21 +46,32 @@ def prelu(x: np.ndarray, layer) -> np.ndarray:
     Computed without a per-element branch: max(x, s*x) is that value wherever s <= 1 (for s < 0
     too) and min(x, s*x) wherever s >= 1, except at x = +-0, where numpy's SIMD max/min may pick
     either zero while the C++ keeps x's own bits; zeros are rare, so they are patched afterwards.
+    A zero (or NaN) slope would turn +inf into NaN there: such layers take the plain rule.
     """
     axis = 0 if x.ndim == 4 else 1
     shape = [1] * x.ndim
     shape[axis] = -1
     s = layer.slope.astype(F32).reshape(shape)
+    big = kernels.derived(layer.slope, "prelu_min_channels", _min_channels)
+    if big is None:
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.where(x < 0, x * s, x)
     with np.errstate(over="ignore"):   # s*x may overflow where x > 0: that product is not kept
         y = np.multiply(x, s)
         np.maximum(x, y, out=y)
-        big = np.flatnonzero(layer.slope > 1)
         if big.size:
             sel = (slice(None),) * axis + (big,)
             y[sel] = np.minimum(x[sel], x[sel] * s[sel])
     if (x == 0).any():
         y = np.where(x == 0, x, y)
     return y
+
+
+def _min_channels(slope: np.ndarray):
+    """Channels whose PReLU is min(x, s*x) (s > 1), or None if a slope is 0 or NaN."""
+    if not np.all(np.isfinite(slope) & (slope != 0)):
+        return None
+    return np.flatnonzero(slope > 1)
 
 
 def pool_output_size(size: int, k: int, s: int) -> int:

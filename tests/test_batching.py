@@ -66,3 +66,31 @@ def test_gemm_row_padding_buckets(fc):
     assert engine.row_bucket(20000, fc) == "big"
     # a conv GEMM never gets fewer than 64 rows (OpenBLAS's small-matrix kernels break the chain)
     assert engine.row_bucket(3, fc) == (8 if fc else 64)
+
+
+def naive_crop(img, box, size):
+    """Semantics 4.9 literally: a zero (h+1) x (w+1) float buffer, the in-image part of columns
+    x-1 .. x+w-1 and rows y-1 .. y+h-1 copied in, cv::resize to size x size, normalised."""
+    from mtcnn_core.images import cv_resize, normalise_planes
+    x, y, w, h = (int(v) for v in box)
+    H, W = img.shape[:2]
+    buf = np.zeros((h + 1, w + 1, 3), np.float32)
+    for r in range(h + 1):
+        for c in range(w + 1):
+            yy, xx = y - 1 + r, x - 1 + c
+            if 0 <= yy < H and 0 <= xx < W:
+                buf[r, c] = img[yy, xx]
+    return normalise_planes(cv_resize(buf, size, size))
+
+
+@pytest.mark.parametrize("size", [24, 48])
+def test_crop_batch_equals_the_literal_crop_and_resize(size):
+    img = mc.load_image(SAMPLE)
+    H, W = img.shape[:2]
+    boxes = np.array([[10, 12, 40, 40], [0, 0, 23, 23], [-15, -9, 30, 30], [W - 20, H - 7, 35, 35],
+                      [W - 1, 5, 11, 11], [3, H - 2, 60, 60], [50, 40, 5, 5], [20, 30, 1, 1],
+                      [W + 3, 10, 20, 20], [-40, -40, 20, 20], [100, 80, 97, 97]], np.float32)
+    got = B.crop_batch(img, boxes, size)
+    for i, box in enumerate(boxes):
+        want = naive_crop(img, box, size)
+        assert np.array_equal(got[i].view(np.uint32), want.view(np.uint32)), box

@@ -155,7 +155,7 @@ def test_fc_double_seq_equals_naive(bias_in_double):
 
 
 def naive_prelu_bits(v, slope):
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
         return np.float32(v if v >= 0 else F32(v * slope)).view(np.uint32)
 
 
@@ -168,6 +168,8 @@ def test_prelu_equals_naive(slopes):
     x[:, 0, 0, 1] = [-0.0, 0.0, -0.0]
     x[:, 1, 3, 3] = [-1e-45, -1e-45, -1e-45]
     x[:, 1, 3, 2] = [1e-45, -3e38, 3e38]
+    x[:, 1, 2, 2] = [np.inf, -np.inf, np.inf]
+    x[:, 1, 2, 1] = [-np.inf, np.inf, -np.inf]
     got = layers.prelu(x, PReLULayer(s))                 # maps: one slope per plane (axis 0)
     for idx in np.ndindex(x.shape):
         assert got[idx].view(np.uint32) == naive_prelu_bits(x[idx], s[idx[0]]), (idx, x[idx])
