@@ -176,34 +176,48 @@ def _linear_taps(dst: int, src: int):
     return i0, frac, scale
 
 
-def _resize_axis_cols(src: np.ndarray, dst_w: int) -> np.ndarray:
-    """Horizontal pass: (H, W, C) -> (H, dst_w, C) float32 (taps gathered before float conversion)."""
-    w = src.shape[1]
-    sx, fx, _ = _linear_taps(dst_w, w)
-    neg = sx < 0
-    sx[neg], fx[neg] = 0, 0
-    edge = sx >= w - 1
-    s0 = np.minimum(sx, w - 1)
-    s1 = np.minimum(sx + 1, w - 1)
-    one = np.float32(1)
-    fx_ = fx[None, :, None]
-    out = src[:, s0].astype(np.float32) * (one - fx_) + src[:, s1].astype(np.float32) * fx_
-    if edge.any():
-        out[:, edge] = src[:, w - 1][:, None, :]
-    return out
-
-
 def _row_taps(dst_h: int, h: int):
     """Top/bottom source rows and weights of the vertical pass; the weight is not clamped."""
     sy, fy, _ = _linear_taps(dst_h, h)
     return np.clip(sy, 0, h - 1), np.clip(sy + 1, 0, h - 1), fy
 
 
-def _resize_axis_rows(tmp: np.ndarray, r0, r1, fy) -> np.ndarray:
-    """Vertical pass over horizontally resized rows: (rows, dst_w, C) -> (dst_h, dst_w, C)."""
+def _is_exact_half(w: int, h: int, width: int, height: int) -> bool:
+    """cv::resize's INTER_LINEAR becomes a 2x2 average when both scales are exactly 2."""
+    eps = np.finfo(np.float64).eps
+    return abs(1.0 / (width / w) - 2) < eps and abs(1.0 / (height / h) - 2) < eps
+
+
+def _bilinear_planes(image: np.ndarray, width: int, height: int, reverse: bool) -> np.ndarray:
+    """The bilinear passes of cv::resize on an (H, W, C) image (uint8 or float32), computed
+    planar -> (C, height, width) float32, channels reversed if asked (BGR -> RGB): horizontal
+    first, then vertical, over only the source rows the vertical pass reads (de-interleaved once,
+    taps gathered before the float conversion)."""
+    h, w = image.shape[:2]
     one = np.float32(1)
-    fy_ = fy[:, None, None]
-    return tmp[r0] * (one - fy_) + tmp[r1] * fy_
+    r0, r1, fy = _row_taps(height, h)
+    rows = np.unique(np.concatenate([r0, r1]))
+    src = image[rows].transpose(2, 0, 1)
+    src = np.ascontiguousarray(src[::-1] if reverse else src)
+    # horizontal: a tap left of the image has weight 0; at or past the last column, copy it
+    sx, fx, _ = _linear_taps(width, w)
+    neg = sx < 0
+    sx[neg], fx[neg] = 0, 0
+    edge = sx >= w - 1
+    tmp = np.take(src, np.minimum(sx, w - 1), axis=2).astype(np.float32)
+    tmp *= one - fx
+    right = np.take(src, np.minimum(sx + 1, w - 1), axis=2).astype(np.float32)
+    right *= fx
+    tmp += right
+    if edge.any():
+        tmp[:, :, edge] = src[:, :, w - 1:w]
+    # vertical
+    out = np.take(tmp, np.searchsorted(rows, r0), axis=1)
+    out *= (one - fy)[:, None]
+    lower = np.take(tmp, np.searchsorted(rows, r1), axis=1)
+    lower *= fy[:, None]
+    out += lower
+    return out
 
 
 def cv_resize(src: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -214,49 +228,22 @@ def cv_resize(src: np.ndarray, width: int, height: int) -> np.ndarray:
     h, w = src.shape[:2]
     if (h, w) == (height, width):
         return src.astype(np.float32)
-    eps = np.finfo(np.float64).eps
-    if abs(1.0 / (width / w) - 2) < eps and abs(1.0 / (height / h) - 2) < eps:
+    if _is_exact_half(w, h, width, height):
         src = src.astype(np.float32)
         a, b = src[0::2, 0::2][:height, :width], src[0::2, 1::2][:height, :width]
         c, d = src[1::2, 0::2][:height, :width], src[1::2, 1::2][:height, :width]
         return ((a + b) + c + d) * np.float32(0.25)
-    r0, r1, fy = _row_taps(height, h)
-    rows = np.unique(np.concatenate([r0, r1]))   # only the rows the vertical pass reads
-    tmp = _resize_axis_cols(src[rows], width)
-    return _resize_axis_rows(tmp, np.searchsorted(rows, r0), np.searchsorted(rows, r1), fy)
+    return np.ascontiguousarray(_bilinear_planes(src, width, height, reverse=False).transpose(1, 2, 0))
 
 
 def resize_planes(src: np.ndarray, width: int, height: int) -> np.ndarray:
     """planar_input(cv_resize(src, width, height)) for a (H, W, 3) uint8 BGR image, computed
-    planar throughout: (3, height, width) float32, the same operations in the same order."""
+    planar throughout (the networks' layout): (3, height, width) float32 R, G, B planes."""
     h, w = src.shape[:2]
-    eps = np.finfo(np.float64).eps
-    two = abs(1.0 / (width / w) - 2) < eps and abs(1.0 / (height / h) - 2) < eps
-    if (h, w) == (height, width) or two or src.dtype != np.uint8:
+    if (h, w) == (height, width) or _is_exact_half(w, h, width, height) or src.dtype != np.uint8:
         return planar_input(cv_resize(src, width, height))
-    r0, r1, fy = _row_taps(height, h)
-    rows = np.unique(np.concatenate([r0, r1]))   # only the rows the vertical pass reads
-    planes8 = np.ascontiguousarray(src[rows].transpose(2, 0, 1)[::-1])   # (3, rows, W) R, G, B
-    # horizontal pass (as _resize_axis_cols)
-    sx, fx, _ = _linear_taps(width, w)
-    neg = sx < 0
-    sx[neg], fx[neg] = 0, 0
-    edge = sx >= w - 1
-    one = np.float32(1)
-    tmp = np.take(planes8, np.minimum(sx, w - 1), axis=2).astype(np.float32)
-    tmp *= one - fx
-    right = np.take(planes8, np.minimum(sx + 1, w - 1), axis=2).astype(np.float32)
-    right *= fx
-    tmp += right
-    if edge.any():
-        tmp[:, :, edge] = planes8[:, :, w - 1:w]
-    # vertical pass (as _resize_axis_rows), then (x - 127.5) * 2^-7 (as planar_input)
-    out = np.take(tmp, np.searchsorted(rows, r0), axis=1)
-    out *= (one - fy)[:, None]
-    lower = np.take(tmp, np.searchsorted(rows, r1), axis=1)
-    lower *= fy[:, None]
-    out += lower
-    out -= np.float32(127.5)
+    out = _bilinear_planes(src, width, height, reverse=True)
+    out -= np.float32(127.5)                   # (x - 127.5) * 2^-7, as planar_input
     out *= np.float32(0.0078125)
     return out
 

@@ -287,14 +287,55 @@ def test_nms_equals_the_cpp_loop(n, mode, thr):
 
 
 # ---- pyramid levels ----------------------------------------------------------------------------
-@pytest.mark.parametrize("w,h", [(457, 301), (228, 150), (324, 214), (12, 12), (600, 400), (229, 151),
-                                 (17, 301), (457, 13), (9, 500)])
-def test_resize_planes_equals_resize_then_planes(w, h):
-    # the planar pyramid path must be the interleaved cv::resize + normalisation, bit for bit
+def naive_resize(img, width, height):
+    """cv::resize INTER_LINEAR on float32 (semantics 6.4), one output value at a time: float
+    source coordinate per axis, left tap weight 0 left of the image, last column copied at the
+    right edge, rows clamped with the weight kept; horizontal pass first, float32 arithmetic."""
+    h, w = img.shape[:2]
+
+    def taps(dst, src):
+        scale = 1.0 / (dst / src)
+        out = []
+        for i in range(dst):
+            f = F32((i + 0.5) * scale - 0.5)
+            i0 = math.floor(f)
+            out.append((i0, F32(f - F32(i0))))
+        return out
+
+    src = img.astype(F32)
+    one = F32(1)
+    row_cache = {}
+
+    def hrow(r):
+        if r not in row_cache:
+            line = np.empty((width, img.shape[2]), F32)
+            for x, (i0, fr) in enumerate(taps(width, w)):
+                if i0 < 0:
+                    i0, fr = 0, F32(0)
+                if i0 >= w - 1:
+                    line[x] = src[r, w - 1]
+                else:
+                    line[x] = src[r, i0] * (one - fr) + src[r, i0 + 1] * fr
+            row_cache[r] = line
+        return row_cache[r]
+
+    out = np.empty((height, width, img.shape[2]), F32)
+    for y, (i0, fr) in enumerate(taps(height, h)):
+        a, b = min(max(i0, 0), h - 1), min(max(i0 + 1, 0), h - 1)
+        out[y] = hrow(a) * (one - fr) + hrow(b) * fr
+    return out
+
+
+@pytest.mark.parametrize("w,h", [(23, 15), (12, 12), (40, 30), (31, 23), (5, 40), (62, 3), (16, 11)])
+def test_pyramid_resize_equals_the_scalar_rule(w, h):
+    # down- and upscales, thin results, a distinct last column (edge copy rule); the planar
+    # pyramid path and the interleaved cv_resize must both give these bits
     from mtcnn_core.images import cv_resize, planar_input, resize_planes
-    img = np.random.default_rng(w * h).integers(0, 256, (301, 457, 3), dtype=np.uint8)
-    img[:, -1] = 255                                   # a distinct last column (edge copy rule)
-    got = resize_planes(img, w, h)
-    want = planar_input(cv_resize(img, w, h))
-    assert got.shape == (3, h, w)
+    img = np.random.default_rng(w * h).integers(0, 256, (23, 31, 3), dtype=np.uint8)
+    img[:, -1] = 255
+    want = naive_resize(img, w, h)
+    got = cv_resize(img, w, h)
     assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+    planes = resize_planes(img, w, h)
+    assert planes.shape == (3, h, w)
+    assert np.array_equal(planes.view(np.uint32), planar_input(want).view(np.uint32))
