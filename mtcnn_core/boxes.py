@@ -41,11 +41,8 @@ def to_int_rects(boxes: np.ndarray) -> np.ndarray:
 
 def overlaps(rects_a: np.ndarray, rects_b: np.ndarray, mode: str) -> np.ndarray:
     """float32 overlap of int rects (m, 4) with int rects (k, 4) -> (m, k): IoU, or intersection
-    over the smaller area ("min"); a (4,) rect gives a (k,) row."""
-    a, b = np.asarray(rects_a), np.asarray(rects_b)
-    row = a.ndim == 1
-    a = a.reshape(-1, 4)[:, None, :]
-    b = b[None, :, :]
+    over the smaller area ("min")."""
+    a, b = rects_a[:, None, :], rects_b[None, :, :]
     ax, ay, aw, ah = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
     bx, by, bw, bh = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
     iw = np.minimum(ax + aw, bx + bw) - np.maximum(ax, bx)
@@ -55,10 +52,8 @@ def overlaps(rects_a: np.ndarray, rects_b: np.ndarray, mode: str) -> np.ndarray:
     a1, a2 = aw * ah, bw * bh
     with np.errstate(divide="ignore", invalid="ignore"):
         if mode == "min":
-            out = inter / np.minimum(a1, a2).astype(F32)
-        else:
-            out = inter / ((a1 + a2).astype(F32) - inter)
-    return out[0] if row else out
+            return inter / np.minimum(a1, a2).astype(F32)
+        return inter / ((a1 + a2).astype(F32) - inter)
 
 
 #: Sorted candidates whose overlaps are computed together (one (block, alive) matrix at a time).

@@ -51,7 +51,7 @@ def pyramid(height: int, width: int, min_face_size: int, factor: float):
 def pnet_input(image: np.ndarray, level) -> np.ndarray:
     """(1, 3, h, w) float32 PNet input of a level: resize of the whole float image, normalised."""
     h, w = (level.height, level.width) if hasattr(level, "height") else (level[1], level[2])
-    return np.ascontiguousarray(resize_planes(image, w, h)[None])
+    return resize_planes(image, w, h)[None]
 
 
 def crop_input(image: np.ndarray, box, size: int) -> np.ndarray:

@@ -248,13 +248,9 @@ def resize_planes(src: np.ndarray, width: int, height: int) -> np.ndarray:
     return out
 
 
-def normalise_planes(img: np.ndarray) -> np.ndarray:
-    """(..., h, w, 3) float32 BGR -> (..., 3, h, w) [R, G, B] planes of (x - 127.5) * 2^-7 (2.6-2.7)."""
-    return np.ascontiguousarray(np.moveaxis(planar_input(img), 0, -3))
-
-
 def planar_input(img: np.ndarray) -> np.ndarray:
-    """The same planes channel first: (..., h, w, 3) BGR -> (3, ..., h, w), the networks' layout."""
+    """(..., h, w, 3) float32 BGR -> (3, ..., h, w) [R, G, B] planes of (x - 127.5) * 2^-7
+    (semantics 2.6-2.7), channel first: the networks' layout."""
     out = np.empty((3,) + img.shape[:-1], np.float32)
     for c in range(3):   # R, G, B from B, G, R
         np.subtract(img[..., 2 - c], np.float32(127.5), out=out[c])

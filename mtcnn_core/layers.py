@@ -61,7 +61,8 @@ def prelu(x: np.ndarray, layer) -> np.ndarray:
         np.maximum(x, y, out=y)
         if big.size:
             sel = (slice(None),) * axis + (big,)
-            y[sel] = np.minimum(x[sel], x[sel] * s[sel])
+            xs = x[sel]
+            y[sel] = np.minimum(xs, xs * s[sel])
     if (x == 0).any():
         y = np.where(x == 0, x, y)
     return y

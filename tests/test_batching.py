@@ -71,7 +71,7 @@ def test_gemm_row_padding_buckets(fc):
 def naive_crop(img, box, size):
     """Semantics 4.9 literally: a zero (h+1) x (w+1) float buffer, the in-image part of columns
     x-1 .. x+w-1 and rows y-1 .. y+h-1 copied in, cv::resize to size x size, normalised."""
-    from mtcnn_core.images import cv_resize, normalise_planes
+    from mtcnn_core.images import cv_resize, planar_input
     x, y, w, h = (int(v) for v in box)
     H, W = img.shape[:2]
     buf = np.zeros((h + 1, w + 1, 3), np.float32)
@@ -80,7 +80,7 @@ def naive_crop(img, box, size):
             yy, xx = y - 1 + r, x - 1 + c
             if 0 <= yy < H and 0 <= xx < W:
                 buf[r, c] = img[yy, xx]
-    return normalise_planes(cv_resize(buf, size, size))
+    return planar_input(cv_resize(buf, size, size))
 
 
 @pytest.mark.parametrize("size", [24, 48])
