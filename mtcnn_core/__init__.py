@@ -12,10 +12,10 @@ from .models import BUNDLED_DIR, OPENFACE_SHA256, ModelSet, load_models
 from .trace import BoxSet, Filtered, NetStage, ScaleTrace, Trace
 
 
-def engine_report(models=None) -> str:
-    """Which path (exact kernel or host BLAS) each layer of each network runs, and why."""
+def engine_report(models=None, engine="exact", cpp_build="avx512") -> str:
+    """How each GEMM layer of each network is computed (kernels and the C++ build's rule)."""
     from .report import engine_report as _report
-    return _report(models)
+    return _report(models, engine, cpp_build)
 
 
 __all__ = ["detect", "detect_bytes", "CompareReport", "load_image", "decode_image", "load_models", "compare", "engine_report",

@@ -56,7 +56,9 @@ def cmd_batch(a) -> int:
     params = dict(min_face_size=a.min_face_size, t1=a.t1, t2=a.t2, t3=a.t3,
                   pyramid_factor=a.pyramid_factor)
     validate_params(**params)
-    options = {"params": params, "engine": a.engine, "models": a.models, "heatmaps": a.heatmaps,
+    from .cli import threads_arg
+    options = {"params": params, "engine": a.engine, "cpp_build": a.cpp_build,
+               "threads": threads_arg(a.threads), "models": a.models, "heatmaps": a.heatmaps,
                "tol_px": a.tol_px, "tol_score": a.tol_score}
     rows = run_batch(find_images(a.inputs), Path(a.out), a.cpp and Path(a.cpp), options,
                      workers=a.workers, scheduler=a.scheduler)
@@ -137,9 +139,7 @@ def _init_worker():
     if not _worker_ready:
         keep_freed_memory()
         os.environ["OPENBLAS_NUM_THREADS"] = "1"
-        from . import kernels
         from .report import set_blas_threads
-        kernels.set_threads(1)
         set_blas_threads(1)   # a forked worker inherits the parent's already-started BLAS
         _worker_ready = True
 
@@ -151,6 +151,7 @@ def run_task(task: dict, single_thread: bool = True) -> dict:
     kernels' own threads (results do not depend on the thread count)."""
     if single_thread:
         _init_worker()
+    task = dict(task, threads=1 if single_thread else task["options"].get("threads", 1))
     res = {"stem": task["stem"], "trace_json": None, "npz": None, "compare_json": None,
            "row": empty_row(task["name"]), "extra": {}}
     try:
@@ -178,7 +179,8 @@ def _detect_and_compare(task, res):
         raise OSError(task["read_error"])
     t0 = time.perf_counter()
     trace = detect_bytes(task["image"], task["name"], models=load_models(opt["models"]),
-                         engine=opt["engine"], **opt["params"])
+                         engine=opt["engine"], cpp_build=opt.get("cpp_build", "avx512"),
+                         threads=task.get("threads", 1), **opt["params"])
     row["time_ms"] = f"{(time.perf_counter() - t0) * 1000:.1f}"
     trace.timing_ms = {}          # keep outputs deterministic; the time is in summary.csv
     res["trace_json"] = trace.to_json()

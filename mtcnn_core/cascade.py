@@ -8,9 +8,9 @@ import time
 import numpy as np
 
 from . import boxes as B
-from .engine import validate_engine
+from .kernels import arithmetic
 from .images import decode_image, resize_planes
-from .kernels import cv_exp32, glibc_expf
+from .cvmath import cv_exp32, glibc_expf
 from .models import ModelSet, load_models
 from .trace import (BELOW_THRESHOLD, KEPT, SUPPRESSED, BoxSet, Filtered, NetStage, ScaleTrace,
                     Trace)
@@ -146,17 +146,25 @@ def _empty_stage(inp: BoxSet) -> NetStage:
 
 
 def detect(image: np.ndarray, min_face_size=60, t1=0.6, t2=0.7, t3=0.7, pyramid_factor=0.709,
-           models=None, engine="auto", progress=None, image_info=None) -> Trace:
-    """Run OpenFace 2.2's MTCNN on an (H, W, 3) uint8 BGR image and return the full Trace."""
+           models=None, engine="exact", progress=None, image_info=None, cpp_build="avx512",
+           threads=1) -> Trace:
+    """Run OpenFace 2.2's MTCNN on an (H, W, 3) uint8 BGR image and return the full Trace.
+
+    cpp_build: which OpenFace build's last bits to reproduce, 'avx512' (OpenBLAS SkylakeX kernels)
+    or 'avx2' (Haswell kernel); threads: kernel threads (the result does not depend on them).
+    """
     params = validate_params(min_face_size, t1, t2, t3, pyramid_factor)
-    validate_engine(engine)
+    arith = arithmetic(engine, cpp_build, threads)
+    params["cpp_build"] = cpp_build
+    engine = arith
     image = _as_bgr(image)
     nets = models if isinstance(models, ModelSet) else load_models(models)   # None/str/Path: a folder
     clock = _Clock(progress)
     H, W = image.shape[:2]
     info = {"file": "", "width": W, "height": H, "sha256": ""}
     info.update(image_info or {})
-    producer = f"mtcnn_core {__version__} (numpy, engine={engine})"
+    producer = (f"mtcnn_core {__version__} (engine={arith.engine}, kernels={arith.implementation}, "
+                f"cpp_build={arith.build})")
     levels = pyramid(H, W, params["min_face_size"], params["pyramid_factor"])
     if levels is None:
         why = (f"image too small: its short side ({min(H, W)} px) is below pyramid_factor x "
@@ -197,13 +205,15 @@ def detect(image: np.ndarray, min_face_size=60, t1=0.6, t2=0.7, t3=0.7, pyramid_
                  clock.ms, warnings)
 
 
-def detect_bytes(data: bytes, name: str = "image", models=None, engine="auto", **params) -> Trace:
+def detect_bytes(data: bytes, name: str = "image", models=None, engine="exact", cpp_build="avx512",
+                 threads=1, **params) -> Trace:
     """Detect on an image file's bytes, decoded like cv::imread; the trace records the file name
     and SHA-256, and the decoder's notes (e.g. first frame of an animation) lead its warnings."""
     validate_params(**{**DEFAULTS, **params})
     dec = decode_image(data, name=name)
     info = {"file": name, "sha256": hashlib.sha256(data).hexdigest()}
-    trace = detect(dec.image, models=models, engine=engine, image_info=info, **params)
+    trace = detect(dec.image, models=models, engine=engine, image_info=info, cpp_build=cpp_build,
+                   threads=threads, **params)
     trace.warnings[:0] = dec.notes
     return trace
 

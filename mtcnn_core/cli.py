@@ -16,8 +16,16 @@ def _add_params(p):
     p.add_argument("--t3", type=float, default=0.7, help="ONet threshold in [0, 1] (default 0.7)")
     p.add_argument("--pyramid-factor", type=float, default=0.709, help="in (0, 1) (default 0.709)")
     p.add_argument("--models", default=None, help="folder of PNet/RNet/ONet.dat (default: bundled)")
-    p.add_argument("--engine", default="auto", choices=("auto", "exact", "blas"),
-                   help="exact kernels, host BLAS, or auto (BLAS where checked equal; default)")
+    p.add_argument("--engine", default="exact", choices=("exact", "reference", "blas", "auto"),
+                   help="exact: compiled kernels, bit-identical to the C++ (default; 'auto' is an old "
+                        "name for it); reference: the same bits from slow numpy; blas: host BLAS, "
+                        "fast but not bit-exact")
+    p.add_argument("--cpp-build", default="avx512", choices=("avx512", "avx2"),
+                   help="which OpenFace build to reproduce: OpenBLAS on an AVX-512 CPU (default) or "
+                        "on an AVX2-only CPU (Haswell kernel)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="kernel threads (default: all cores; batch workers use 1); results do not "
+                        "depend on it")
 
 
 def _params(a) -> dict:
@@ -36,7 +44,17 @@ def run_detect(image_path, a):
     except OSError as e:
         raise MTCNNInputError(f"{image_path}: cannot read ({e.strerror or e})") from None
     return detect_bytes(data, Path(image_path).name, models=load_models(a.models), engine=a.engine,
-                        **_params(a))
+                        cpp_build=a.cpp_build, threads=threads_arg(a.threads), **_params(a))
+
+
+def threads_arg(threads) -> int:
+    """--threads, defaulting to all cores; refuses counts below 1."""
+    from .kernels import MAX_THREADS
+    if threads is None:
+        return MAX_THREADS
+    if threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {threads}")
+    return threads
 
 
 def cmd_detect(a):

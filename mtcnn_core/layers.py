@@ -2,42 +2,38 @@
 
 Inputs are float32: planar (C, H, W, N) maps (channel planes first, the N boxes innermost: a
 GEMM's output is the next layer's input as it stands) or (N, F) vectors. Conv and the fully connected layers go
-through `engine` to pick the exact kernel or the host BLAS (see engine.py).
+through `kernels`, which picks the implementation (compiled, reference or BLAS) for an
+`Arithmetic` (engine, C++ build, threads).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import engine as eng
 from . import kernels
+from .cvmath import cv_exp32
+from .kernels.weights import derived
 
 F32 = np.float32
 
 
-def engine_check(layer, shape: tuple):
-    """(kind, key) of the shape check that decides this layer's path for an input of `shape`
-    ((C, H, W, N) maps or (N, F) vectors), or None for layers without a GEMM."""
-    if layer.kind == "conv":
-        o, _, kh, kw = layer.weight.shape
-        rows = (shape[1] - kh + 1) * (shape[2] - kw + 1) * shape[3]
-        return "conv", (layer.weight[0].size + 1, o, eng.row_bucket(rows))
-    if layer.kind != "fc":
-        return None
+def fc_kind(layer, shape: tuple) -> str:
+    """Which arithmetic the C++ uses for this FC on an input of `shape` ((C, H, W, N) maps or
+    (N, F) vectors): 'fc1' (OpenBLAS), or cv::gemm's double sums with the bias in float32 (PNet,
+    per pixel) or in double (semantics 3.5, 3.6)."""
     o, k = layer.weight.shape
-    per_pixel = len(shape) == 4 and shape[0] == k      # PNet: bias added in float32 afterwards
-    rows = shape[1] * shape[2] * shape[3] if per_pixel else shape[0] if len(shape) == 2 else shape[3]
-    if o >= 100:   # OpenCV sends m >= 100 to the LAPACK HAL: OpenBLAS's 16-lane dot (3.6)
-        kind = "fc_lanes"
-    else:          # cv::gemm native: sequential double sum (3.5a / 3.5c)
-        kind = "fc_seq_bias_float" if per_pixel else "fc_seq_bias_double"
-    return kind, (k, o, eng.row_bucket(rows, fc=True))
+    if o >= 100:   # OpenCV sends m >= 100 to the LAPACK HAL: OpenBLAS (3.6, 6.8)
+        return "fc1"
+    per_pixel = len(shape) == 4 and shape[0] == k
+    return "fc_seq_bias_float" if per_pixel else "fc_seq_bias_double"
 
 
-def conv(x: np.ndarray, layer, engine: str) -> np.ndarray:
-    """Valid stride-1 convolution (semantics 3.1-3.2)."""
-    if eng.use_blas(engine, *engine_check(layer, x.shape)):
-        return kernels.conv_blas(x, layer.weight, layer.bias)
-    return kernels.conv_exact(x, layer.weight, layer.bias)
+def conv(x: np.ndarray, layer, arith, prelu_layer=None) -> np.ndarray:
+    """Valid stride-1 convolution (semantics 3.1-3.2, 6.8), then the following PReLU if given
+    (fused into the conv where the kernels can)."""
+    if prelu_layer is not None and kernels.fuses_prelu(arith):
+        return kernels.conv(x, layer.weight, layer.bias, arith, prelu_layer.slope)
+    y = kernels.conv(x, layer.weight, layer.bias, arith)
+    return y if prelu_layer is None else prelu(y, prelu_layer)
 
 
 def prelu(x: np.ndarray, layer) -> np.ndarray:
@@ -52,7 +48,7 @@ def prelu(x: np.ndarray, layer) -> np.ndarray:
     shape = [1] * x.ndim
     shape[axis] = -1
     s = layer.slope.astype(F32).reshape(shape)
-    big = kernels.derived(layer.slope, "prelu_min_channels", _min_channels)
+    big = derived(layer.slope, "prelu_min_channels", _min_channels)
     if big is None:
         with np.errstate(over="ignore", invalid="ignore"):
             return np.where(x < 0, x * s, x)
@@ -119,47 +115,39 @@ def _pool_axis(x: np.ndarray, axis: int, k: int, s: int, n_out: int) -> np.ndarr
     return out
 
 
-def _fc_vector(v: np.ndarray, layer, engine: str, check) -> np.ndarray:
-    kind, key = check
-    if eng.use_blas(engine, kind, key):
-        return eng.blas_fc(kind, v, layer.weight, layer.bias)
-    return eng.exact_fc(kind, v, layer.weight, layer.bias)
-
-
-def fully_connected(x: np.ndarray, layer, engine: str) -> np.ndarray:
+def fully_connected(x: np.ndarray, layer, arith) -> np.ndarray:
     """FC, whose meaning depends on the input's shape as in the C++ `fully_connected` (3.5)."""
     o, k = layer.weight.shape
-    check = engine_check(layer, x.shape)
+    kind = fc_kind(layer, x.shape)
     if x.ndim == 4 and x.shape[0] == k:
         # PNet: per pixel over the maps, bias added in float32 after the double sum
         _, h, w, n = x.shape
-        y = _fc_vector(x.reshape(k, -1).T, layer, engine, check)     # (pixels, O)
-        return np.ascontiguousarray(y.T).reshape(o, h, w, n)
+        return kernels.fc(kind, x.reshape(k, -1), layer.weight, layer.bias, arith).reshape(o, h, w, n)
     if x.ndim == 4:
         # RNet/ONet fc1: each map transposed before flattening -> v[c*H*W + x*H + y]
-        v = x.transpose(3, 0, 2, 1).reshape(x.shape[3], -1)
+        cols = x.transpose(0, 2, 1, 3).reshape(-1, x.shape[3])
     else:
-        v = x
-    if v.shape[1] != k:
-        raise ValueError(f"fc layer expects {k} inputs, got {v.shape[1]}")
-    return _fc_vector(np.ascontiguousarray(v), layer, engine, check)
+        cols = x.T
+    if cols.shape[0] != k:
+        raise ValueError(f"fc layer expects {k} inputs, got {cols.shape[0]}")
+    return np.ascontiguousarray(kernels.fc(kind, cols, layer.weight, layer.bias, arith).T)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
     """1 / (1 + exp(-x)) in float32 with OpenCV's exp."""
-    return (F32(1) / (F32(1) + kernels.cv_exp32(-x))).astype(F32)
+    return (F32(1) / (F32(1) + cv_exp32(-x))).astype(F32)
 
 
-def apply(x: np.ndarray, layer, engine: str) -> np.ndarray:
+def apply(x: np.ndarray, layer, arith) -> np.ndarray:
     """Run one layer object from dat_format on x."""
     if layer.kind == "conv":
-        return conv(x, layer, engine)
+        return conv(x, layer, arith)
     if layer.kind == "prelu":
         return prelu(x, layer)
     if layer.kind == "maxpool":
         return maxpool(x, layer)
     if layer.kind == "fc":
-        return fully_connected(x, layer, engine)
+        return fully_connected(x, layer, arith)
     if layer.kind == "sigmoid":
         return sigmoid(x)
     raise ValueError(f"unknown layer kind {layer.kind!r}")

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import layers as L
 from .dat_format import read_dat
-from .engine import validate_engine
+from .kernels import Arithmetic, arithmetic
 from .errors import ModelFormatError
 
 #: Input side and minimum outputs of each MTCNN network.
@@ -23,21 +23,29 @@ class Network:
     layers: list
     path: Path | None = None
 
-    def forward(self, x: np.ndarray, engine: str = "auto", return_all: bool = False):
+    def forward(self, x: np.ndarray, engine="exact", return_all: bool = False):
         """x: (N, 3, h, w) float32 normalised planes. Returns the last output, or every layer's,
-        with maps as (N, C, H, W) (the layers work on planar (C, H, W, N) maps internally)."""
+        with maps as (N, C, H, W) (the layers work on planar (C, H, W, N) maps internally).
+        engine: an engine name or a `kernels.Arithmetic` (engine, C++ build, threads)."""
         x = np.asarray(x, np.float32).transpose(1, 2, 3, 0)
         outs = self.forward_planar(np.ascontiguousarray(x), engine, return_all)
         if return_all:
             return [_batch_first(o) for o in outs]
         return _batch_first(outs)
 
-    def forward_planar(self, x: np.ndarray, engine: str = "auto", return_all: bool = False):
-        """The same on planar input (3, h, w, N); maps come out planar (C, H, W, N)."""
-        validate_engine(engine)
-        outs = []
-        for layer in self.layers:
-            x = L.apply(x, layer, engine)
+    def forward_planar(self, x: np.ndarray, engine: str | Arithmetic = "exact",
+                       return_all: bool = False):
+        """The same on planar input (3, h, w, N); maps come out planar (C, H, W, N). Without
+        return_all a conv and the PReLU after it run as one fused kernel where possible."""
+        arith = arithmetic(engine)
+        outs, i = [], 0
+        while i < len(self.layers):
+            layer = self.layers[i]
+            after = self.layers[i + 1] if i + 1 < len(self.layers) else None
+            if not return_all and layer.kind == "conv" and after is not None and after.kind == "prelu":
+                x, i = L.conv(x, layer, arith, after), i + 2
+                continue
+            x, i = L.apply(x, layer, arith), i + 1
             if return_all:
                 outs.append(x)
         return outs if return_all else x

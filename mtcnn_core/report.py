@@ -1,16 +1,10 @@
-"""`engine_report()`: per network and layer, which path 'auto' runs on this host and why."""
+"""`engine_report()`: per network and layer, which kernels run it and which C++ rule they follow."""
 from __future__ import annotations
 
 import numpy as np
 
-from . import engine as eng
-from .layers import engine_check
 from .models import load_models
 from .network import NET_INPUT
-
-#: Batch sizes the report checks for RNet/ONet (one box, and a typical batch).
-REPORT_BATCHES = {"PNet": (1,), "RNet": (1, 64), "ONet": (1, 16)}
-PNET_REPORT_SIDE = 200   # a PNet level large enough for the 'big' row bucket
 
 
 def blas_description() -> str:
@@ -65,30 +59,57 @@ def set_blas_threads(n: int) -> bool:
     return True
 
 
-def _layer_keys(net, side, batch):
-    """(layer index, layer, kind, key) of the GEMM layers for a batch of side x side inputs,
-    from the same rule the layers use (layers.engine_check)."""
-    shapes = [(3, side, side)] + net.shapes(side)
-    for i, layer in enumerate(net.layers):
-        chw = shapes[i]
-        planar = (chw[0], chw[1], chw[2], batch) if len(chw) == 3 else (batch,) + tuple(chw)
-        check = engine_check(layer, planar)
-        if check is not None:
-            yield (i, layer) + check
-
-
-def engine_report(models=None) -> str:
-    """A readable table: network, layer, GEMM shape, batch, path under 'auto', reason."""
+def engine_report(models=None, engine="exact", cpp_build="avx512") -> str:
+    """A readable account of how each GEMM layer is computed: the implementation that runs it
+    (compiled, numpy reference or host BLAS), the C++ build's rule (K blocks, split outputs)."""
+    from . import kernels
+    from .kernels import openblas
     models = models if hasattr(models, "pnet") else load_models(models)
-    lines = [f"host BLAS: {blas_description()}", "engine 'auto' per layer (checked once per shape):"]
+    arith = kernels.arithmetic(engine, cpp_build)
+    lines = [f"engine {arith.engine!r}: layers run by the {IMPLEMENTATION_TEXT[arith.implementation]}",
+             f"C++ build reproduced: {BUILD_TEXT[arith.build]}",
+             f"host BLAS (used by engine 'blas' only): {blas_description()}"]
+    if kernels.COMPILED_ERROR is not None:
+        lines.insert(1, "WARNING: the compiled kernels are unavailable (" + kernels.COMPILED_ERROR
+                     + "); exact results come from the numpy reference, 10-20x slower. "
+                     "Fix: pip install -r requirements.txt (numba)")
     for name in ("PNet", "RNet", "ONet"):
         net = models.network(name)
-        side = PNET_REPORT_SIDE if name == "PNet" else NET_INPUT[name]
-        for batch in REPORT_BATCHES[name]:
-            for i, layer, kind, key in _layer_keys(net, side, batch):
-                v = eng.verdict(kind, key)
-                what = f"{kind} K={key[0]} out={key[1]}"
-                rows = "rows>8192" if key[2] == "big" else f"rows={key[2]}"
-                who = f"{name} layer {i}" + (f" (batch {batch})" if name != "PNet" else "")
-                lines.append(f"  {who:<22} {what:<30} {rows:<10} -> {v.path:<5}: {v.reason()}")
+        side = NET_INPUT[name]
+        shapes = [(3, side, side)] + net.shapes(side)
+        for i, layer in enumerate(net.layers):
+            if layer.kind not in ("conv", "fc"):
+                continue
+            lines.append(f"  {name} layer {i:<2} {_layer_rule(layer, shapes[i], arith.build, openblas)}")
     return "\n".join(lines)
+
+
+IMPLEMENTATION_TEXT = {
+    "compiled": "compiled exact kernels (numba, FMA chains in the C++'s order)",
+    "reference": "numpy reference kernels (exact FMA emulation, slow)",
+    "blas": "host BLAS (fast; last bits depend on this machine's BLAS kernel, not the C++'s)",
+}
+BUILD_TEXT = {"avx512": "avx512 (OpenBLAS SkylakeX/Cooperlake kernels, AVX-512 CPUs)",
+              "avx2": "avx2 (OpenBLAS Haswell kernel, AVX2-only CPUs)"}
+
+
+def _layer_rule(layer, in_shape, build, openblas) -> str:
+    """One line: the layer's GEMM and how the build accumulates it."""
+    if layer.kind == "conv":
+        o, c, kh, kw = layer.weight.shape
+        k1 = c * kh * kw + 1
+        blocks = openblas.k_blocks(k1)
+        table = openblas.split_table(o, build)
+        split = int(table.any(axis=1).sum())
+        what = f"conv {c}->{o} {kh}x{kw}, K+1={k1}"
+        how = f"{len(blocks)} K block(s)" + (f" {[tuple(map(int, b)) for b in blocks]}" if len(blocks) > 1 else "")
+        how += f", {split} of {o} channels split into 2 chains in some columns" if split else ", one FMA chain per output"
+        return f"{what:<28} {how}"
+    o, k = layer.weight.shape
+    per_pixel = len(in_shape) == 3 and in_shape[0] == k
+    if o >= 100:
+        how = ("16 FMA lanes, adjacent-pairwise sum, + bias" if build == "avx512"
+               else f"bias + one FMA chain per K block {[tuple(map(int, b)) for b in openblas.k_blocks(k)]}")
+    else:
+        how = "cv::gemm sequential double sum, bias " + ("in float32 after" if per_pixel else "in double")
+    return f"{'fc ' + str(k) + '->' + str(o):<28} {how}"

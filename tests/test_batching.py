@@ -5,7 +5,7 @@ import pytest
 from conftest import ROOT
 import mtcnn_core as mc
 from mtcnn_core import boxes as B
-from mtcnn_core import cascade, engine
+from mtcnn_core import cascade
 
 SAMPLE = ROOT / "sample_images" / "faces_at_scales.png"
 
@@ -28,9 +28,9 @@ def test_batched_and_chunked_outputs_equal_one_box_at_a_time(stage_inputs, name,
     squares = rnet_in if name == "rnet" else onet_in
     assert len(squares) > cascade.BOX_CHUNK[size]      # more boxes than one chunk: chunks are exercised
     net = getattr(mc.load_models(), name)
-    whole = net.forward_planar(B.crop_batch(img, squares, size, planar=True), "auto")
-    chunked = cascade._run_net(net, img, squares, size, "auto")
-    single = one_by_one(net, img, squares, size, "auto")
+    whole = net.forward_planar(B.crop_batch(img, squares, size, planar=True), "exact")
+    chunked = cascade._run_net(net, img, squares, size, "exact")
+    single = one_by_one(net, img, squares, size, "exact")
     assert chunked.shape == whole.shape == single.shape
     assert np.array_equal(chunked.view(np.uint32), single.view(np.uint32))
     assert np.array_equal(whole.view(np.uint32), single.view(np.uint32))
@@ -51,21 +51,6 @@ def test_crop_batch_planar_is_the_nchw_crop_transposed(stage_inputs):
     planar = B.crop_batch(img, rnet_in[:20], 24, planar=True)
     assert nchw.shape == (20, 3, 24, 24) and planar.shape == (3, 24, 24, 20)
     assert np.array_equal(nchw, planar.transpose(3, 0, 1, 2))
-
-
-@pytest.mark.parametrize("fc", [False, True])
-def test_gemm_row_padding_buckets(fc):
-    rows = np.arange(1, 20000)
-    padded = np.array([engine.padded_rows(int(r), fc) for r in rows])
-    assert (padded >= rows).all() and (np.diff(padded) >= 0).all()
-    small = rows <= engine.BIG_ROWS
-    assert len(set(padded[small])) <= 30                        # few shapes to check per layer
-    waste = padded[small] - rows[small]
-    assert (waste <= np.maximum(0.25 * rows[small], 63)).all()  # at most 25 % or < 64 rows wasted
-    assert (padded[~small] % engine.ROW_UNIT == 0).all() and (padded[~small] - rows[~small]).max() < 64
-    assert engine.row_bucket(20000, fc) == "big"
-    # a conv GEMM never gets fewer than 64 rows (OpenBLAS's small-matrix kernels break the chain)
-    assert engine.row_bucket(3, fc) == (8 if fc else 64)
 
 
 def naive_crop(img, box, size):

@@ -7,7 +7,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from mtcnn_core import kernels, layers
+from mtcnn_core import cvmath, layers
+from mtcnn_core.kernels import blas, openblas, reference
 from mtcnn_core.dat_format import FCLayer, PoolLayer, PReLULayer
 
 F32 = np.float32
@@ -77,22 +78,22 @@ def rand(*shape, scale=1.0):
 def test_conv_exact_equals_naive_chain(shape, wshape):
     x, w, b = rand(*shape), rand(*wshape, scale=0.3), rand(wshape[0])
     want = naive_conv(x, w, b)
-    got = nchw(kernels.conv_exact(planar(x), w, b))
+    got = nchw(reference.conv(planar(x), w, b))
     assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
 
 
 def test_conv_exact_split_chain_equals_naive():
     # K+1 = 577 like ONet conv3: two chains [0, 288) and [288, 577) added in float32
     x, w, b = rand(1, 64, 3, 3), rand(2, 64, 3, 3, scale=0.1), rand(2)
-    assert kernels.conv_split(577) == 288
+    assert openblas.k_blocks(577).tolist() == [[0, 288], [288, 577]]
     want = naive_conv(x, w, b, split=288)
-    got = nchw(kernels.conv_exact(planar(x), w, b))
+    got = nchw(reference.conv(planar(x), w, b))
     assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
 
 
 def test_conv_blas_is_close_to_exact():
     x, w, b = planar(rand(2, 3, 9, 8)), rand(6, 3, 3, 3), rand(6)
-    np.testing.assert_allclose(kernels.conv_blas(x, w, b), kernels.conv_exact(x, w, b), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(blas.conv(x, w, b), reference.conv(x, w, b), rtol=1e-5, atol=1e-5)
 
 
 def midpoint_case():
@@ -107,27 +108,28 @@ def test_fma32_corrects_double_rounding_midpoints():
     a, b, c = midpoint_case()
     naive_double = F32(float(a) * float(b) + float(c))
     assert naive_double != F32(naive_fma(a, b, c))      # the trap is real
-    assert kernels.fma32(a, b, c) == F32(naive_fma(a, b, c))
+    assert reference.fma32(a, b, c) == F32(naive_fma(a, b, c))
     # mirrored and random cases
     aa = np.concatenate([[a, -a], rand(2000)]).astype(F32)
     bb = np.concatenate([[b, b], rand(2000)]).astype(F32)
     cc = np.concatenate([[c, -c], rand(2000)]).astype(F32)
     want = np.array([naive_fma(*t) for t in zip(aa, bb, cc)], F32)
-    assert np.array_equal(kernels.fma32(aa, bb, cc).view(np.uint32), want.view(np.uint32))
+    assert np.array_equal(reference.fma32(aa, bb, cc).view(np.uint32), want.view(np.uint32))
 
 
 def test_chain_hits_and_corrects_a_midpoint():
     a, b, c = midpoint_case()
     rows = np.array([[c, a], [c, -a]], F32)              # term 0: c*1 ; term 1: a*b
     wm = np.array([[1.0], [b], [0.0]], F32)              # last row = bias
-    got = kernels.gemm_exact_rows(rows, wm)[:, 0]
+    cols = np.concatenate([rows.T, np.ones((1, 2), F32)]).astype(np.float64)
+    got = reference.gemm_chain(cols, wm.astype(np.float64))[0]
     want = [naive_fma(0.0, 1.0, naive_fma(r[1], b, naive_fma(r[0], 1.0, 0.0))) for r in rows]
     assert np.array_equal(got, np.array(want, F32))
 
 
 def test_fc_lanes_equals_naive():
     v, w, b = rand(3, 40), rand(5, 40, scale=0.2), rand(5)
-    got = kernels.fc_lanes_exact(v, w, b)
+    got = reference.fc_lanes(v, w, b)
     for n in range(3):
         for o in range(5):
             lanes = []
@@ -144,7 +146,7 @@ def test_fc_lanes_equals_naive():
 @pytest.mark.parametrize("bias_in_double", [True, False])
 def test_fc_double_seq_equals_naive(bias_in_double):
     v, w, b = rand(4, 33), rand(6, 33), rand(6)
-    got = kernels.fc_double_seq(v, w, b, bias_in_double)
+    got = reference.fc_double_seq(v, w, b, bias_in_double)
     for n in range(4):
         for o in range(6):
             s = 0.0
@@ -204,7 +206,7 @@ def test_fc_flattening_order_for_rnet_onet():
 
 def test_sigmoid_and_cv_exp_match_scalar_formula():
     x = np.concatenate([rand(500, scale=8), [0, -0.0, 88.0, -88.0, 200, -200]]).astype(F32)
-    got = kernels.cv_exp32(x)
+    got = cvmath.cv_exp32(x)
     a0 = 0.009670371139572337719125840413672004409288
     coefs = [F32(c / a0) for c in (0.05550339366753125211915322047004666939128,
                                    0.2402265109513301490103372422686535526573,
@@ -232,7 +234,7 @@ def test_glibc_expf_matches_the_host_libm():
     libm.expf.restype, libm.expf.argtypes = ctypes.c_float, [ctypes.c_float]
     x = np.concatenate([rng.uniform(-30, 30, 20000), [1.0693289, 88.7, -103.9]]).astype(F32)
     want = np.array([libm.expf(float(v)) for v in x], F32)
-    assert np.array_equal(kernels.glibc_expf(x).view(np.uint32), want.view(np.uint32))
+    assert np.array_equal(cvmath.glibc_expf(x).view(np.uint32), want.view(np.uint32))
 
 
 # ---- NMS -------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ def test_our_trace_round_trips_with_extras(tmp_path):
     assert np.array_equal(u(t.detections.boxes), u(t2.detections.boxes))
     if t.onet.landmarks is not None and len(t.onet.landmarks):
         assert np.array_equal(u(t.onet.landmarks), u(t2.onet.landmarks))
-    assert "engine=auto" in t2.producer
+    assert "engine=exact" in t2.producer and "cpp_build=avx512" in t2.producer
 
 
 def minimal_trace():

@@ -109,6 +109,6 @@ def engine_report(model_folder: str | None) -> str:
 def _engine(run):
     st.subheader("Engine")
     st.markdown(f"Engine chosen in the sidebar: **{run.engine}**; this run: `{run.trace.producer}`.")
-    if st.toggle("Show the engine report (which path each layer takes under 'auto')",
+    if st.toggle("Show the engine report (which kernels run each layer, and the C++ build's rule)",
                  key="show_engine_report"):
         st.code(engine_report(run.model_folder), language=None)

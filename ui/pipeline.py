@@ -47,6 +47,7 @@ def run_detection(image_sha: str, params: tuple, model_folder: str | None, engin
 
     models = get_models(model_folder)
     trace = core.mc.detect(bgr, models=models, engine=engine, progress=progress,
+                           threads=core.mc.kernels.MAX_THREADS,
                            image_info={"file": _name, "sha256": image_sha},
                            **dict(zip(PARAM_KEYS, params)))
     bar.empty()

@@ -87,5 +87,6 @@ def _engine_and_models():
     st.selectbox("Model set", list(ss.model_sets), key="model_set",
                  help="Upload a custom .dat set on the Models page.")
     st.selectbox("Engine", state.ENGINES, key="engine",
-                 help="exact: bit-for-bit OpenFace arithmetic; blas: faster matrix products; "
-                      "auto: the core's choice.")
+                 help="exact: compiled kernels, bit for bit OpenFace's arithmetic (default); "
+                      "reference: the same bits from the slow numpy kernels; blas: this machine's "
+                      "BLAS, fast but not bit-exact.")

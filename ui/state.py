@@ -10,7 +10,7 @@ import streamlit as st
 
 from . import pipeline, samples
 
-ENGINES = ("auto", "exact", "blas")
+ENGINES = ("exact", "reference", "blas")
 BUNDLED = "bundled (models/)"
 
 
@@ -63,7 +63,8 @@ def init_state():
                                 "sample")
     for key, value in samples.DEFAULT_PARAMS.items():
         ss.setdefault(key, value)
-    ss.setdefault("engine", "auto")
+    if ss.get("engine") not in ENGINES:     # also an 'auto' kept from an earlier version
+        ss.engine = "exact"
     ss.setdefault("model_sets", {BUNDLED: None})
     ss.setdefault("model_set", BUNDLED)
     ss.setdefault("upload_error", None)

@@ -1,0 +1,192 @@
+"""The one place that chooses how a conv or FC layer is computed.
+
+Implementations, one module each:
+
+* `compiled` (numba): the C++'s exact accumulation orders at BLAS-like speed. Engine 'exact', the
+  default.
+* `reference` (numpy): the same bits, slow and readable; what the tests compare the compiled
+  kernels against, and the fallback for 'exact' when numba cannot be imported.
+* `blas` (numpy's sgemm): fast, last bits depend on the host's BLAS kernel; engine 'blas'.
+
+`openblas` holds the rules of the two C++ builds (K blocks, call widths, split outputs) that both
+exact implementations follow; `Arithmetic` bundles engine, C++ build and thread count.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import blas, openblas, reference
+from .openblas import BUILDS, validate_build
+from .reference import conv_weight_matrix
+from .weights import derived
+
+try:
+    from . import compiled
+    COMPILED_ERROR = None
+except Exception as exc:   # numba missing or broken: exact results still, from the numpy reference
+    compiled = None
+    COMPILED_ERROR = f"{type(exc).__name__}: {exc}"
+
+F32 = np.float32
+#: 'auto' is the name of the default in earlier versions; it now means 'exact'.
+ENGINES = ("exact", "reference", "blas", "auto")
+MAX_THREADS = max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Arithmetic:
+    """How a run computes its GEMMs: engine, the C++ build whose bits to reproduce, threads."""
+    engine: str = "exact"
+    build: str = "avx512"
+    threads: int = 1
+
+    @property
+    def implementation(self) -> str:
+        """'compiled', 'reference' or 'blas': what actually runs the GEMM layers."""
+        if self.engine == "blas":
+            return "blas"
+        if self.engine == "reference" or compiled is None:
+            return "reference"
+        return "compiled"
+
+
+def validate_engine(engine: str) -> str:
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    return engine
+
+
+def arithmetic(engine="exact", build: str = "avx512", threads: int | None = 1) -> Arithmetic:
+    """An Arithmetic from user-facing values (an Arithmetic passes through), validated."""
+    if isinstance(engine, Arithmetic):
+        return engine
+    validate_engine(engine)
+    validate_build(build)
+    if threads is None:
+        threads = 1
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
+    return Arithmetic("exact" if engine == "auto" else engine, build, min(int(threads), MAX_THREADS))
+
+
+_pool = None
+
+
+def _run_bands(fn, rows: int, threads: int):
+    """fn(r0, r1) over `threads` bands of output rows; each output is computed by one call, so
+    the result does not depend on the number of bands."""
+    global _pool
+    if threads <= 1 or rows < 2:
+        fn(0, rows)
+        return
+    if _pool is None:
+        _pool = ThreadPoolExecutor(MAX_THREADS, thread_name_prefix="mtcnn-kernels")
+    bands = min(threads, rows)
+    edges = [rows * i // bands for i in range(bands + 1)]
+    for f in [_pool.submit(fn, a, b) for a, b in zip(edges[:-1], edges[1:])]:
+        f.result()
+
+
+# ---- convolution -------------------------------------------------------------------------------
+def conv(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, arith,
+         prelu_slope: np.ndarray | None = None) -> np.ndarray:
+    """Valid stride-1 conv of planar x (C, H, W, N) float32 -> (O, Ho, Wo, N) float32. A PReLU's
+    per-channel slopes may be fused in, by the compiled kernel only (see `fuses_prelu`)."""
+    arith = arithmetic(arith)
+    impl = arith.implementation
+    if impl == "compiled":
+        return _conv_compiled(x, weight, bias, arith, prelu_slope)
+    if prelu_slope is not None:
+        raise ValueError("only the compiled kernels fuse PReLU into a conv")
+    return blas.conv(x, weight, bias) if impl == "blas" else reference.conv(x, weight, bias, arith.build)
+
+
+def fuses_prelu(arith) -> bool:
+    return arithmetic(arith).implementation == "compiled"
+
+
+def _conv_compiled(x, weight, bias, arith, slope):
+    c, h, w, n = x.shape
+    o, _, kh, kw = weight.shape
+    ho, wo = h - kh + 1, w - kw + 1
+    wm = derived(weight, "conv_wm", conv_weight_matrix, bias)
+    blocks = openblas.k_blocks(wm.shape[0])
+    codes, table = openblas.column_codes(ho * wo), openblas.split_table(o, arith.build)
+    fuse = slope is not None
+    slope = np.ascontiguousarray(slope, F32) if fuse else np.zeros(o, F32)
+    xf = np.zeros(x.size + compiled.PIXEL_TILE + 16, F32)     # slack: tiles read past the end
+    xf[:x.size] = x.reshape(-1)
+    out = np.empty((o, ho, wo * n), F32)
+    plus_zero = arith.build == "avx2"
+    taps = _tap_shifts(c, h, w, n, kh, kw)
+
+    def band(r0, r1):
+        compiled.conv_span(xf, taps, wm, blocks, codes, table, plus_zero, slope, fuse,
+                           ho, w * n, n, wo, out, r0, r1)
+
+    _run_bands(band, ho, arith.threads)
+    return out.reshape(o, ho, wo, n)
+
+
+def _tap_shifts(c, h, w, n, kh, kw) -> np.ndarray:
+    """(C*kw*kh,) int64: where im2col term j = ci*kh*kw + cc*kh + r of output pixel q lies in the
+    flattened (C, H, W, N) input, relative to q = (y*W + x)*N + box."""
+    ci, cc, r = np.meshgrid(np.arange(c), np.arange(kw), np.arange(kh), indexing="ij")
+    return (((ci * h + r) * w + cc) * n).reshape(-1).astype(np.int64)
+
+
+# ---- fully connected ---------------------------------------------------------------------------
+#: FC kinds (semantics 3.5/3.6): fc1 goes through OpenBLAS (m >= 100), the others through
+#: cv::gemm's double sums, with the bias added in float32 (PNet per pixel) or in double.
+FC_KINDS = ("fc1", "fc_seq_bias_float", "fc_seq_bias_double")
+
+
+def fc(kind: str, cols: np.ndarray, weight: np.ndarray, bias: np.ndarray, arith) -> np.ndarray:
+    """An FC over columns: cols (K, P) float32 (one column per pixel or box) -> (O, P) float32."""
+    arith = arithmetic(arith)
+    impl = arith.implementation
+    if kind == "fc1":
+        v = np.ascontiguousarray(cols.T, F32)
+        if impl == "blas":
+            return blas.fc_lanes(v, weight, bias).T
+        if impl == "reference":
+            ref = reference.fc_lanes if arith.build == "avx512" else reference.fc_blocks
+            return ref(v, weight, bias).T
+        return _fc1_compiled(v, weight, bias, arith.build).T
+    in_double = kind == "fc_seq_bias_double"
+    if impl == "compiled":
+        out = np.empty((weight.shape[0], cols.shape[1]), F32)
+        compiled.fc_double_seq(np.ascontiguousarray(cols, F32), np.ascontiguousarray(weight, F32),
+                               np.ascontiguousarray(bias, F32), in_double, out)
+        return out
+    fn = blas.fc_double_seq if impl == "blas" else reference.fc_double_seq
+    return fn(np.ascontiguousarray(cols.T), weight, bias, in_double).T
+
+
+def _lane_padded(a: np.ndarray) -> np.ndarray:
+    """(R, K) -> (R, K rounded up to 16) float32, zero padded (the reference's lane padding)."""
+    k = a.shape[1]
+    out = np.zeros((a.shape[0], -(-k // 16) * 16), F32)
+    out[:, :k] = a
+    return out
+
+
+def _fc1_compiled(v, weight, bias, build):
+    out = np.empty((v.shape[0], weight.shape[0]), F32)
+    bias = np.ascontiguousarray(bias, F32)
+    if build == "avx512":
+        w = derived(weight, "lanes_padded", _lane_padded)
+        vp = v if v.shape[1] == w.shape[1] else _lane_padded(v)
+        compiled.fc_lanes(vp, w, bias, out)
+    else:
+        w = np.ascontiguousarray(weight, F32)
+        compiled.fc_blocks(v, w, bias, openblas.k_blocks(v.shape[1]), out)
+    return out
+
+
+__all__ = ["Arithmetic", "arithmetic", "validate_engine", "validate_build", "ENGINES", "BUILDS",
+           "conv", "fc", "fuses_prelu", "FC_KINDS", "COMPILED_ERROR", "MAX_THREADS"]

@@ -1,0 +1,277 @@
+"""Compiled exact kernels (numba): the C++'s accumulation orders at BLAS-like speed.
+
+No fast-math of any kind: numba's default (no `fastmath=`) emits IEEE `fadd`/`fmul` without the
+`contract` or `reassoc` flags, so LLVM neither fuses a*b+c on its own nor reorders a sum. The only
+fused multiply-add is `fma32`, LLVM's `llvm.fma.f32` intrinsic: one rounding on every target (the
+hardware instruction where there is one, libm's fmaf otherwise). Loops are written so that LLVM
+vectorises across independent outputs (pixels of a row), never across the terms of one chain, so
+every output is the same sequence of roundings whatever the vector width, tiling or threads.
+
+Layouts: maps are planar (C, H, W, N) float32 (the N boxes innermost, as in `layers`); weight
+matrices are (K+1, O) float32 in the C++'s im2col order with the bias as the last row.
+"""
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+F32, F64 = np.float32, np.float64
+#: Output channels and pixels of one accumulator tile (8 x 512 floats stay in L1).
+CHANNEL_TILE, PIXEL_TILE = 8, 512
+
+
+@intrinsic
+def fma32(typingctx, a, b, c):
+    """float32 a*b + c with a single rounding (llvm.fma.f32)."""
+    sig = types.float32(types.float32, types.float32, types.float32)
+
+    def codegen(context, builder, signature, args):
+        flt = ir.FloatType()
+        fn = builder.module.declare_intrinsic("llvm.fma", [flt], ir.FunctionType(flt, [flt] * 3))
+        return builder.call(fn, args)
+
+    return sig, codegen
+
+
+# ---- convolution -------------------------------------------------------------------------------
+# The conv is computed on a "virtual" output grid as wide as the input: with the input flattened
+# to one (C*H*W*N) vector, output pixel q = (y*W + x)*N + n reads tap (ci, c, r) at
+# q + ((ci*H + r)*W + c)*N, a pure shift. So every tap is one long contiguous run (vectorised, no
+# per-row tails); the columns x >= Wo are computed from neighbouring data and never stored.
+@njit(cache=True, nogil=True)
+def _seq_taps(xf, taps, q0, wm, j0, j1, o0, ob_n, acc, pt):
+    """acc[:ob_n, :pt] continues the chains of channels o0.. over terms j0..j1-1 (no bias)."""
+    j = j0
+    while j + 3 <= j1:
+        b0, b1, b2 = q0 + taps[j], q0 + taps[j + 1], q0 + taps[j + 2]
+        s0, s1, s2 = xf[b0:b0 + pt], xf[b1:b1 + pt], xf[b2:b2 + pt]
+        ob = 0
+        while ob + 4 <= ob_n:       # 3 taps x 4 channels per pass over the accumulators
+            o = o0 + ob
+            w00, w01, w02, w03 = wm[j, o], wm[j, o + 1], wm[j, o + 2], wm[j, o + 3]
+            w10, w11, w12, w13 = wm[j + 1, o], wm[j + 1, o + 1], wm[j + 1, o + 2], wm[j + 1, o + 3]
+            w20, w21, w22, w23 = wm[j + 2, o], wm[j + 2, o + 1], wm[j + 2, o + 2], wm[j + 2, o + 3]
+            a0, a1, a2, a3 = acc[ob], acc[ob + 1], acc[ob + 2], acc[ob + 3]
+            for p in range(pt):
+                x0, x1, x2 = s0[p], s1[p], s2[p]
+                a0[p] = fma32(x2, w20, fma32(x1, w10, fma32(x0, w00, a0[p])))
+                a1[p] = fma32(x2, w21, fma32(x1, w11, fma32(x0, w01, a1[p])))
+                a2[p] = fma32(x2, w22, fma32(x1, w12, fma32(x0, w02, a2[p])))
+                a3[p] = fma32(x2, w23, fma32(x1, w13, fma32(x0, w03, a3[p])))
+            ob += 4
+        while ob < ob_n:
+            w0, w1, w2 = wm[j, o0 + ob], wm[j + 1, o0 + ob], wm[j + 2, o0 + ob]
+            a = acc[ob]
+            for p in range(pt):
+                a[p] = fma32(s2[p], w2, fma32(s1[p], w1, fma32(s0[p], w0, a[p])))
+            ob += 1
+        j += 3
+    while j < j1:
+        b0 = q0 + taps[j]
+        s0 = xf[b0:b0 + pt]
+        for ob in range(ob_n):
+            w0 = wm[j, o0 + ob]
+            a = acc[ob]
+            for p in range(pt):
+                a[p] = fma32(s0[p], w0, a[p])
+        j += 1
+
+
+@njit(cache=True, nogil=True)
+def _split_taps(xf, taps, q0, wm, j0, j1, o0, ob_n, acc, odd, mask, pt):
+    """Terms j0..j1-1 in (even, odd) pairs: even terms on acc; odd terms on `odd` where mask is
+    set (the split outputs of semantics 6.8), else on acc. j1 - j0 is even."""
+    for j in range(j0, j1, 2):
+        b0, b1 = q0 + taps[j], q0 + taps[j + 1]
+        s0, s1 = xf[b0:b0 + pt], xf[b1:b1 + pt]
+        for ob in range(ob_n):
+            w0, w1 = wm[j, o0 + ob], wm[j + 1, o0 + ob]
+            a, b, m = acc[ob], odd[ob], mask[ob]
+            for p in range(pt):
+                e = fma32(s0[p], w0, a[p])
+                t = fma32(s1[p], w1, b[p] if m[p] else e)
+                if m[p]:
+                    a[p] = e
+                    b[p] = t
+                else:
+                    a[p] = t
+
+
+@njit(cache=True, nogil=True)
+def _block(xf, taps, q0, wm, s, e, o0, ob_n, split, acc, odd, mask, pt):
+    """One K block [s, e) of channels o0..: acc <- its chain(s) (6.8), combined as fl(e + o)
+    where split. The bias is the last term K, its input 1."""
+    k = wm.shape[0] - 1
+    for ob in range(ob_n):
+        for p in range(pt):
+            acc[ob, p] = F32(0)
+            odd[ob, p] = F32(0)
+    j1 = min(e, k)                  # data terms; the bias (if in this block) comes after them
+    f = s + ((e - s) // 8) * 8      # split outputs interleave terms s..f-1
+    if split:
+        pairs_end = min(f, j1)
+        pairs_end -= (pairs_end - s) % 2
+        _split_taps(xf, taps, q0, wm, s, pairs_end, o0, ob_n, acc, odd, mask, pt)
+        _seq_taps(xf, taps, q0, wm, pairs_end, j1, o0, ob_n, acc, pt)
+    else:
+        _seq_taps(xf, taps, q0, wm, s, j1, o0, ob_n, acc, pt)
+    if e > k:                       # the bias term, on the odd chain only if it is an odd term < f
+        bias_odd = split and k < f and (k - s) % 2 == 1
+        for ob in range(ob_n):
+            wb = wm[k, o0 + ob]
+            a, b, m = acc[ob], odd[ob], mask[ob]
+            for p in range(pt):
+                if bias_odd and m[p]:
+                    b[p] = b[p] + wb
+                else:
+                    a[p] = a[p] + wb
+    if split:
+        for ob in range(ob_n):
+            a, b, m = acc[ob], odd[ob], mask[ob]
+            for p in range(pt):
+                if m[p]:
+                    a[p] = a[p] + b[p]
+
+
+@njit(cache=True, nogil=True)
+def _tile_mask(mask, table, colcode, q0, pt, o0, ob_n, wn, n, wo):
+    """mask[ob, p] <- split flag of channel o0+ob at virtual pixel q0+p; returns whether any."""
+    any_split = False
+    for p in range(pt):
+        q = q0 + p
+        y = q // wn
+        x = (q - y * wn) // n
+        code = colcode[y * wo + x] if x < wo else 0
+        for ob in range(ob_n):
+            m = table[o0 + ob, code]
+            mask[ob, p] = m
+            any_split = any_split or m != 0
+    return any_split
+
+
+@njit(cache=True, nogil=True)
+def conv_span(xf, taps, wm, blocks, colcode, table, plus_zero, slope, fuse_prelu,
+              ho, wn, n, wo, out, y0, y1):
+    """Output rows y0..y1-1 of a valid stride-1 conv (C++ order, semantics 3.1-3.2, 6.8), then
+    PReLU if fuse_prelu.
+
+    xf: the input (C, H, W, N) flattened, followed by >= PIXEL_TILE zeros of slack; taps (K,)
+    int64 shift of each im2col term; wm (K+1, O) f32 (bias last); blocks (B, 2) int64 K blocks;
+    colcode (Ho*wo,) uint8 column class in a GEMM call, table (O, 4) uint8 split flags;
+    plus_zero: C = +0 before adding the blocks (6.8); wn = W*N; out (O, ho, wo*N) f32.
+    """
+    n_out = wm.shape[1]
+    acc = np.empty((CHANNEL_TILE, PIXEL_TILE), F32)
+    odd = np.empty((CHANNEL_TILE, PIXEL_TILE), F32)
+    total = np.empty((CHANNEL_TILE, PIXEL_TILE), F32)
+    mask = np.zeros((CHANNEL_TILE, PIXEL_TILE), np.uint8)
+    any_table = False
+    for o in range(n_out):
+        for c in range(table.shape[1]):
+            any_table = any_table or table[o, c] != 0
+    q_end = (y1 - 1) * wn + wo * n        # past the last stored pixel of row y1-1
+    for q0 in range(y0 * wn, q_end, PIXEL_TILE):
+        pt = min(PIXEL_TILE, q_end - q0)
+        for o0 in range(0, n_out, CHANNEL_TILE):
+            ob_n = min(CHANNEL_TILE, n_out - o0)
+            split = any_table and _tile_mask(mask, table, colcode, q0, pt, o0, ob_n, wn, n, wo)
+            for b in range(blocks.shape[0]):
+                _block(xf, taps, q0, wm, blocks[b, 0], blocks[b, 1], o0, ob_n, split, acc, odd,
+                       mask, pt)
+                for ob in range(ob_n):
+                    t, a = total[ob], acc[ob]
+                    if b > 0:
+                        for p in range(pt):
+                            t[p] = t[p] + a[p]
+                    elif plus_zero:
+                        for p in range(pt):
+                            t[p] = F32(0) + a[p]
+                    else:
+                        for p in range(pt):
+                            t[p] = a[p]
+            _store(total, out, slope, fuse_prelu, q0, pt, o0, ob_n, wn, wo * n)
+
+
+@njit(cache=True, nogil=True)
+def _store(total, out, slope, fuse_prelu, q0, pt, o0, ob_n, wn, width):
+    """Copy the stored columns (x < wo) of a tile to out (O, ho, wo*N), with PReLU if fused."""
+    q, q1 = q0, q0 + pt
+    while q < q1:
+        y = q // wn
+        c0 = q - y * wn
+        if c0 >= width:             # a wrap-around column: skip to the next row
+            q = (y + 1) * wn
+            continue
+        c1 = min(width, c0 + (q1 - q))
+        for ob in range(ob_n):
+            sl = slope[o0 + ob]
+            src = total[ob, q - q0:q - q0 + (c1 - c0)]
+            dst = out[o0 + ob, y, c0:c1]
+            if fuse_prelu:
+                for i in range(c1 - c0):
+                    v = src[i]
+                    dst[i] = v if v >= 0 else v * sl
+            else:
+                for i in range(c1 - c0):
+                    dst[i] = src[i]
+        q += c1 - c0
+
+
+# ---- fully connected ---------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def fc_lanes(v, w, bias, out):
+    """OpenBLAS SkylakeX fc1 (semantics 3.6): 16 FMA chains over k = l, l+16, ..., reduced
+    adjacent-pairwise, then + bias. v (N, Kp) f32, w (O, Kp) f32 (Kp a multiple of 16, zero
+    padded as the reference does), bias (O,), out (N, O)."""
+    lanes = np.empty(16, F32)
+    for i in range(v.shape[0]):
+        for o in range(w.shape[0]):
+            for l in range(16):
+                lanes[l] = F32(0)
+            for s in range(0, v.shape[1], 16):
+                for l in range(16):
+                    lanes[l] = fma32(v[i, s + l], w[o, s + l], lanes[l])
+            width = 16
+            while width > 1:
+                width //= 2
+                for l in range(width):
+                    lanes[l] = lanes[2 * l] + lanes[2 * l + 1]
+            out[i, o] = lanes[0] + bias[o]
+
+
+@njit(cache=True, nogil=True)
+def fc_blocks(v, w, bias, blocks, out):
+    """OpenBLAS Haswell fc1 (semantics 6.8): C = bias, then per K block one sequential FMA chain
+    from +0 added onto C. v (N, K), w (O, K), blocks (B, 2) int64, out (N, O)."""
+    for i in range(v.shape[0]):
+        for o in range(w.shape[0]):
+            c = bias[o]
+            for b in range(blocks.shape[0]):
+                acc = F32(0)
+                for k in range(blocks[b, 0], blocks[b, 1]):
+                    acc = fma32(v[i, k], w[o, k], acc)
+                c = c + acc
+            out[i, o] = c
+
+
+@njit(cache=True, nogil=True)
+def fc_double_seq(cols, w, bias, bias_in_double, out):
+    """cv::gemm's native path (3.5a/3.5c): each output a sequential double sum over k (float
+    products are exact in double), then float32. cols (K, P) f32: one column per pixel or box;
+    w (O, K), bias (O,), out (O, P). bias_in_double adds the bias before the rounding."""
+    acc = np.empty(cols.shape[1], F64)
+    for o in range(w.shape[0]):
+        for p in range(cols.shape[1]):
+            acc[p] = 0.0
+        for k in range(cols.shape[0]):
+            wv = F64(w[o, k])
+            for p in range(cols.shape[1]):
+                acc[p] = acc[p] + F64(cols[k, p]) * wv
+        b = bias[o]
+        for p in range(cols.shape[1]):
+            if bias_in_double:
+                out[o, p] = F32(acc[p] + F64(b))
+            else:
+                out[o, p] = F32(acc[p]) + b
