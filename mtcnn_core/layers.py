@@ -77,12 +77,19 @@ def pool_output_size(size: int, k: int, s: int) -> int:
     return int(np.trunc(np.sign(q) * np.floor(abs(q) + 0.5))) + 1
 
 
-def maxpool(x: np.ndarray, layer) -> np.ndarray:
-    """Max pooling with partial windows at the right/bottom edge (semantics 3.4); (C, H, W, N)."""
+def maxpool(x: np.ndarray, layer, arith="exact") -> np.ndarray:
+    """Max pooling with partial windows at the right/bottom edge (semantics 3.4); (C, H, W, N).
+
+    The C++ starts at -FLT_MAX and takes a value on a strict '>': the max of the window's
+    non-NaN values, at least -FLT_MAX. The compiled kernel loops like that; the numpy path is
+    separable (over the window's rows, then its columns) with NaN-ignoring fmax.
+    """
     _, h, w, _ = x.shape
     oh, ow = pool_output_size(h, layer.ky, layer.sy), pool_output_size(w, layer.kx, layer.sx)
-    # separable (the max is order-free): over the window's rows, then its columns
-    return _pool_axis(_pool_axis(x, 1, layer.ky, layer.sy, oh), 2, layer.kx, layer.sx, ow)
+    if kernels.arithmetic(arith).implementation == "compiled":
+        return kernels.maxpool(x, layer.ky, layer.kx, layer.sy, layer.sx, oh, ow)
+    out = _pool_axis(_pool_axis(x, 1, layer.ky, layer.sy, oh), 2, layer.kx, layer.sx, ow)
+    return np.fmax(out, -np.finfo(F32).max, out=out)
 
 
 def _pool_axis(x: np.ndarray, axis: int, k: int, s: int, n_out: int) -> np.ndarray:
@@ -105,12 +112,12 @@ def _pool_axis(x: np.ndarray, axis: int, k: int, s: int, n_out: int) -> np.ndarr
         if k == 1:
             dst[...] = taps[0]
         else:
-            np.maximum(taps[0], taps[1], out=dst)
+            np.fmax(taps[0], taps[1], out=dst)
             for t in taps[2:]:
-                np.maximum(dst, t, out=dst)
+                np.fmax(dst, t, out=dst)
     for j in range(whole, n_out):
         lo, hi = j * s, min(j * s + k, n)
-        out[along(j, j + 1)] = x[along(lo, hi)].max(axis=axis, keepdims=True) if lo < hi \
+        out[along(j, j + 1)] = np.fmax.reduce(x[along(lo, hi)], axis=axis, keepdims=True) if lo < hi \
             else -np.finfo(F32).max
     return out
 
@@ -145,7 +152,7 @@ def apply(x: np.ndarray, layer, arith) -> np.ndarray:
     if layer.kind == "prelu":
         return prelu(x, layer)
     if layer.kind == "maxpool":
-        return maxpool(x, layer)
+        return maxpool(x, layer, arith)
     if layer.kind == "fc":
         return fully_connected(x, layer, arith)
     if layer.kind == "sigmoid":

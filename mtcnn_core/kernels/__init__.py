@@ -139,6 +139,14 @@ def _tap_shifts(c, h, w, n, kh, kw) -> np.ndarray:
     return (((ci * h + r) * w + cc) * n).reshape(-1).astype(np.int64)
 
 
+def maxpool(x: np.ndarray, ky: int, kx: int, sy: int, sx: int, oh: int, ow: int) -> np.ndarray:
+    """Compiled C++ max pooling of planar x (C, H, W, N) -> (C, oh, ow, N) float32."""
+    c, h, w, n = x.shape
+    out = np.empty((c, oh, ow * n), F32)
+    compiled.maxpool(np.ascontiguousarray(x, F32).reshape(c, h, w * n), n, ky, kx, sy, sx, out)
+    return out.reshape(c, oh, ow, n)
+
+
 # ---- fully connected ---------------------------------------------------------------------------
 #: FC kinds (semantics 3.5/3.6): fc1 goes through OpenBLAS (m >= 100), the others through
 #: cv::gemm's double sums, with the bias added in float32 (PNet per pixel) or in double.
@@ -150,13 +158,13 @@ def fc(kind: str, cols: np.ndarray, weight: np.ndarray, bias: np.ndarray, arith)
     arith = arithmetic(arith)
     impl = arith.implementation
     if kind == "fc1":
+        if impl == "compiled":
+            return _fc1_compiled(np.ascontiguousarray(cols, F32), weight, bias, arith.build)
         v = np.ascontiguousarray(cols.T, F32)
         if impl == "blas":
             return blas.fc_lanes(v, weight, bias).T
-        if impl == "reference":
-            ref = reference.fc_lanes if arith.build == "avx512" else reference.fc_blocks
-            return ref(v, weight, bias).T
-        return _fc1_compiled(v, weight, bias, arith.build).T
+        ref = reference.fc_lanes if arith.build == "avx512" else reference.fc_blocks
+        return ref(v, weight, bias).T
     in_double = kind == "fc_seq_bias_double"
     if impl == "compiled":
         out = np.empty((weight.shape[0], cols.shape[1]), F32)
@@ -167,26 +175,49 @@ def fc(kind: str, cols: np.ndarray, weight: np.ndarray, bias: np.ndarray, arith)
     return fn(np.ascontiguousarray(cols.T), weight, bias, in_double).T
 
 
-def _lane_padded(a: np.ndarray) -> np.ndarray:
-    """(R, K) -> (R, K rounded up to 16) float32, zero padded (the reference's lane padding)."""
-    k = a.shape[1]
-    out = np.zeros((a.shape[0], -(-k // 16) * 16), F32)
-    out[:, :k] = a
-    return out
+def _fc1_compiled(cols, weight, bias, build):
+    """fc1 of N boxes: cols (K, N) f32 -> (O, N). Each lane (avx512: k = l, l+16, ...) or K block
+    (avx2) is one chain per output, computed for all boxes at once; then the build's combine."""
+    k, n = cols.shape
+    o = weight.shape[0]
+    chains = _fc1_chains(k, build)
+    rows = max(int(t[-1]) for t in chains) + 1          # lanes may run past K on zero terms
+    xf = np.zeros(rows * n + compiled.PIXEL_TILE + 16, F32)
+    xf[:cols.size] = cols.reshape(-1)
+    parts = []
+    for terms in chains:
+        wm = derived(weight, "fc1_chain", _chain_weights, terms[0], terms[-1] + 1, terms[1] - terms[0]
+                     if len(terms) > 1 else 1)
+        out = np.empty((o, n), F32)
+        compiled.chains(xf, (terms * n).astype(np.int64), wm, out)
+        parts.append(out)
+    bias = bias.astype(F32)[:, None]
+    if build == "avx512":      # 16 lanes, adjacent-pairwise (3.6), then + bias
+        lanes = np.stack(parts)
+        while len(lanes) > 1:
+            lanes = lanes[0::2] + lanes[1::2]
+        return lanes[0] + bias
+    total = np.broadcast_to(bias, (o, n)).copy()      # C = bias, += each block's chain (6.8)
+    for part in parts:
+        total += part
+    return total
 
 
-def _fc1_compiled(v, weight, bias, build):
-    out = np.empty((v.shape[0], weight.shape[0]), F32)
-    bias = np.ascontiguousarray(bias, F32)
+def _fc1_chains(k: int, build: str) -> list:
+    """The term indices of each chain of fc1: 16 lanes (avx512; zero-padded past K like the
+    reference), or one run per K block (avx2)."""
     if build == "avx512":
-        w = derived(weight, "lanes_padded", _lane_padded)
-        vp = v if v.shape[1] == w.shape[1] else _lane_padded(v)
-        compiled.fc_lanes(vp, w, bias, out)
-    else:
-        w = np.ascontiguousarray(weight, F32)
-        compiled.fc_blocks(v, w, bias, openblas.k_blocks(v.shape[1]), out)
-    return out
+        return [np.arange(lane, -(-k // 16) * 16, 16) for lane in range(16)]
+    return [np.arange(s, e) for s, e in openblas.k_blocks(k)]
+
+
+def _chain_weights(weight: np.ndarray, start: int, stop: int, step: int) -> np.ndarray:
+    """(L, O) float32 weights of the terms start, start+step, ... < stop (zero past K)."""
+    o, k = weight.shape
+    padded = np.zeros((o, max(stop, k)), F32)
+    padded[:, :k] = weight
+    return np.ascontiguousarray(padded[:, start:stop:step].T)
 
 
 __all__ = ["Arithmetic", "arithmetic", "validate_engine", "validate_build", "ENGINES", "BUILDS",
-           "conv", "fc", "fuses_prelu", "FC_KINDS", "COMPILED_ERROR", "MAX_THREADS"]
+           "conv", "fc", "maxpool", "fuses_prelu", "FC_KINDS", "COMPILED_ERROR", "MAX_THREADS"]

@@ -219,41 +219,69 @@ def _store(total, out, slope, fuse_prelu, q0, pt, o0, ob_n, wn, width):
         q += c1 - c0
 
 
+# ---- max pooling -------------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def maxpool(x, n, ky, kx, sy, sx, out):
+    """C++ max pooling (semantics 3.4): the largest non-NaN value of window rows [i*sy, i*sy+ky)
+    x columns [j*sx, j*sx+kx) cut at the edge, at least -FLT_MAX (the C++ starts there and takes
+    a value on a strict '>'). Separable: over the window's rows, then its columns.
+    x (C, H, W*n) f32 with n boxes innermost, out (C, oh, ow*n) f32."""
+    ch, h, wn = x.shape
+    oh, ow = out.shape[1], out.shape[2] // n
+    w = wn // n
+    lowest = -np.finfo(np.float32).max
+    rows = np.empty(wn, F32)
+    for c in range(ch):
+        for i in range(oh):
+            for q in range(wn):
+                rows[q] = lowest
+            for r in range(i * sy, min(i * sy + ky, h)):
+                src = x[c, r]
+                for q in range(wn):
+                    v = src[q]
+                    rows[q] = v if v > rows[q] else rows[q]
+            dst = out[c, i]
+            for q in range(ow * n):
+                dst[q] = lowest
+            for dx in range(kx):
+                # output columns j whose window reaches column j*sx + dx < w
+                j_end = min(ow, (w - dx + sx - 1) // sx) if w > dx else 0
+                if n == 1:
+                    for j in range(j_end):
+                        v = rows[j * sx + dx]
+                        dst[j] = v if v > dst[j] else dst[j]
+                else:
+                    for j in range(j_end):
+                        src_j = rows[(j * sx + dx) * n:(j * sx + dx + 1) * n]
+                        dst_j = dst[j * n:(j + 1) * n]
+                        for b in range(n):
+                            v = src_j[b]
+                            dst_j[b] = v if v > dst_j[b] else dst_j[b]
+    return out
+
+
 # ---- fully connected ---------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
-def fc_lanes(v, w, bias, out):
-    """OpenBLAS SkylakeX fc1 (semantics 3.6): 16 FMA chains over k = l, l+16, ..., reduced
-    adjacent-pairwise, then + bias. v (N, Kp) f32, w (O, Kp) f32 (Kp a multiple of 16, zero
-    padded as the reference does), bias (O,), out (N, O)."""
-    lanes = np.empty(16, F32)
-    for i in range(v.shape[0]):
-        for o in range(w.shape[0]):
-            for l in range(16):
-                lanes[l] = F32(0)
-            for s in range(0, v.shape[1], 16):
-                for l in range(16):
-                    lanes[l] = fma32(v[i, s + l], w[o, s + l], lanes[l])
-            width = 16
-            while width > 1:
-                width //= 2
-                for l in range(width):
-                    lanes[l] = lanes[2 * l] + lanes[2 * l + 1]
-            out[i, o] = lanes[0] + bias[o]
+def chains(xf, taps, wm, out):
+    """out[o, n] <- the FMA chain from +0 over terms j of xf[taps[j] + n] * wm[j, o].
 
-
-@njit(cache=True, nogil=True)
-def fc_blocks(v, w, bias, blocks, out):
-    """OpenBLAS Haswell fc1 (semantics 6.8): C = bias, then per K block one sequential FMA chain
-    from +0 added onto C. v (N, K), w (O, K), blocks (B, 2) int64, out (N, O)."""
-    for i in range(v.shape[0]):
-        for o in range(w.shape[0]):
-            c = bias[o]
-            for b in range(blocks.shape[0]):
-                acc = F32(0)
-                for k in range(blocks[b, 0], blocks[b, 1]):
-                    acc = fma32(v[i, k], w[o, k], acc)
-                c = c + acc
-            out[i, o] = c
+    One chain per output of an FC over N boxes (fc1's lanes or K blocks, semantics 3.6, 6.8),
+    vectorised over the boxes. xf: the (K, N) inputs flattened plus >= PIXEL_TILE of slack;
+    taps (L,) int64 = k * N of each term; wm (L, O) f32 the matching weights; out (O, N).
+    """
+    n_out, width = out.shape
+    acc = np.empty((CHANNEL_TILE, PIXEL_TILE), F32)
+    for q0 in range(0, width, PIXEL_TILE):
+        pt = min(PIXEL_TILE, width - q0)
+        for o0 in range(0, n_out, CHANNEL_TILE):
+            ob_n = min(CHANNEL_TILE, n_out - o0)
+            for ob in range(ob_n):
+                for p in range(pt):
+                    acc[ob, p] = F32(0)
+            _seq_taps(xf, taps, q0, wm, 0, taps.shape[0], o0, ob_n, acc, pt)
+            for ob in range(ob_n):
+                for p in range(pt):
+                    out[o0 + ob, q0 + p] = acc[ob, p]
 
 
 @njit(cache=True, nogil=True)
