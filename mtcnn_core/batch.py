@@ -469,7 +469,8 @@ def render_report(results, paths: dict, out: Path) -> str:
              "<h2>Final-box coordinate deltas |dx|,|dy|,|dw|,|dh| (px)</h2>",
              histogram_svg([d for r in results for d in r["extra"].get("deltas", [])]),
              "<h2>Stages per image</h2>", stage_table(results), "<h2>Worst images</h2>",
-             "<p class='legend'><b style='color:#00c'>C++ (wide)</b><b style='color:#d00'>Python (thin, on top)</b></p>",
+             "<p class='legend'><b style='color:#00c'>C++ (wide)</b>"
+             "<b style='color:#d00'>Python (thin, on top)</b></p>",
              thumbnails(results, kinds, paths), failures_table(results),
              "</body></html>\n"]
     return "".join(parts)
