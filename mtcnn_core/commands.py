@@ -16,6 +16,7 @@ from pathlib import Path
 
 DEFAULT_ADDRESS = "127.0.0.1"
 DEFAULT_PORT = 8501
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 # ---- app --------------------------------------------------------------------------------------
@@ -74,6 +75,9 @@ def cmd_app(a) -> int:
     if importlib.util.find_spec("streamlit") is None:
         raise ValueError("streamlit is not installed (pip install streamlit)")
     argv = app_command(a.address, a.port, a.streamlit_args)
+    if a.address not in LOOPBACK:
+        print(f"warning: listening on {a.address}: anyone who can reach this machine can use the app",
+              file=sys.stderr)
     if a.dry_run:
         print(" ".join(argv))
         return 0

@@ -60,6 +60,14 @@ def test_app_dry_run_is_local_with_bundled_settings(capsys):
     assert argv[-2:] == ["--theme.base", "light"]
 
 
+def test_app_warns_when_not_local(capsys):
+    assert main(["app", "--dry-run", "--address", "0.0.0.0"]) == 0
+    captured = capsys.readouterr()
+    assert "--server.address=0.0.0.0" in captured.out.split()
+    assert captured.err.startswith("warning: listening on 0.0.0.0")
+    assert main(["app", "--dry-run"]) == 0 and capsys.readouterr().err == ""
+
+
 def test_app_bad_port_exit_2(capsys):
     assert main(["app", "--dry-run", "--port", "70000"]) == 2
     assert "--port must be in 1..65535" in capsys.readouterr().err
