@@ -24,7 +24,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from ui import samples, state  # noqa: E402
 
 PAGES = ["detect", "pyramid", "cascade", "activations", "compare", "models"]
-DEFAULT_IMAGES = [ROOT / "sample_images", Path("/work/shared/reference/images")]
+DEFAULT_IMAGES = [ROOT / "sample_images", ROOT.parent / "shared" / "reference" / "images"]
 TARGET_MS = 200
 
 # Same shim as tests/app/conftest.py: keep AppTest in st.navigation (v2) mode with a pages/ folder.

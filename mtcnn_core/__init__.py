@@ -1,6 +1,6 @@
 """mtcnn_core: OpenFace 2.2's C++ MTCNN face detector, reproduced bit for bit in numpy + cv2.
 
-See docs/core_api.md for the API and ../shared/docs/openface_mtcnn_semantics.md for the rules.
+See docs/core_api.md for the API and docs/semantics.md for the C++ rules it reproduces.
 """
 from . import _blas_env  # noqa: F401  (must run before numpy is imported)
 from .compare import CompareReport, compare
@@ -18,7 +18,8 @@ def engine_report(models=None, engine="exact", cpp_build="avx512") -> str:
     return _report(models, engine, cpp_build)
 
 
-__all__ = ["detect", "detect_bytes", "CompareReport", "load_image", "decode_image", "load_models", "compare", "engine_report",
+__all__ = ["detect", "detect_bytes", "CompareReport", "load_image", "decode_image", "load_models", "compare",
+           "engine_report",
            "pnet_input", "crop_input", "pyramid", "validate_params", "Trace", "BoxSet", "Filtered",
            "NetStage", "ScaleTrace", "ModelSet", "DecodedImage", "ModelFormatError", "ImageError",
            "TraceFormatError", "MTCNNInputError", "DEFAULTS", "DEFAULT_MAX_PIXELS", "BUNDLED_DIR",

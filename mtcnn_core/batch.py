@@ -37,14 +37,18 @@ def add_batch_parser(subparsers, add_params):
     """Register the `batch` subcommand; its handler is `cmd_batch`."""
     b = subparsers.add_parser("batch", help="trace (and compare) many images; summary.csv + report.html")
     b.add_argument("inputs", nargs="+", help="image files and/or folders of images")
-    b.add_argument("--out", required=True, help="output folder")
-    b.add_argument("--cpp", default=None, help="folder of C++ <stem>.json / <stem>.csv references")
+    b.add_argument("--out", required=True, help="output folder (required)")
+    b.add_argument("--cpp", default=None,
+                   help="folder of C++ <stem>.json / <stem>.csv references (default: none, no comparison)")
     b.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                   help="parallel worker processes (default: CPU count; 1 = serial)")
-    b.add_argument("--scheduler", default=None, help="dask.distributed scheduler, tcp://HOST:PORT")
-    b.add_argument("--heatmaps", action="store_true", help="also write <stem>.heatmaps.npz")
-    b.add_argument("--tol-px", type=float, default=0.01)
-    b.add_argument("--tol-score", type=float, default=1e-4)
+                   help="parallel worker processes, 1 = serial (default: CPU count, here %(default)s)")
+    b.add_argument("--scheduler", default=None,
+                   help="dask.distributed scheduler, tcp://HOST:PORT (default: none, local processes)")
+    b.add_argument("--heatmaps", action="store_true", help="also write <stem>.heatmaps.npz (default: off)")
+    b.add_argument("--tol-px", type=float, default=0.01,
+                   help="largest box coordinate difference, in px, still within tolerance (default: %(default)s)")
+    b.add_argument("--tol-score", type=float, default=1e-4,
+                   help="largest score difference still within tolerance (default: %(default)s)")
     add_params(b)
     b.set_defaults(handler=cmd_batch)
     return b
@@ -62,10 +66,32 @@ def cmd_batch(a) -> int:
                "tol_px": a.tol_px, "tol_score": a.tol_score}
     rows = run_batch(find_images(a.inputs), Path(a.out), a.cpp and Path(a.cpp), options,
                      workers=a.workers, scheduler=a.scheduler)
-    failed = sum(1 for r in rows if r["error"])
-    print(f"{len(rows)} image(s), {failed} failed; wrote {Path(a.out) / 'summary.csv'} and "
-          f"{Path(a.out) / 'report.html'}", file=sys.stderr)
-    return 1 if failed else 0
+    counts = status_counts(rows)
+    print(f"wrote {Path(a.out) / 'summary.csv'} and {Path(a.out) / 'report.html'}", file=sys.stderr)
+    print(f"{len(rows)} image(s): " + ", ".join(f"{n} {counts[k]}" for k, n in STATUS_NAMES.items()))
+    return 1 if counts["failed"] else 0
+
+
+STATUS_NAMES = {"identical": "bit-identical", "tol": "within tolerance", "diverges": "diverging",
+                "failed": "failed", "nocpp": "no C++"}
+
+
+def row_status(row: dict) -> str:
+    """identical / tol / diverges / failed / nocpp from a summary row alone (as `classify`: a row
+    that is not bit-identical has a first divergent stage only if some stage is beyond tolerance)."""
+    if row["error"]:
+        return "failed"
+    if row["bit_identical"] == "":
+        return "nocpp"
+    if row["bit_identical"] == "yes":
+        return "identical"
+    return "diverges" if row["first_divergent_stage"] else "tol"
+
+
+def status_counts(rows) -> dict:
+    """Number of rows per status, every status present."""
+    kinds = [row_status(r) for r in rows]
+    return {k: kinds.count(k) for k in STATUS_NAMES}
 
 
 def find_images(inputs) -> list:
@@ -445,7 +471,8 @@ def render_report(results, paths: dict, out: Path) -> str:
              "<h2>Final-box coordinate deltas |dx|,|dy|,|dw|,|dh| (px)</h2>",
              histogram_svg([d for r in results for d in r["extra"].get("deltas", [])]),
              "<h2>Stages per image</h2>", stage_table(results), "<h2>Worst images</h2>",
-             "<p class='legend'><b style='color:#00c'>C++ (wide)</b><b style='color:#d00'>Python (thin, on top)</b></p>",
+             "<p class='legend'><b style='color:#00c'>C++ (wide)</b>"
+             "<b style='color:#d00'>Python (thin, on top)</b></p>",
              thumbnails(results, kinds, paths), failures_table(results),
              "</body></html>\n"]
     return "".join(parts)

@@ -10,22 +10,29 @@ from .errors import MTCNNInputError
 
 
 def _add_params(p):
-    p.add_argument("--min-face-size", type=int, default=60, help="smallest face in px (default 60)")
-    p.add_argument("--t1", type=float, default=0.6, help="PNet threshold in [0, 1] (default 0.6)")
-    p.add_argument("--t2", type=float, default=0.7, help="RNet threshold in [0, 1] (default 0.7)")
-    p.add_argument("--t3", type=float, default=0.7, help="ONet threshold in [0, 1] (default 0.7)")
-    p.add_argument("--pyramid-factor", type=float, default=0.709, help="in (0, 1) (default 0.709)")
+    p.add_argument("--min-face-size", type=int, default=60, help="smallest face in px (default: %(default)s)")
+    p.add_argument("--t1", type=float, default=0.6, help="PNet threshold in [0, 1] (default: %(default)s)")
+    p.add_argument("--t2", type=float, default=0.7, help="RNet threshold in [0, 1] (default: %(default)s)")
+    p.add_argument("--t3", type=float, default=0.7, help="ONet threshold in [0, 1] (default: %(default)s)")
+    p.add_argument("--pyramid-factor", type=float, default=0.709, help="in (0, 1) (default: %(default)s)")
     p.add_argument("--models", default=None, help="folder of PNet/RNet/ONet.dat (default: bundled)")
     p.add_argument("--engine", default="exact", choices=("exact", "reference", "blas", "auto"),
-                   help="exact: compiled kernels, bit-identical to the C++ (default; 'auto' is an old "
-                        "name for it); reference: the same bits from slow numpy; blas: host BLAS, "
-                        "fast but not bit-exact")
+                   help="exact: compiled kernels, bit-identical to the C++ ('auto' is its old "
+                        "name); reference: the same bits from slow numpy; blas: host BLAS, "
+                        "fast but not bit-exact (default: %(default)s)")
     p.add_argument("--cpp-build", default="avx512", choices=("avx512", "avx2"),
-                   help="which OpenFace build to reproduce: OpenBLAS on an AVX-512 CPU (default) or "
-                        "on an AVX2-only CPU (Haswell kernel)")
+                   help="which OpenFace build to reproduce: OpenBLAS on an AVX-512 CPU or "
+                        "on an AVX2-only CPU (Haswell kernel) (default: %(default)s)")
     p.add_argument("--threads", type=int, default=None,
                    help="kernel threads (default: all cores; batch workers use 1); results do not "
                         "depend on it")
+
+
+def _add_tolerances(p):
+    p.add_argument("--tol-px", type=float, default=0.01,
+                   help="largest box coordinate difference, in px, still within tolerance (default: %(default)s)")
+    p.add_argument("--tol-score", type=float, default=1e-4,
+                   help="largest score difference still within tolerance (default: %(default)s)")
 
 
 def _params(a) -> dict:
@@ -88,38 +95,44 @@ def cmd_compare(a):
     return 0 if rep.ok else 1
 
 
-def build_parser():
-    ap = argparse.ArgumentParser(prog="python -m mtcnn_core",
-                                 description="OpenFace 2.2 MTCNN, bit-exact in numpy")
+def build_parser(prog="python -m mtcnn_core"):
+    from .cascade import __version__
+    from .commands import add_app_parser, add_models_parser
+    ap = argparse.ArgumentParser(prog=prog, description="OpenFace 2.2 MTCNN, bit-exact in numpy")
+    ap.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
+    add_app_parser(sub)
     d = sub.add_parser("detect", help="print the detections of an image")
-    d.add_argument("image")
-    d.add_argument("--json", action="store_true")
+    d.add_argument("image", help="image file (jpg/png/bmp/webp/tiff...)")
+    d.add_argument("--json", action="store_true", help="print JSON instead of text (default: text)")
     _add_params(d)
     t = sub.add_parser("trace", help="write the full stage trace of an image")
-    t.add_argument("image")
-    t.add_argument("--out", required=True, help="TRACE.json")
-    t.add_argument("--heatmaps", action="store_true", help="also write <stem>.heatmaps.npz")
+    t.add_argument("image", help="image file")
+    t.add_argument("--out", required=True, help="TRACE.json to write (required)")
+    t.add_argument("--heatmaps", action="store_true",
+                   help="also write <stem>.heatmaps.npz (default: off)")
     _add_params(t)
     c = sub.add_parser("compare", help="compare two traces stage by stage (exit 0 if within tolerance)")
-    c.add_argument("reference")
-    c.add_argument("candidate")
-    c.add_argument("--json", action="store_true")
-    c.add_argument("--tol-px", type=float, default=0.01)
-    c.add_argument("--tol-score", type=float, default=1e-4)
-    _add_params(c)
+    c.add_argument("reference", help="reference trace JSON, detections JSON or x,y,w,h,confidence CSV")
+    c.add_argument("candidate", help="candidate trace, same formats")
+    c.add_argument("--json", action="store_true", help="print the report as JSON (default: text)")
+    _add_tolerances(c)
     try:
         from .batch import add_batch_parser
         add_batch_parser(sub, _add_params)
     except ImportError:
         pass
+    add_models_parser(sub)
     return ap
 
 
+def console_main() -> int:
+    """Entry point of the `mtcnn-lens` command."""
+    return main(prog="mtcnn-lens")
 
 
-def main(argv=None) -> int:
-    ap = build_parser()
+def main(argv=None, prog="python -m mtcnn_core") -> int:
+    ap = build_parser(prog)
     try:
         a = ap.parse_args(argv)
     except SystemExit as e:

@@ -8,7 +8,15 @@ from pathlib import Path
 from .dat_format import NETWORK_NAMES, read_detector_index
 from .errors import ModelFormatError
 
-BUNDLED_DIR = Path(__file__).resolve().parents[1] / "models"
+
+def _bundled_dir() -> Path:
+    """The shipped model set: inside the package when installed from a wheel, else the checkout's models/."""
+    here = Path(__file__).resolve().parent
+    installed = here / "models"
+    return installed if (installed / "MTCNN_detector.txt").is_file() else here.parent / "models"
+
+
+BUNDLED_DIR = _bundled_dir()
 
 #: SHA-256 of OpenFace 2.2.0's model files (semantics 1.5).
 OPENFACE_SHA256 = {

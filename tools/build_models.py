@@ -1,12 +1,13 @@
 """Build models/{PNet,RNet,ONet}.dat from the MIT-licensed MTCNN weights in facenet-pytorch 2.6.0.
 
 Usage:
-    pip download --no-deps facenet-pytorch==2.6.0 -d /tmp/fp
-    python tools/build_models.py /tmp/fp/facenet_pytorch-2.6.0-py3-none-any.whl [--out models]
+    d="$(mktemp -d)"
+    pip download --no-deps facenet-pytorch==2.6.0 -d "$d"
+    python tools/build_models.py "$d"/facenet_pytorch-2.6.0-py3-none-any.whl [--out models]
 
 The wheel's `facenet_pytorch/data/{pnet,rnet,onet}.pt` are legacy (non-zip) torch pickles. They
 are read here with a restricted unpickler that only knows the three names the files use, so
-neither torch nor arbitrary code is involved. The layout mapping is the semantics doc's 1.8; the
+neither torch nor arbitrary code is involved. The layout mapping is docs/semantics.md's 1.8; the
 result is byte-identical to OpenFace 2.2.0's files (SHA-256 checked by tests/test_models.py).
 """
 from __future__ import annotations

@@ -105,8 +105,9 @@ def _layer(net_name, layer, i, row, outs, mode, input_key):
     st.caption(act.layer_caption(net_name, i, layer, row["input"], row["output"]))
     maps = act.as_maps(outs[i])
     lo, hi = layer_range(input_key, net_name, i, outs)
-    st.image(feature_grid_png(input_key, net_name, i, mode, outs), caption=f"{maps.shape[0]} map(s) of {maps.shape[1]}×{maps.shape[2]}, "
-             f"values {lo:.3g} … {hi:.3g} (colour: {mode}, dark = low, yellow = high)")
+    st.image(feature_grid_png(input_key, net_name, i, mode, outs),
+             caption=f"{maps.shape[0]} map(s) of {maps.shape[1]}×{maps.shape[2]}, "
+                     f"values {lo:.3g} … {hi:.3g} (colour: {mode}, dark = low, yellow = high)")
     if layer.kind == "conv":
         kg, cap = act.kernel_grid(layer.weight)
         st.image(act.upscale(kg, 240), caption=f"Kernels: {cap}")
