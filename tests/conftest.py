@@ -6,6 +6,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT))
+import mtcnn_core  # noqa: E402,F401  (first: sets OpenCV's pixel limit before any test imports cv2)
 
 
 def reference_cases():
