@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import errno
 import html
 import io
 import json
@@ -23,6 +24,8 @@ import zipfile
 from pathlib import Path
 
 import cv2
+
+from .safe_io import MAX_IMAGE_BYTES, read_regular_file
 import numpy as np
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
@@ -30,6 +33,7 @@ SUMMARY_FIELDS = ["file", "faces_cpp", "faces_py", "bit_identical", "first_diver
                   "max_abs_dx", "max_abs_dy", "max_abs_dw", "max_abs_dh", "min_iou",
                   "max_dconfidence", "time_ms", "error"]
 ROW_VERSION = 1
+DASK_CONNECT_TIMEOUT_S = 10
 
 
 # ---- CLI ----------------------------------------------------------------------------------
@@ -58,6 +62,11 @@ def cmd_batch(a) -> int:
     validate_params(**params)
     options = {"params": params, "engine": a.engine, "models": a.models, "heatmaps": a.heatmaps,
                "tol_px": a.tol_px, "tol_score": a.tol_score}
+    if a.custom_architecture:
+        options["custom_architecture"] = True
+    out = Path(a.out)
+    if out.exists() and not out.is_dir():
+        raise OSError(errno.ENOTDIR, "--out exists and is not a folder", str(out))
     rows = run_batch(find_images(a.inputs), Path(a.out), a.cpp and Path(a.cpp), options,
                      workers=a.workers, scheduler=a.scheduler)
     failed = sum(1 for r in rows if r["error"])
@@ -84,7 +93,7 @@ def make_task(path: Path, cpp_dir, options) -> dict:
     task = {"name": path.name, "stem": path.stem, "options": options, "image": None,
             "read_error": None, "cpp": None, "cpp_name": None, "cpp_heatmaps": None}
     try:
-        task["image"] = path.read_bytes()
+        task["image"] = read_regular_file(path, MAX_IMAGE_BYTES)
     except OSError as e:
         task["read_error"] = f"cannot read image ({e.strerror or e})"
     ref = find_reference(cpp_dir, path.stem) if cpp_dir else None
@@ -177,7 +186,8 @@ def _detect_and_compare(task, res):
     if task["read_error"] and task["image"] is None:
         raise OSError(task["read_error"])
     t0 = time.perf_counter()
-    trace = detect_bytes(task["image"], task["name"], models=load_models(opt["models"]),
+    models = load_models(opt["models"], custom_architecture=opt.get("custom_architecture", False))
+    trace = detect_bytes(task["image"], task["name"], models=models,
                          engine=opt["engine"], **opt["params"])
     row["time_ms"] = f"{(time.perf_counter() - t0) * 1000:.1f}"
     trace.timing_ms = {}          # keep outputs deterministic; the time is in summary.csv
@@ -359,7 +369,7 @@ def _run_pool(todo, cpp_dir, options, workers):
 def _run_dask(todo, cpp_dir, options, address):
     """Same task function on a dask.distributed cluster; bytes go out, data comes back."""
     from dask.distributed import Client, as_completed
-    with Client(address) as client:
+    with Client(address, timeout=DASK_CONNECT_TIMEOUT_S) as client:
         futs = {client.submit(run_task, make_task(p, cpp_dir, options), pure=False): p for p in todo}
         for f in as_completed(list(futs)):
             yield _result_or_failure(f, futs[f])

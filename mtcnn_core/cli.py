@@ -18,6 +18,8 @@ def _add_params(p):
     p.add_argument("--models", default=None, help="folder of PNet/RNet/ONet.dat (default: bundled)")
     p.add_argument("--engine", default="auto", choices=("auto", "exact", "blas"),
                    help="exact kernels, host BLAS, or auto (BLAS where checked equal; default)")
+    p.add_argument("--custom-architecture", action="store_true",
+                   help="accept model files that are not OpenFace's MTCNN layer shapes (size-bounded)")
 
 
 def _params(a) -> dict:
@@ -30,13 +32,15 @@ def run_detect(image_path, a):
     from . import detect_bytes, load_models
     from .cascade import validate_params
 
+    from .safe_io import MAX_IMAGE_BYTES, read_regular_file
+
     validate_params(**_params(a))
     try:
-        data = Path(image_path).read_bytes()
+        data = read_regular_file(image_path, MAX_IMAGE_BYTES)
     except OSError as e:
         raise MTCNNInputError(f"{image_path}: cannot read ({e.strerror or e})") from None
-    return detect_bytes(data, Path(image_path).name, models=load_models(a.models), engine=a.engine,
-                        **_params(a))
+    models = load_models(a.models, custom_architecture=a.custom_architecture)
+    return detect_bytes(data, Path(image_path).name, models=models, engine=a.engine, **_params(a))
 
 
 def cmd_detect(a):
@@ -55,6 +59,11 @@ def cmd_detect(a):
 
 
 def cmd_trace(a):
+    out = Path(a.out)
+    if not out.parent.is_dir():
+        raise MTCNNInputError(f"{out}: cannot write (folder {out.parent} does not exist)")
+    if out.is_dir():
+        raise MTCNNInputError(f"{out}: cannot write (it is a folder)")
     trace = run_detect(a.image, a)
     for path in trace.save(a.out, heatmaps=a.heatmaps):
         print(f"wrote {path}")
@@ -110,9 +119,28 @@ def main(argv=None) -> int:
     try:
         handler = handlers.get(a.command) or a.handler
         return handler(a)
-    except (MTCNNInputError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    except (MTCNNInputError, ValueError) as e:      # csv.Error is not one: listed below
+        return _fail(str(e))
     except MemoryError:
-        print("error: out of memory (image too large for this machine?)", file=sys.stderr)
-        return 2
+        return _fail("out of memory (image too large for this machine?)")
+    except RecursionError:
+        return _fail("input nested too deeply")
+    except OSError as e:        # includes TimeoutError / ConnectionError (e.g. --scheduler)
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        return _fail(f"{where}{e.strerror or type(e).__name__ + ': ' + str(e)}")
+    except Exception as e:      # cv2.error, csv.Error, OverflowError and the like: still one line
+        if type(e).__name__ in ("error", "Error") or isinstance(e, (OverflowError, ArithmeticError)):
+            return _fail(f"{type(e).__module__}.{type(e).__name__}: {_last_line(e)}")
+        raise
+
+
+def _fail(msg: str) -> int:
+    """The CLI contract for bad input: one line on stderr, exit status 2."""
+    line = " ".join(msg.split())[:500]
+    print(f"error: {line}", file=sys.stderr)
+    return 2
+
+
+def _last_line(e) -> str:
+    lines = [x.strip() for x in str(e).splitlines() if x.strip()]
+    return lines[-1] if lines else ""

@@ -21,7 +21,11 @@ import json, resource, sys
 sys.path.insert(0, {root!r})
 import mtcnn_core as mc
 def _peak_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    # VmHWM: this process's own peak resident memory (ru_maxrss would include the parent's
+    # peak from before the fork+exec on Linux)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) // 1024
 """
 
 
