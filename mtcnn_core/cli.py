@@ -18,6 +18,8 @@ def _add_params(p):
     p.add_argument("--models", default=None, help="folder of PNet/RNet/ONet.dat (default: bundled)")
     p.add_argument("--engine", default="auto", choices=("auto", "exact", "blas"),
                    help="exact kernels, host BLAS, or auto (BLAS where checked equal; default)")
+    p.add_argument("--allow-expensive", action="store_true",
+                   help="run even when the pyramid exceeds the cost budget (default: refuse, exit 2)")
     p.add_argument("--custom-architecture", action="store_true",
                    help="accept model files that are not OpenFace's MTCNN layer shapes (size-bounded)")
 
@@ -40,7 +42,10 @@ def run_detect(image_path, a):
     except OSError as e:
         raise MTCNNInputError(f"{image_path}: cannot read ({e.strerror or e})") from None
     models = load_models(a.models, custom_architecture=a.custom_architecture)
-    return detect_bytes(data, Path(image_path).name, models=models, engine=a.engine, **_params(a))
+    from .cost import DEFAULT_BUDGET_PIXELS
+    budget = None if a.allow_expensive else DEFAULT_BUDGET_PIXELS
+    return detect_bytes(data, Path(image_path).name, models=models, engine=a.engine, budget=budget,
+                        **_params(a))
 
 
 def cmd_detect(a):

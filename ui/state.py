@@ -9,7 +9,12 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from mtcnn_core.cost import DEFAULT_BUDGET_PIXELS, check_budget
+
 from . import pipeline, samples
+
+#: Pyramid pixels one run may send through PNet in the app (a shared server: no override).
+COST_BUDGET_PIXELS = DEFAULT_BUDGET_PIXELS
 
 ENGINES = ("auto", "exact", "blas")
 BUNDLED = "bundled (models/)"
@@ -104,6 +109,7 @@ def current_run() -> Run | None:
         return None
     params, folder, engine = current_params(), model_folder(), st.session_state.engine
     bgr, _ = pipeline.decoded_image(img["sha"], img["data"])
+    check_budget(bgr.shape[0], bgr.shape[1], params, COST_BUDGET_PIXELS)   # before any level is made
     rgb = pipeline.rgb_image(img["sha"], img["data"])
     key = tuple(params[k] for k in pipeline.PARAM_KEYS)
     trace = pipeline.run_detection(img["sha"], key, folder, engine, img["data"], custom_architecture())
