@@ -3,6 +3,7 @@
 See docs/core_api.md for the API and docs/semantics.md for the C++ rules it reproduces.
 """
 from . import _blas_env  # noqa: F401  (must run before numpy is imported)
+from . import _decode_env  # noqa: F401  (must run before cv2 is imported)
 from .compare import CompareReport, compare
 from .cascade import (DEFAULTS, __version__, crop_input, detect, detect_bytes, pnet_input, pyramid,
                       validate_params)

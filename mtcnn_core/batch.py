@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import errno
 import html
 import io
 import json
@@ -23,6 +24,8 @@ import zipfile
 from pathlib import Path
 
 import cv2
+
+from .safe_io import MAX_IMAGE_BYTES, read_regular_file
 import numpy as np
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
@@ -30,6 +33,7 @@ SUMMARY_FIELDS = ["file", "faces_cpp", "faces_py", "bit_identical", "first_diver
                   "max_abs_dx", "max_abs_dy", "max_abs_dw", "max_abs_dh", "min_iou",
                   "max_dconfidence", "time_ms", "error"]
 ROW_VERSION = 1
+DASK_CONNECT_TIMEOUT_S = 10
 
 
 # ---- CLI ----------------------------------------------------------------------------------
@@ -64,8 +68,19 @@ def cmd_batch(a) -> int:
     options = {"params": params, "engine": a.engine, "cpp_build": a.cpp_build,
                "threads": threads_arg(a.threads), "models": a.models, "heatmaps": a.heatmaps,
                "tol_px": a.tol_px, "tol_score": a.tol_score}
-    rows = run_batch(find_images(a.inputs), Path(a.out), a.cpp and Path(a.cpp), options,
-                     workers=a.workers, scheduler=a.scheduler)
+    if a.custom_architecture:
+        options["custom_architecture"] = True
+    if a.allow_expensive:
+        options["allow_expensive"] = True
+    out = Path(a.out)
+    if out.exists() and not out.is_dir():
+        raise OSError(errno.ENOTDIR, "--out exists and is not a folder", str(out))
+    try:
+        rows = run_batch(find_images(a.inputs), Path(a.out), a.cpp and Path(a.cpp), options,
+                         workers=a.workers, scheduler=a.scheduler)
+    except OutputError as e:
+        print(file=sys.stderr)
+        raise OSError(e.errno, e.strerror) from None
     counts = status_counts(rows)
     print(f"wrote {Path(a.out) / 'summary.csv'} and {Path(a.out) / 'report.html'}", file=sys.stderr)
     print(f"{len(rows)} image(s): " + ", ".join(f"{n} {counts[k]}" for k, n in STATUS_NAMES.items()))
@@ -107,12 +122,13 @@ def find_images(inputs) -> list:
 
 
 # ---- the task (runs anywhere; bytes in, data out) ---------------------------------------------
-def make_task(path: Path, cpp_dir, options) -> dict:
-    """Everything a worker needs, as plain data: image bytes and the C++ reference bytes if any."""
-    task = {"name": path.name, "stem": path.stem, "options": options, "image": None,
+def make_task(path: Path, cpp_dir, options, stem: str | None = None) -> dict:
+    """Everything a worker needs, as plain data: image bytes and the C++ reference bytes if any.
+    `stem` names the outputs (see output_stems); the C++ reference is looked up by path.stem."""
+    task = {"name": path.name, "stem": stem or path.stem, "options": options, "image": None,
             "read_error": None, "cpp": None, "cpp_name": None, "cpp_heatmaps": None}
     try:
-        task["image"] = path.read_bytes()
+        task["image"] = read_regular_file(path, MAX_IMAGE_BYTES)
     except OSError as e:
         task["read_error"] = f"cannot read image ({e.strerror or e})"
     ref = find_reference(cpp_dir, path.stem) if cpp_dir else None
@@ -159,10 +175,34 @@ def keep_freed_memory():
         pass
 
 
+def exit_with_parent():
+    """Make this worker process end when the process that started it dies (killed or crashed):
+    the kernel's parent-death signal on Linux, and a watcher thread on the parent pid anywhere."""
+    import threading
+    parent = os.getppid()
+    try:
+        import ctypes
+        import signal
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)          # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:                                # died before the signal was set
+        os._exit(1)
+
+    def watch():
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
+
+
 def _init_worker():
     """Single-threaded maths in each worker: parallelism comes from processes, not threads."""
     global _worker_ready
     if not _worker_ready:
+        exit_with_parent()
         keep_freed_memory()
         os.environ["OPENBLAS_NUM_THREADS"] = "1"
         from .report import set_blas_threads
@@ -204,7 +244,10 @@ def _detect_and_compare(task, res):
     if task["read_error"] and task["image"] is None:
         raise OSError(task["read_error"])
     t0 = time.perf_counter()
-    trace = detect_bytes(task["image"], task["name"], models=load_models(opt["models"]),
+    models = load_models(opt["models"], custom_architecture=opt.get("custom_architecture", False))
+    from .cost import DEFAULT_BUDGET_PIXELS
+    budget = None if opt.get("allow_expensive") else DEFAULT_BUDGET_PIXELS
+    trace = detect_bytes(task["image"], task["name"], models=models, budget=budget,
                          engine=opt["engine"], cpp_build=opt.get("cpp_build", "avx512"),
                          threads=task.get("threads", 1), **opt["params"])
     row["time_ms"] = f"{(time.perf_counter() - t0) * 1000:.1f}"
@@ -274,8 +317,15 @@ def atomic_write(path: Path, data):
     """Write via a temp file in the same folder + os.replace, so readers never see half a file."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
 
 
 def outputs_for(out: Path, stem: str, res: dict) -> dict:
@@ -293,15 +343,33 @@ def save_result(out: Path, res: dict, options: dict):
         atomic_write(p, d)
     if not res["row"]["error"]:
         marker = {"version": ROW_VERSION, "options": options, "row": res["row"],
-                  "extra": res["extra"], "files": sorted(p.name for p in files)}
+                  "extra": res["extra"], "files": sorted(p.name for p in files),
+                  "input": res.get("input")}
         atomic_write(out / f"{stem}.row.json", json.dumps(marker, sort_keys=True))
 
 
-def load_done(out: Path, stem: str, options: dict, has_cpp: bool):
-    """The saved result of a finished image with the same options, or None (then redo it)."""
+def content_key(path: Path) -> dict | None:
+    """{'size', 'sha256'} of an input file (streamed), or None if unreadable."""
+    import hashlib
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    except OSError:
+        return None
+    return {"size": size, "sha256": h.hexdigest()}
+
+
+def load_done(out: Path, stem: str, options: dict, has_cpp: bool, key: dict | None = None):
+    """The saved result of a finished image with the same options and, when `key` is given, the
+    same input content (size + SHA-256), or None (then redo it)."""
     try:
         m = json.loads((out / f"{stem}.row.json").read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(m, dict) or (key is not None and m.get("input") != key):
         return None
     want = {f"{stem}.json"} | ({f"{stem}.compare.json"} if has_cpp else set())
     if (m.get("version") != ROW_VERSION or m.get("options") != options
@@ -312,52 +380,99 @@ def load_done(out: Path, stem: str, options: dict, has_cpp: bool):
 
 
 # ---- running --------------------------------------------------------------------------------
+class OutputError(OSError):
+    """Writing the batch's outputs failed (disk full, unwritable folder): the run stops there."""
+
+
 def run_batch(paths, out: Path, cpp_dir, options, workers=1, scheduler=None) -> list:
-    """Process every image (skipping finished ones), write summary.csv and report.html; rows."""
+    """Process every image (skipping finished ones whose content is unchanged), write summary.csv
+    and report.html; rows. If writing fails, the finished rows are kept, the summary of what is
+    done is written if possible, and OutputError (one line) is raised."""
     out.mkdir(parents=True, exist_ok=True)
     options = json.loads(json.dumps(options))        # plain JSON types, as stored in row.json
-    paths = _unique_stems(paths)
-    results, todo = {}, []
+    stems = output_stems(paths)
+    paths = list(stems)
+    results, todo, keys = {}, [], {}
     for p in paths:
-        done = load_done(out, p.stem, options, bool(cpp_dir and find_reference(cpp_dir, p.stem)))
+        keys[p] = content_key(p)
+        has_cpp = bool(cpp_dir and find_reference(cpp_dir, p.stem))
+        done = load_done(out, stems[p], options, has_cpp, keys[p] or {})
         if done is not None:
-            results[p.stem] = done
+            results[p] = done
         else:
             todo.append(p)
     progress = Progress(len(paths), len(results))
-    for res in _execute(todo, cpp_dir, options, workers, scheduler):
-        save_result(out, res, options)
-        results[res["stem"]] = res
-        progress.step()
-    progress.close()
-    ordered = [results[p.stem] for p in paths]
-    write_summary(out / "summary.csv", [r["row"] for r in ordered])
-    atomic_write(out / "report.html", render_report(ordered, {p.stem: p for p in paths}, out))
+    failure = None
+    runner = _execute(todo, cpp_dir, options, workers, scheduler, stems)
+    try:
+        for path, res in runner:
+            res["input"] = keys.get(path)
+            try:
+                save_result(out, res, options)
+            except OSError as e:
+                failure = OutputError(e.errno, f"cannot write the outputs of {path.name} in {out}: "
+                                               f"{e.strerror or e}")
+                break
+            results[path] = res
+            progress.step()
+    finally:
+        runner.close()          # stops the workers (and frees the pool) on any exit
+        progress.close()
+    ordered = [results[p] for p in paths if p in results]
+    try:
+        write_summary(out / "summary.csv", [r["row"] for r in ordered])
+        atomic_write(out / "report.html", render_report(ordered, {stems[p]: p for p in paths}, out))
+    except OSError as e:
+        failure = failure or OutputError(e.errno, f"cannot write summary.csv/report.html in {out}: "
+                                                  f"{e.strerror or e}")
+    if failure is not None:
+        raise failure
     return [r["row"] for r in ordered]
 
 
-def _unique_stems(paths) -> list:
-    """Drop later paths whose stem repeats (outputs are named by stem)."""
-    seen, out = set(), []
-    for p in paths:
-        if p.stem not in seen:
-            seen.add(p.stem)
-            out.append(p)
+RESERVED_SUFFIXES = (".row", ".compare", ".heatmaps")
+
+
+def output_stems(paths) -> dict:
+    """{resolved path: output stem}, unique for every distinct input (in order; a path given
+    twice counts once).
+
+    An input keeps its plain stem (`a.jpg` -> a.json, as before) when no other input shares it and
+    it cannot be mistaken for another's output (`x.row.png`); otherwise its whole file name is
+    used (`a.png` -> a.png.json), plus a short hash of its path when even that repeats (the same
+    name in two folders)."""
+    import hashlib
+    from collections import Counter
+    uniq = list(dict.fromkeys(Path(p).resolve() for p in paths))
+    stems = Counter(p.stem.lower() for p in uniq)
+    names = Counter(p.name.lower() for p in uniq)
+    out = {}
+    for p in uniq:
+        if stems[p.stem.lower()] == 1 and not p.stem.lower().endswith(RESERVED_SUFFIXES):
+            out[p] = p.stem
+        elif names[p.name.lower()] == 1:
+            out[p] = p.name
+        else:
+            out[p] = f"{p.name}-{hashlib.sha256(str(p).encode()).hexdigest()[:8]}"
+    clash = Counter(v.lower() for v in out.values())
+    for p, v in out.items():       # e.g. a plain stem equal to another input's full file name
+        if clash[v.lower()] > 1:
+            out[p] = f"{p.name}-{hashlib.sha256(str(p).encode()).hexdigest()[:8]}"
     return out
 
 
-def _execute(todo, cpp_dir, options, workers, scheduler):
-    """Yield results as they finish: on a dask cluster, in worker processes, or serially."""
+def _execute(todo, cpp_dir, options, workers, scheduler, stems):
+    """Yield (path, result) as they finish: on a dask cluster, in worker processes, or serially."""
     if not todo:
         return
     if scheduler:
-        yield from _run_dask(largest_first(todo), cpp_dir, options, scheduler)
+        yield from _run_dask(largest_first(todo), cpp_dir, options, scheduler, stems)
     elif workers and workers > 1 and len(todo) > 1:
-        yield from _run_pool(largest_first(todo), cpp_dir, options, workers)
+        yield from _run_pool(largest_first(todo), cpp_dir, options, workers, stems)
     else:
         keep_freed_memory()
         for p in todo:
-            yield run_task(make_task(p, cpp_dir, options), single_thread=False)
+            yield p, run_task(make_task(p, cpp_dir, options, stems[p]), single_thread=False)
 
 
 def largest_first(paths) -> list:
@@ -374,31 +489,83 @@ def largest_first(paths) -> list:
     return sorted(paths, key=pixels, reverse=True)
 
 
-def _run_pool(todo, cpp_dir, options, workers):
-    """ProcessPoolExecutor; a crashed worker fails its images, not the batch."""
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+#: Images read and in flight per worker (bounds the client's memory: one task holds the image's bytes).
+IN_FLIGHT_PER_WORKER = 2
+
+
+def _new_pool(workers):
+    from concurrent.futures import ProcessPoolExecutor
+    return ProcessPoolExecutor(max_workers=workers, initializer=_init_worker)
+
+
+def _run_pool(todo, cpp_dir, options, workers, stems):
+    """A process pool with at most IN_FLIGHT_PER_WORKER images per worker in flight. A worker that
+    dies (killed, crashed) breaks the pool: the pool is replaced, and the images that were in
+    flight are retried one at a time in a fresh single-worker pool, so only the image that kills
+    its worker fails (its row says so) and the batch goes on."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+    from concurrent.futures.process import BrokenProcessPool
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")   # inherited by the workers at start
-    with ProcessPoolExecutor(max_workers=min(workers, len(todo)), initializer=_init_worker) as ex:
-        futs = {ex.submit(run_task, make_task(p, cpp_dir, options)): p for p in todo}
-        for f in as_completed(futs):
-            yield _result_or_failure(f, futs[f])
+    workers = min(workers, len(todo))
+    queue, pool, running = list(reversed(todo)), _new_pool(workers), {}
+    try:
+        while queue or running:
+            while queue and len(running) < workers * IN_FLIGHT_PER_WORKER:
+                p = queue.pop()
+                try:
+                    running[pool.submit(run_task, make_task(p, cpp_dir, options, stems[p]))] = p
+                except BrokenProcessPool:
+                    queue.append(p)
+                    break
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            broken = []
+            for f in done:
+                p = running.pop(f)
+                if isinstance(f.exception(), BrokenProcessPool):
+                    broken.append(p)
+                else:
+                    yield p, _result_or_failure(f, p, stems[p])
+            if broken or getattr(pool, "_broken", False):
+                broken += list(running.values())
+                running.clear()
+                pool.shutdown(wait=False, cancel_futures=True)
+                for p in broken:
+                    yield p, _run_isolated(p, cpp_dir, options, stems[p])
+                pool = _new_pool(workers)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _run_dask(todo, cpp_dir, options, address):
+def _run_isolated(path, cpp_dir, options, stem) -> dict:
+    """One image in its own single-worker pool: its result, or a failed row if its worker dies."""
+    pool = _new_pool(1)
+    try:
+        f = pool.submit(run_task, make_task(path, cpp_dir, options, stem))
+        f.exception()
+        res = _result_or_failure(f, path, stem)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    if res["row"]["error"].startswith("worker: BrokenProcessPool"):
+        res["row"]["error"] = "worker: the process running this image died (killed or crashed)"
+    return res
+
+
+def _run_dask(todo, cpp_dir, options, address, stems):
     """Same task function on a dask.distributed cluster; bytes go out, data comes back."""
     from dask.distributed import Client, as_completed
-    with Client(address) as client:
-        futs = {client.submit(run_task, make_task(p, cpp_dir, options), pure=False): p for p in todo}
+    with Client(address, timeout=DASK_CONNECT_TIMEOUT_S) as client:
+        futs = {client.submit(run_task, make_task(p, cpp_dir, options, stems[p]), pure=False): p
+                for p in todo}
         for f in as_completed(list(futs)):
-            yield _result_or_failure(f, futs[f])
+            yield futs[f], _result_or_failure(f, futs[f], stems[futs[f]])
 
 
-def _result_or_failure(future, path) -> dict:
+def _result_or_failure(future, path, stem=None) -> dict:
     """The future's result, or a failed row naming the exception."""
     try:
         return future.result()
     except BaseException as e:  # noqa: BLE001 - worker died, pickling failed, ...
-        res = {"stem": path.stem, "trace_json": None, "npz": None, "compare_json": None,
+        res = {"stem": stem or path.stem, "trace_json": None, "npz": None, "compare_json": None,
                "row": empty_row(path.name), "extra": {}}
         res["row"]["error"] = "worker: " + _reason(e)
         return res

@@ -206,11 +206,15 @@ def detect(image: np.ndarray, min_face_size=60, t1=0.6, t2=0.7, t3=0.7, pyramid_
 
 
 def detect_bytes(data: bytes, name: str = "image", models=None, engine="exact", cpp_build="avx512",
-                 threads=1, **params) -> Trace:
+                 threads=1, budget=None, **params) -> Trace:
     """Detect on an image file's bytes, decoded like cv::imread; the trace records the file name
-    and SHA-256, and the decoder's notes (e.g. first frame of an animation) lead its warnings."""
-    validate_params(**{**DEFAULTS, **params})
+    and SHA-256, and the decoder's notes (e.g. first frame of an animation) lead its warnings.
+    budget: pyramid pixels allowed (cost.check_budget, checked before PNet runs); None = no limit."""
+    checked = validate_params(**{**DEFAULTS, **params})
     dec = decode_image(data, name=name)
+    if budget is not None:
+        from .cost import check_budget
+        check_budget(dec.image.shape[0], dec.image.shape[1], checked, budget)
     info = {"file": name, "sha256": hashlib.sha256(data).hexdigest()}
     trace = detect(dec.image, models=models, engine=engine, image_info=info, cpp_build=cpp_build,
                    threads=threads, **params)

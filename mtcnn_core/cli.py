@@ -26,6 +26,10 @@ def _add_params(p):
     p.add_argument("--threads", type=int, default=None,
                    help="kernel threads (default: all cores; batch workers use 1); results do not "
                         "depend on it")
+    p.add_argument("--allow-expensive", action="store_true",
+                   help="run even when the pyramid exceeds the cost budget (default: refuse, exit 2)")
+    p.add_argument("--custom-architecture", action="store_true",
+                   help="accept model files that are not OpenFace's MTCNN layer shapes (size-bounded)")
 
 
 def _add_tolerances(p):
@@ -45,12 +49,17 @@ def run_detect(image_path, a):
     from . import detect_bytes, load_models
     from .cascade import validate_params
 
+    from .safe_io import MAX_IMAGE_BYTES, read_regular_file
+
     validate_params(**_params(a))
     try:
-        data = Path(image_path).read_bytes()
+        data = read_regular_file(image_path, MAX_IMAGE_BYTES)
     except OSError as e:
         raise MTCNNInputError(f"{image_path}: cannot read ({e.strerror or e})") from None
-    return detect_bytes(data, Path(image_path).name, models=load_models(a.models), engine=a.engine,
+    models = load_models(a.models, custom_architecture=a.custom_architecture)
+    from .cost import DEFAULT_BUDGET_PIXELS
+    budget = None if a.allow_expensive else DEFAULT_BUDGET_PIXELS
+    return detect_bytes(data, Path(image_path).name, models=models, engine=a.engine, budget=budget,
                         cpp_build=a.cpp_build, threads=threads_arg(a.threads), **_params(a))
 
 
@@ -80,6 +89,11 @@ def cmd_detect(a):
 
 
 def cmd_trace(a):
+    out = Path(a.out)
+    if not out.parent.is_dir():
+        raise MTCNNInputError(f"{out}: cannot write (folder {out.parent} does not exist)")
+    if out.is_dir():
+        raise MTCNNInputError(f"{out}: cannot write (it is a folder)")
     trace = run_detect(a.image, a)
     for path in trace.save(a.out, heatmaps=a.heatmaps):
         print(f"wrote {path}")
@@ -141,9 +155,28 @@ def main(argv=None, prog="python -m mtcnn_core") -> int:
     try:
         handler = handlers.get(a.command) or a.handler
         return handler(a)
-    except (MTCNNInputError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    except (MTCNNInputError, ValueError) as e:      # csv.Error is not one: listed below
+        return _fail(str(e))
     except MemoryError:
-        print("error: out of memory (image too large for this machine?)", file=sys.stderr)
-        return 2
+        return _fail("out of memory (image too large for this machine?)")
+    except RecursionError:
+        return _fail("input nested too deeply")
+    except OSError as e:        # includes TimeoutError / ConnectionError (e.g. --scheduler)
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        return _fail(f"{where}{e.strerror or type(e).__name__ + ': ' + str(e)}")
+    except Exception as e:      # cv2.error, csv.Error, OverflowError and the like: still one line
+        if type(e).__name__ in ("error", "Error") or isinstance(e, (OverflowError, ArithmeticError)):
+            return _fail(f"{type(e).__module__}.{type(e).__name__}: {_last_line(e)}")
+        raise
+
+
+def _fail(msg: str) -> int:
+    """The CLI contract for bad input: one line on stderr, exit status 2."""
+    line = " ".join(msg.split())[:500]
+    print(f"error: {line}", file=sys.stderr)
+    return 2
+
+
+def _last_line(e) -> str:
+    lines = [x.strip() for x in str(e).splitlines() if x.strip()]
+    return lines[-1] if lines else ""

@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import TraceFormatError
+
 from .trace import Trace
 
 F32 = np.float32
@@ -113,22 +115,60 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.nan_to_num(out.astype(np.float64))
 
 
+#: Pairing works on blocks of at most this many (ref, candidate) IoUs, and keeps at most
+#: MAX_PAIR_CANDIDATES overlaps >= min_iou, so memory is bounded whatever the box counts.
+IOU_BLOCK = 1 << 20
+MAX_PAIR_CANDIDATES = 4_000_000
+
+
+def iou_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(n,) float64 IoU of a[k] with b[k]: the diagonal of iou_matrix(a, b), computed alone."""
+    iw = np.minimum(a[:, 0] + a[:, 2], b[:, 0] + b[:, 2]) - np.maximum(a[:, 0], b[:, 0])
+    ih = np.minimum(a[:, 1] + a[:, 3], b[:, 1] + b[:, 3]) - np.maximum(a[:, 1], b[:, 1])
+    inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = inter / (np.abs(a[:, 2] * a[:, 3]) + np.abs(b[:, 2] * b[:, 3]) - inter)
+    return np.nan_to_num(out.astype(np.float64))
+
+
+def _overlaps(rb: np.ndarray, cb: np.ndarray, min_iou: float):
+    """(iou, flat index i*m+j) of every pair with IoU >= min_iou, computed block by block."""
+    m = len(cb)
+    rows = max(1, IOU_BLOCK // max(m, 1))
+    vals, flats, total = [], [], 0
+    for r0 in range(0, len(rb), rows):
+        ious = iou_matrix(rb[r0:r0 + rows], cb)
+        hit = np.flatnonzero(ious >= min_iou)
+        total += len(hit)
+        if total > MAX_PAIR_CANDIDATES:
+            raise TraceFormatError(f"{len(rb)} x {len(cb)} boxes overlap in more than "
+                                   f"{MAX_PAIR_CANDIDATES:,} pairs; too many to pair")
+        vals.append(ious.ravel()[hit])
+        flats.append(hit + r0 * m)
+    if not vals:
+        return np.zeros(0), np.zeros(0, np.int64)
+    return np.concatenate(vals), np.concatenate(flats)
+
+
 def pair_boxes(ref, cand, min_iou=0.3):
-    """Pairs by position when both lists agree in order, else greedily by IoU. -> [(i, j, iou)]."""
+    """Pairs by position when both lists agree in order, else greedily by IoU. -> [(i, j, iou)].
+
+    Greedy order is that of a stable sort of the whole IoU matrix (highest first, ties by
+    position), over only the pairs >= min_iou, so memory stays bounded."""
     rb, cb = ref.boxes.astype(np.float64), cand.boxes.astype(np.float64)
     if len(rb) == len(cb) and len(rb) and np.all(np.abs(rb - cb) < 0.5 + 0.05 * np.abs(rb)):
-        ious = iou_matrix(rb, cb)
-        return [(i, i, float(ious[i, i])) for i in range(len(rb))]
-    ious = iou_matrix(rb, cb) if len(rb) and len(cb) else np.zeros((len(rb), len(cb)))
+        ious = iou_pairs(rb, cb)
+        return [(i, i, float(ious[i])) for i in range(len(rb))]
+    if not len(rb) or not len(cb):
+        return []
+    vals, flats = _overlaps(rb, cb, min_iou)
     pairs, used_r, used_c = [], set(), set()
-    for flat in np.argsort(-ious, axis=None, kind="stable"):
-        i, j = divmod(int(flat), ious.shape[1])
-        if ious[i, j] < min_iou:
-            break
+    for k in np.lexsort((flats, -vals)):
+        i, j = divmod(int(flats[k]), len(cb))
         if i in used_r or j in used_c:
             continue
         used_r.add(i), used_c.add(j)
-        pairs.append((i, j, float(ious[i, j])))
+        pairs.append((i, j, float(vals[k])))
     return sorted(pairs)
 
 

@@ -6,6 +6,7 @@ uses IPP, which changes the last bits and is switched per thread.
 """
 from __future__ import annotations
 
+import io
 import re
 import struct
 from dataclasses import dataclass, field
@@ -15,8 +16,15 @@ import numpy as np
 
 from .errors import ImageError
 
-#: Images with more pixels are refused before decoding (decompression-bomb guard).
-DEFAULT_MAX_PIXELS = 50_000_000
+from ._decode_env import DEFAULT_MAX_PIXELS, opencv_limit
+
+#: Formats Pillow may decode when OpenCV cannot: their decoders allocate exactly the size Pillow
+#: reports, so the per-call size check below bounds them. Anything else (ICO, whose frames are
+#: separate images of any size, EPS, ...) is refused.
+PIL_FALLBACK_FORMATS = {"GIF", "TGA", "PCX", "SGI"}
+OPENCV_FORMATS = {"JPEG", "PNG", "BMP", "WEBP", "TIFF", "PPM", "JPEG2000", "SUN", "AVIF"}
+#: Bytes of header searched for a Radiance HDR resolution line.
+HDR_HEADER_BYTES = 1 << 16
 
 
 @dataclass
@@ -39,6 +47,8 @@ def _jpeg_size(data: bytes):
     while i + 9 < len(data):
         if data[i] != 0xFF:
             return None
+        while i + 9 < len(data) and data[i + 1] == 0xFF:   # fill bytes before a marker
+            i += 1
         marker = data[i + 1]
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
             i += 2
@@ -51,15 +61,17 @@ def _jpeg_size(data: bytes):
     return None
 
 
-_HDR_RES = re.compile(rb"\n([-+])([XY]) +(\d+) +([-+])([XY]) +(\d+)[ \t]*\n")
+_HDR_RES = re.compile(rb"([-+])([XY]) +(\d+) +([-+])([XY]) +(\d+)[ \t]*\r?\n")
 _PFM_HEAD = re.compile(rb"P[Ff]\s+(\d+)\s+(\d+)\s")
 
 
 def _hdr_size(data: bytes):
-    """Radiance .hdr (OpenCV decodes it, Pillow cannot): resolution line such as `-Y 300 +X 400`."""
+    """Radiance .hdr (OpenCV decodes it, Pillow cannot): the resolution line (e.g. `-Y 300 +X 400`)
+    is the first line after the header's blank line, however many comment lines come before."""
     if not data.startswith((b"#?RADIANCE", b"#?RGBE")):
         return None
-    m = _HDR_RES.search(data[:4096])
+    end = data.find(b"\n\n", 0, HDR_HEADER_BYTES)
+    m = _HDR_RES.match(data, end + 2) if end >= 0 else None
     if not m or m.group(2) == m.group(5):
         return None
     first, second = int(m.group(3)), int(m.group(6))
@@ -72,26 +84,36 @@ def _pfm_size(data: bytes):
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
-def _pil_size(data: bytes):
-    """Other formats: Pillow reads only the header here (lazy open), no pixel decode.
+def _pil_open(data: bytes):
+    """Pillow's image object for `data`, header only (lazy), or None.
 
-    Pillow's own bomb limit is lifted for this call only (we want the size even when huge) and
-    restored afterwards, so other Pillow users in the process keep their protection.
-    """
+    Opened through the format plugins directly, as Image.open does but without its global bomb
+    check, so no global state is touched (Image.MAX_IMAGE_PIXELS is never changed) and the caller
+    checks the size against its own limit before anything is decoded."""
     try:
         from PIL import Image
-        import io
     except ImportError:
         return None
-    saved = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = None
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            return im.size
-    except Exception:
+    Image.init()
+    prefix = data[:16]
+    for fmt in Image.ID:
+        factory, accept = Image.OPEN[fmt]
+        try:
+            if accept is not None and not accept(prefix):
+                continue
+            return factory(io.BytesIO(data))
+        except Exception:   # not this format (or a broken header): try the next plugin
+            continue
+    return None
+
+
+def _pil_size(data: bytes):
+    """Other formats: (width, height) from Pillow's header parsing, no pixel decode."""
+    im = _pil_open(data)
+    if im is None:
         return None
-    finally:
-        Image.MAX_IMAGE_PIXELS = saved
+    with im:
+        return im.size
 
 
 def declared_size(data: bytes):
@@ -103,18 +125,41 @@ def declared_size(data: bytes):
     return None
 
 
-def _frame_count(data: bytes) -> int:
+def _has_more_frames(data: bytes) -> bool:
+    """Animated GIF/WebP/PNG, or a TIFF with a second page: checked by reading at most two
+    frame headers (never counting them all, which is quadratic for a TIFF with many IFDs)."""
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return _tiff_second_ifd(data)
+    if not (data[:6] in (b"GIF87a", b"GIF89a") or data[:4] == b"RIFF" or data[:4] == b"\x89PNG"):
+        return False
+    im = _pil_open(data)
+    if im is None:
+        return False
+    with im:
+        try:
+            return bool(getattr(im, "is_animated", False))
+        except Exception:
+            return False
+
+
+def _tiff_second_ifd(data: bytes) -> bool:
+    """Whether a classic TIFF's first IFD links to a second one."""
+    end = "<" if data[:2] == b"II" else ">"
     try:
-        from PIL import Image
-        import io
-        with Image.open(io.BytesIO(data)) as im:
-            return int(getattr(im, "n_frames", 1))
-    except Exception:
-        return 1
+        (first,) = struct.unpack(end + "I", data[4:8])
+        (n,) = struct.unpack(end + "H", data[first:first + 2])
+        (nxt,) = struct.unpack(end + "I", data[first + 2 + 12 * n:first + 6 + 12 * n])
+    except struct.error:
+        return False
+    return nxt != 0
 
 
 def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "image") -> DecodedImage:
-    """Decode bytes like `cv::imread(path, IMREAD_COLOR)`; refuse empty, undecodable or huge images."""
+    """Decode bytes like `cv::imread(path, IMREAD_COLOR)`; refuse empty, undecodable or huge images.
+
+    The header check gives an early, friendly message; the guard is OpenCV's own pixel limit
+    (set before cv2 loads, see _decode_env), applied by every OpenCV decoder before it allocates,
+    and a per-call size check before Pillow decodes one of PIL_FALLBACK_FORMATS."""
     import cv2
 
     if not data:
@@ -125,29 +170,58 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = 
                          f"the limit of {max_pixels:,}; refused before decoding")
     if size and (size[0] == 0 or size[1] == 0):
         raise ImageError(f"{name}: declares an empty image ({size[0]}x{size[1]})")
+    limit = opencv_limit()
+    if size is None and limit is None:
+        raise ImageError(f"{name}: its size cannot be read from the header, and OpenCV's pixel limit "
+                         "is not in force (cv2 was imported before mtcnn_core); refused")
     buf = np.frombuffer(data, np.uint8)
-    img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    try:
+        img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    except cv2.error as e:
+        if "MAX_IMAGE_PIXELS" in str(e) or "validateInputImageSize" in str(e):
+            raise ImageError(f"{name}: more pixels than the decoder's limit of {limit or max_pixels:,}; "
+                             "refused before decoding") from None
+        raise ImageError(f"{name}: OpenCV cannot decode it ({_first_line(e)})") from None
     notes = []
     if img is None:
-        img = _decode_with_pil(data, name, notes)
+        img = _decode_with_pil(data, name, notes, max_pixels)
     if img is None:
         raise ImageError(f"{name}: not a decodable image (corrupt, truncated or unsupported format)")
     if img.shape[0] * img.shape[1] > max_pixels:
         raise ImageError(f"{name}: {img.shape[1]}x{img.shape[0]} pixels is over the limit of {max_pixels:,}")
-    if _frame_count(data) > 1:
+    if _has_more_frames(data):
         notes.append("animated image: only the first frame is used")
     return DecodedImage(np.ascontiguousarray(img), notes)
 
 
-def _decode_with_pil(data: bytes, name: str, notes: list):
-    """Fallback for formats the pip OpenCV cannot read (e.g. GIF): first frame, RGB -> BGR."""
-    try:
-        from PIL import Image
-        import io
-        with Image.open(io.BytesIO(data)) as im:
+def _first_line(e) -> str:
+    lines = [x.strip() for x in str(e).splitlines() if x.strip()]
+    return lines[-1][:200] if lines else type(e).__name__
+
+
+def _decode_with_pil(data: bytes, name: str, notes: list, max_pixels: int):
+    """Fallback for formats the pip OpenCV cannot read (PIL_FALLBACK_FORMATS only): first frame,
+    RGB -> BGR, after checking Pillow's size against `max_pixels` (a local check; Pillow's global
+    limit is left as it is)."""
+    im = _pil_open(data)
+    if im is None:
+        return None
+    with im:
+        if im.format not in PIL_FALLBACK_FORMATS:
+            if im.format in OPENCV_FORMATS:
+                return None     # OpenCV's own format, which it could not decode: corrupt
+            raise ImageError(f"{name}: not a decodable image here ({im.format} is not accepted: "
+                             "its decoded size cannot be bounded before decoding)")
+        w, h = im.size
+        if w * h > max_pixels:
+            raise ImageError(f"{name}: declares {w}x{h} = {w * h:,} pixels, over the limit of "
+                             f"{max_pixels:,}; refused before decoding")
+        try:
             im.seek(0)
             rgb = np.asarray(im.convert("RGB"))
-    except Exception:
+        except Exception:
+            return None
+    if rgb.shape[:2] != (h, w):
         return None
     notes.append("decoded with Pillow (OpenCV could not read this format)")
     return np.ascontiguousarray(rgb[:, :, ::-1])

@@ -28,7 +28,8 @@ OPENFACE_SHA256 = {
 
 def file_sha256(path) -> str:
     """Hex SHA-256 of a file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    from .safe_io import MAX_MODEL_BYTES, read_regular_file
+    return hashlib.sha256(read_regular_file(path, MAX_MODEL_BYTES)).hexdigest()
 
 
 @dataclass(eq=False)
@@ -67,15 +68,19 @@ def model_files(folder) -> dict:
 _cache: dict = {}
 
 
-def load_models(folder=None) -> ModelSet:
-    """Load PNet/RNet/ONet from `folder` (default: the bundled models/), cached per file state."""
+def load_models(folder=None, custom_architecture: bool = False) -> ModelSet:
+    """Load PNet/RNet/ONet from `folder` (default: the bundled models/), cached per file state.
+
+    Each network must have OpenFace's MTCNN layer shapes unless custom_architecture is True
+    (then any consistent network within architecture.py's size bounds)."""
     from .network import load_network
 
     folder = Path(folder) if folder is not None else BUNDLED_DIR
     files = model_files(folder)
     key = tuple((n, str(p), p.stat().st_mtime_ns, p.stat().st_size) for n, p in files.items())
+    key += (bool(custom_architecture),)
     if key not in _cache:
-        nets = {n: load_network(n, p) for n, p in files.items()}
+        nets = {n: load_network(n, p, custom_architecture) for n, p in files.items()}
         _cache.clear()  # keep one set: a model set is ~2 MB and users switch rarely
         _cache[key] = ModelSet(folder, files, {n: file_sha256(p) for n, p in files.items()},
                                nets["PNet"], nets["RNet"], nets["ONet"])

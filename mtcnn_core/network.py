@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 
 from . import layers as L
-from .dat_format import read_dat
 from .kernels import Arithmetic, arithmetic
 from .errors import ModelFormatError
 
@@ -127,9 +126,28 @@ def _next_shape(shape, layer, i, net):
     return shape
 
 
-def load_network(name: str, path) -> Network:
+def load_network(name: str, path, custom_architecture: bool = False) -> Network:
     """Read one `.dat` file and check it can act as `name` (PNet/RNet/ONet)."""
-    net = Network(name, read_dat(path), Path(path))
+    from .safe_io import MAX_MODEL_BYTES, read_regular_file
+    try:
+        data = read_regular_file(path, MAX_MODEL_BYTES)
+    except OSError as e:
+        raise ModelFormatError(path, None, f"cannot read file: {e.strerror or e}") from None
+    return network_from_bytes(name, data, Path(path), custom_architecture)
+
+
+def network_from_bytes(name: str, data: bytes, source, custom_architecture: bool = False) -> Network:
+    """Parse and check a network held in memory (nothing is written): OpenFace's exact MTCNN
+    layer shapes, or with custom_architecture any consistent network within the size bounds."""
+    from .architecture import check_architecture, check_bounds
+    from .dat_format import parse_dat
+    layers = parse_dat(data, source)
+    if custom_architecture:
+        check_bounds(name, layers, source)
+    else:
+        check_architecture(name, layers, source)
+    net = Network(name, layers, Path(source) if not isinstance(source, Path) else source)
+    path = source
     shapes = net.shapes()
     last = shapes[-1] if shapes else (0,)
     if last[0] < NET_MIN_OUTPUTS.get(name, 1):

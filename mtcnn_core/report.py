@@ -103,7 +103,8 @@ def _layer_rule(layer, in_shape, build, openblas) -> str:
         split = int(table.any(axis=1).sum())
         what = f"conv {c}->{o} {kh}x{kw}, K+1={k1}"
         how = f"{len(blocks)} K block(s)" + (f" {[tuple(map(int, b)) for b in blocks]}" if len(blocks) > 1 else "")
-        how += f", {split} of {o} channels split into 2 chains in some columns" if split else ", one FMA chain per output"
+        how += (f", {split} of {o} channels split into 2 chains in some columns" if split
+                else ", one FMA chain per output")
         return f"{what:<28} {how}"
     o, k = layer.weight.shape
     per_pixel = len(in_shape) == 3 and in_shape[0] == k

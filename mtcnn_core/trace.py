@@ -6,6 +6,7 @@ fields left as None. Floats are written as the shortest decimal that round-trips
 """
 from __future__ import annotations
 
+import array
 import csv
 import io
 import json
@@ -170,10 +171,17 @@ class Trace:
     @staticmethod
     def from_json(text, heatmaps=None, source="trace") -> "Trace":
         """Parse trace JSON text (str/bytes); `heatmaps` is an optional npz path/bytes/file."""
+        if len(text) > MAX_JSON_BYTES:
+            raise TraceFormatError(f"{source}: {len(text):,} bytes of JSON, over the limit of "
+                                   f"{MAX_JSON_BYTES:,}")
+        if isinstance(text, (bytes, bytearray)) and text.startswith(b"\xef\xbb\xbf"):
+            text = text[3:]
         try:
-            d = json.loads(text)
+            d = json.loads(text, parse_int=_bounded_int)
+        except RecursionError:
+            raise TraceFormatError(f"{source}: JSON nested too deeply") from None
         except (ValueError, UnicodeDecodeError) as e:
-            raise TraceFormatError(f"{source}: not valid JSON ({e})") from None
+            raise TraceFormatError(f"{source}: not valid JSON ({str(e)[:200]})") from None
         trace = _trace_from_dict(d, source)
         if heatmaps is not None:
             attach_heatmaps(trace, heatmaps, source)
@@ -183,13 +191,35 @@ class Trace:
     def load(path, heatmaps="auto") -> "Trace":
         """Read a trace JSON file; with heatmaps='auto' the `.heatmaps.npz` beside it is loaded too."""
         path = Path(path)
-        try:
-            text = path.read_bytes()
-        except OSError as e:
-            raise TraceFormatError(f"{path}: cannot read ({e.strerror or e})") from None
+        text = _read_input(path)
         if heatmaps == "auto":
             heatmaps = heatmap_path(path) if heatmap_path(path).exists() else None
         return Trace.from_json(text, heatmaps=heatmaps, source=str(path))
+
+
+#: Input bounds: bytes of a trace/CSV, rows of a detections CSV, digits of a JSON integer,
+#: members and uncompressed bytes of a heatmaps npz.
+MAX_JSON_BYTES = 256 << 20
+MAX_CSV_BYTES = 64 << 20
+MAX_CSV_ROWS = 200_000
+MAX_INT_DIGITS = 18
+MAX_NPZ_MEMBERS = 256
+MAX_NPZ_BYTES = 1 << 30
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise TraceFormatError(f"an integer of {len(text)} digits (at most {MAX_INT_DIGITS})")
+    return int(text)
+
+
+def _read_input(path: Path) -> bytes:
+    """A regular file's bytes under the size cap, or TraceFormatError naming the file."""
+    from .safe_io import MAX_TRACE_BYTES, read_regular_file
+    try:
+        return read_regular_file(path, MAX_TRACE_BYTES)
+    except OSError as e:
+        raise TraceFormatError(f"{path}: cannot read ({e.strerror or e})") from None
 
 
 def heatmap_path(json_path) -> Path:
@@ -244,7 +274,7 @@ def _matrix(v, cols, where, allow_empty=True) -> np.ndarray:
         return np.zeros((0, cols), np.float32)
     try:
         a = np.array(v, dtype=np.float64)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError, RecursionError):
         raise TraceFormatError(f"{where}: every row must be {cols} numbers") from None
     if a.ndim != 2 or a.shape[1] != cols:
         raise TraceFormatError(f"{where}: every row must be {cols} numbers, got shape {a.shape}")
@@ -333,25 +363,70 @@ def attach_heatmaps(trace: Trace, npz, source="trace"):
         raise TraceFormatError(f"{source}: heatmaps need a full trace, not detections only")
     if isinstance(npz, (bytes, bytearray)):
         npz = io.BytesIO(npz)
+    elif isinstance(npz, (str, Path)):
+        npz = io.BytesIO(_read_input(Path(npz)))
+    by_index = {s.index: s for s in trace.scales}
     try:
-        with np.load(npz, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
+        arrays = _read_heatmap_members(npz, by_index, source)
+    except TraceFormatError:
+        raise
     except ValueError as e:
         raise TraceFormatError(f"{source} heatmaps: refused ({e}); only plain float arrays are "
                                "accepted, never pickled objects") from None
     except Exception as e:  # zipfile.BadZipFile, OSError, EOFError ...
         raise TraceFormatError(f"{source} heatmaps: not a readable .npz file ({e})") from None
-    by_index = {s.index: s for s in trace.scales}
     for key, a in arrays.items():
-        if not key.startswith("pnet_prob_") or not key[10:].isdigit():
-            continue
-        s = by_index.get(int(key[10:]))
-        if s is None:
-            raise TraceFormatError(f"{source} heatmaps: {key} has no scale {key[10:]} in the trace")
-        if a.dtype.kind != "f" or a.shape != (s.heatmap_height, s.heatmap_width):
-            raise TraceFormatError(f"{source} heatmaps: {key} is {a.dtype} {a.shape}, the trace says "
-                                   f"float {s.heatmap_height}x{s.heatmap_width}")
+        s = by_index[int(key[10:])]
         s.heatmap = a.astype(np.float32)
+
+
+def _heatmap_key(name: str):
+    """The scale index of a `pnet_prob_<i>.npy` member, else None (other members are skipped)."""
+    key = name[:-4] if name.endswith(".npy") else name
+    return int(key[10:]) if key.startswith("pnet_prob_") and key[10:].isdigit() and len(key) < 20 else None
+
+
+def _read_heatmap_members(npz, by_index: dict, source) -> dict:
+    """{'pnet_prob_<i>': array} read member by member: each member's declared size must fit the
+    trace's heatmap (float64 at most) before a byte is decompressed; its .npy header (shape,
+    dtype, no pickles) is checked before its data; members of no use are never decompressed."""
+    import zipfile
+    out = {}
+    with zipfile.ZipFile(npz) as z:
+        infos = z.infolist()
+        if len(infos) > MAX_NPZ_MEMBERS:
+            raise TraceFormatError(f"{source} heatmaps: {len(infos)} members, over the limit of "
+                                   f"{MAX_NPZ_MEMBERS}")
+        for info in infos:
+            i = _heatmap_key(info.filename)
+            if i is None:
+                continue
+            key, s = f"pnet_prob_{i}", by_index.get(i)
+            if s is None:
+                raise TraceFormatError(f"{source} heatmaps: {key} has no scale {i} in the trace")
+            want = s.heatmap_height * s.heatmap_width
+            if info.file_size > min(8 * want + 4096, MAX_NPZ_BYTES):
+                raise TraceFormatError(f"{source} heatmaps: {key} declares {info.file_size:,} bytes, "
+                                       f"more than a {s.heatmap_height}x{s.heatmap_width} float map")
+            with z.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                if version not in ((1, 0), (2, 0)):
+                    raise ValueError(f"unsupported .npy version {version}")
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, fortran, dtype = read_header(f)
+                if dtype.hasobject:
+                    raise TraceFormatError(f"{source} heatmaps: {key} refused (it holds pickled "
+                                           "objects); only plain float arrays are accepted")
+                if dtype.kind != "f" or dtype.hasobject or tuple(shape) != (s.heatmap_height, s.heatmap_width):
+                    raise TraceFormatError(f"{source} heatmaps: {key} is {dtype} {tuple(shape)}, the trace "
+                                           f"says float {s.heatmap_height}x{s.heatmap_width}")
+                raw = f.read(want * dtype.itemsize + 1)
+            if len(raw) != want * dtype.itemsize:
+                raise TraceFormatError(f"{source} heatmaps: {key} is truncated")
+            a = np.frombuffer(raw, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+            out[key] = a
+    return out
 
 
 def detections_from_csv(text, source="detections.csv") -> Trace:
@@ -361,28 +436,45 @@ def detections_from_csv(text, source="detections.csv") -> Trace:
             text = text.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise TraceFormatError(f"{source}: not UTF-8 text") from None
-    rows = list(csv.reader(io.StringIO(text)))
+    if len(text) > MAX_CSV_BYTES:
+        raise TraceFormatError(f"{source}: {len(text):,} characters, over the limit of {MAX_CSV_BYTES:,}")
     want = ["x", "y", "w", "h", "confidence"]
-    if not rows or [c.strip().lower() for c in rows[0]] != want:
-        raise TraceFormatError(f"{source} line 1: the header must be exactly x,y,w,h,confidence")
-    out = []
-    for lineno, row in enumerate(rows[1:], 2):
-        if not row or all(not c.strip() for c in row):
-            continue
-        if len(row) != 5:
-            raise TraceFormatError(f"{source} line {lineno}: expected 5 columns, got {len(row)}")
-        try:
-            vals = [float(c) for c in row]
-        except ValueError:
-            raise TraceFormatError(f"{source} line {lineno}: non-numeric value in {row}") from None
-        if not all(math.isfinite(v) for v in vals):
-            raise TraceFormatError(f"{source} line {lineno}: NaN or infinity")
-        if vals[2] < 0 or vals[3] < 0:
-            raise TraceFormatError(f"{source} line {lineno}: negative width or height")
-        out.append(vals)
-    a = np.array(out, np.float32).reshape(-1, 5)
+    reader = csv.reader(io.StringIO(text, newline=""))   # \n, \r\n and lone \r line ends
+    out = array.array("d")
+    try:
+        header = next(reader, None)
+        if header is None or [c.strip().lower() for c in header] != want:
+            raise TraceFormatError(f"{source} line 1: the header must be exactly x,y,w,h,confidence")
+        for row in reader:
+            _csv_row(row, reader.line_num, source, out)
+            if len(out) > 5 * MAX_CSV_ROWS:
+                raise TraceFormatError(f"{source}: more than {MAX_CSV_ROWS:,} rows")
+    except csv.Error as e:
+        raise TraceFormatError(f"{source} line {reader.line_num}: not valid CSV ({e})") from None
+    a = np.frombuffer(out, np.float64).astype(np.float32).reshape(-1, 5)
     return Trace("user detections (CSV)", {}, {}, None, None, None, None, None,
                  BoxSet(a[:, :4].copy(), a[:, 4].copy()))
+
+
+def _csv_row(row: list, lineno: int, source, out):
+    """Append one data row's 5 numbers to `out`; errors name the line and column, never the text."""
+    if not row or all(not c.strip() for c in row):
+        return
+    if len(row) != 5:
+        raise TraceFormatError(f"{source} line {lineno}: expected 5 columns, got {len(row)}")
+    vals = []
+    for col, c in zip(("x", "y", "w", "h", "confidence"), row):
+        if len(c) > 64:
+            raise TraceFormatError(f"{source} line {lineno}: value in column {col} is too long")
+        try:
+            vals.append(float(c))
+        except ValueError:
+            raise TraceFormatError(f"{source} line {lineno}: non-numeric value in column {col}") from None
+    if not all(math.isfinite(v) for v in vals):
+        raise TraceFormatError(f"{source} line {lineno}: NaN or infinity")
+    if vals[2] < 0 or vals[3] < 0:
+        raise TraceFormatError(f"{source} line {lineno}: negative width or height")
+    out.extend(vals)
 
 
 def detections_to_csv(trace: Trace) -> str:
@@ -407,12 +499,9 @@ def load_any(source, name="upload", heatmaps="auto") -> Trace:
     path = Path(source) if _is_path(source) else None
     if path is not None:
         name = str(path)
-        try:
-            source = path.read_bytes()
-        except OSError as e:
-            raise TraceFormatError(f"{name}: cannot read ({e.strerror or e})") from None
+        source = _read_input(path)
     data = source.encode() if isinstance(source, str) else bytes(source)
-    if data.lstrip()[:1] != b"{":
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] != b"{":     # a UTF-8 BOM may lead JSON too
         return detections_from_csv(data, source=name)
     if heatmaps != "auto":
         return Trace.from_json(data, heatmaps=heatmaps, source=name)

@@ -7,6 +7,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT))
+import mtcnn_core  # noqa: E402,F401  (first: sets OpenCV's pixel limit before any test imports cv2)
+
 #: Under CI a missing extended reference set is an error, not a reason to skip.
 IN_CI = os.environ.get("CI") == "true"
 #: C++ trace folder of each OpenFace build, beside its images.

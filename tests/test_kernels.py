@@ -9,7 +9,7 @@ import pytest
 import mtcnn_core as mc
 from mtcnn_core import kernels
 from mtcnn_core.dat_format import PoolLayer
-from mtcnn_core.kernels import Arithmetic, openblas, reference
+from mtcnn_core.kernels import Arithmetic, openblas
 from test_layers import midpoint_case, naive_fma
 
 F32 = np.float32

@@ -54,13 +54,20 @@ class _RestrictedUnpickler(pickle.Unpickler):
         return _Storage(pid[2], pid[4])
 
 
+class _DataUnpickler(pickle.Unpickler):
+    """Plain data only (ints, strings, lists, dicts): every class or function is refused."""
+
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+
 def load_legacy_state_dict(data: bytes) -> dict:
     """Read a legacy torch `.pt` (magic, protocol, sys info, state dict, storage keys, storages)."""
     f = io.BytesIO(data)
     for _ in range(3):
-        pickle.load(f)  # magic number, protocol version, sys info: plain ints and dicts
+        _DataUnpickler(f).load()  # magic number, protocol version, sys info: plain ints and dicts
     state = _RestrictedUnpickler(f).load()
-    keys = pickle.load(f)
+    keys = _DataUnpickler(f).load()
     raw = {}
     for key in keys:
         numel = int.from_bytes(f.read(8), "little")

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from . import activations as act
-from . import draw, imaging, nets_input, pipeline
+from . import draw, imaging, nets_input, pipeline, state
 
 NET_STAGE = {"RNet": ("rnet", 24), "ONet": ("onet", 48)}
 
@@ -18,9 +18,10 @@ def render(run):
     x, input_key, label = choose_input(run, net_name)
     if x is None:
         return
-    models = pipeline.get_models(run.model_folder)
+    models = pipeline.get_models(run.model_folder, state.custom_architecture())
     net = models.network(net_name)
-    outs = pipeline.forward_all(net_name, run.model_folder, run.engine, input_key, x)
+    outs = pipeline.forward_all(net_name, run.model_folder, run.engine, input_key, x,
+                                state.custom_architecture())
     rows = layer_rows(net.describe(), x, outs)
     c1, c2 = st.columns([1, 2])
     c1.image(draw.crop_preview(x, scale=max(1, 192 // max(x.shape[-2:]))), caption=label)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from . import page, state
+from . import data_roots, page, state
 
 # The batch's header (mtcnn_core/batch.py SUMMARY_FIELDS); kept here so the page does not import the
 # batch module (cv2, worker code) just to read a CSV. tests/app/test_dataset.py checks they agree.
@@ -32,6 +32,7 @@ IDENTICAL, TOLERANCE, DIVERGING, FAILED, NO_CPP = ("bit-identical", "within tole
 STATUSES = (IDENTICAL, TOLERANCE, DIVERGING, FAILED, NO_CPP)
 STATUS_FILTERS = ("all", DIVERGING, FAILED, IDENTICAL, TOLERANCE, NO_CPP)
 COMPARE_PAGE = "pages/compare.py"
+MAX_SUMMARY_ROWS = 200_000
 
 
 class SummaryError(ValueError):
@@ -39,12 +40,16 @@ class SummaryError(ValueError):
 
 
 # ---- reading ---------------------------------------------------------------------------------
-def batch_folder(text: str) -> Path | None:
-    """The batch --out folder named by `text` (None when empty); it must hold summary.csv."""
+def batch_folder(text: str, roots: list | None = None) -> Path | None:
+    """The batch --out folder named by `text` (None when empty); it must hold summary.csv and lie
+    inside the data roots (outside: one message, whether or not the path exists)."""
     text = (text or "").strip()
     if not text:
         return None
-    p = Path(text).expanduser()
+    roots = data_roots.configured_roots() if roots is None else roots
+    p = data_roots.resolve_in_roots(text, roots)
+    if p is None:
+        raise SummaryError(data_roots.REFUSED)
     if not p.exists():
         raise SummaryError(f"No folder {text} on the server.")
     if not p.is_dir():
@@ -64,7 +69,14 @@ def parse_summary(data: bytes | str, name: str = "summary.csv") -> pd.DataFrame:
             data = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise SummaryError(f"{name} is not UTF-8 text.") from None
-    rows = list(csv.reader(io.StringIO(data)))
+    try:
+        rows = []
+        for row in csv.reader(io.StringIO(data, newline="")):
+            rows.append(row)
+            if len(rows) > MAX_SUMMARY_ROWS + 1:
+                raise SummaryError(f"{name}: more than {MAX_SUMMARY_ROWS:,} rows.")
+    except csv.Error as e:
+        raise SummaryError(f"{name} line {len(rows) + 1}: not a valid CSV row ({e}).") from None
     if not rows:
         raise SummaryError(f"{name} is empty.")
     if rows[0] != SUMMARY_FIELDS:
@@ -84,8 +96,7 @@ def _record(values: list, line: int, name: str) -> dict:
     for k in INT_FIELDS + FLOAT_FIELDS:
         rec[k] = _number(rec[k], k, line, name, integer=k in INT_FIELDS)
     if rec["bit_identical"] not in ("yes", "no", ""):
-        raise SummaryError(f"{name} line {line}: bit_identical must be yes, no or empty, "
-                           f"not {rec['bit_identical']!r}.")
+        raise SummaryError(f"{name} line {line}: bit_identical must be yes, no or empty.")
     return rec
 
 
@@ -96,9 +107,9 @@ def _number(text: str, column: str, line: int, name: str, integer: bool) -> floa
     try:
         v = float(text)
     except ValueError:
-        raise SummaryError(f"{name} line {line}: {column} is not a number ({text[:40]!r}).") from None
+        raise SummaryError(f"{name} line {line}: {column} is not a number.") from None
     if integer and not (v.is_integer() and v >= 0):
-        raise SummaryError(f"{name} line {line}: {column} must be a face count, not {text[:40]!r}.")
+        raise SummaryError(f"{name} line {line}: {column} must be a face count.")
     return v
 
 
@@ -157,18 +168,33 @@ class RowInputs:
 
 def read_marker(folder: Path, stem: str) -> dict | None:
     """`<stem>.row.json`, the batch's completion marker (options, row, output files), or None."""
+    p = folder / f"{stem}.row.json"
+    if not data_roots.inside(p, data_roots.configured_roots()):
+        return None
     try:
-        m = json.loads((folder / f"{stem}.row.json").read_text())
-    except (OSError, ValueError):
+        m = json.loads(_read_small(p))
+    except (OSError, ValueError, RecursionError):
         return None
     return m if isinstance(m, dict) else None
 
 
+MAX_SIDE_FILE = 64 << 20     # bytes read from any one batch file (trace, marker, C++ result)
+
+
+def _read_small(p: Path) -> bytes:
+    """A regular file's bytes, refused (OSError) when larger than MAX_SIDE_FILE."""
+    from mtcnn_core.safe_io import read_regular_file
+    return read_regular_file(p, MAX_SIDE_FILE)
+
+
 def traced_image_info(folder: Path, stem: str) -> dict:
     """The `image` block (file, sha256, size) of the batch's trace `<stem>.json`, {} if unreadable."""
+    p = folder / f"{stem}.json"
+    if not data_roots.inside(p, data_roots.configured_roots()):
+        return {}
     try:
-        info = json.loads((folder / f"{stem}.json").read_text()).get("image")
-    except (OSError, ValueError, AttributeError):
+        info = json.loads(_read_small(p)).get("image")
+    except (OSError, ValueError, AttributeError, RecursionError):
         return {}
     return info if isinstance(info, dict) else {}
 
@@ -194,15 +220,28 @@ def locate_inputs(folder: Path, file: str, images_dir: str = "", cpp_dir: str = 
     return out
 
 
+def _look_in(text: str, default: Path | None, problems: list, what: str) -> Path | None:
+    """The folder typed for `what` (default when blank), or None with REFUSED if outside the roots."""
+    if not text.strip():
+        return default
+    where = data_roots.resolve_in_roots(text, data_roots.configured_roots())
+    if where is None:
+        problems.append(f"{what}: {data_roots.REFUSED}")
+    return where
+
+
 def _find_image(folder: Path, file: str, stem: str, images_dir: str, problems: list) -> Path | None:
-    where = Path(images_dir.strip()).expanduser() if images_dir.strip() else folder
+    where = _look_in(images_dir, folder, problems, "Images folder")
+    if where is None:
+        return None
+    file = Path(file).name           # a name from summary.csv, never a path
     p = where / file
-    if not p.is_file():
+    if not p.is_file() or not data_roots.inside(p, data_roots.configured_roots()):
         problems.append(f"Image {file} not found in {where} (the batch does not record input "
                         "paths): enter the folder holding the images.")
         return None
     want = traced_image_info(folder, stem).get("sha256")
-    if want and hashlib.sha256(p.read_bytes()).hexdigest() != want:
+    if want and hashlib.sha256(_read_small(p)).hexdigest() != want:
         problems.append(f"{p} is not the file the batch traced (SHA-256 differs).")
         return None
     return p
@@ -212,12 +251,16 @@ def _find_cpp(stem: str, cpp_dir: str, problems: list):
     if not cpp_dir.strip():
         problems.append("Enter the C++ results folder given to the batch as --cpp.")
         return None, None
-    where = Path(cpp_dir.strip()).expanduser()
+    where = _look_in(cpp_dir, None, problems, "C++ results folder")
+    if where is None:
+        return None, None
+    roots = data_roots.configured_roots()
     for ext in (".json", ".csv"):
         p = where / (stem + ext)
-        if p.is_file():
+        if p.is_file() and data_roots.inside(p, roots):
             npz = p.with_name(stem + ".heatmaps.npz")
-            return p, (npz if ext == ".json" and npz.is_file() else None)
+            return p, (npz if ext == ".json" and npz.is_file() and data_roots.inside(npz, roots)
+                       else None)
     problems.append(f"No C++ result {stem}.json or {stem}.csv in {where}.")
     return None, None
 
@@ -227,11 +270,16 @@ def open_in_compare(inputs: RowInputs):
     result of the C++ vs Python page, and the batch's parameters the current ones (a callback,
     because the sidebar's parameter widgets already exist when the page body runs)."""
     ss = st.session_state
-    data = inputs.image.read_bytes()
+    try:
+        data = _read_small(inputs.image)
+        cpp = _read_small(inputs.cpp)
+        npz = _read_small(inputs.npz) if inputs.npz else None
+    except OSError as e:
+        ss.upload_error = f"Cannot open this row: {e.strerror or 'unreadable file'}."
+        return
     ss.image = state.image_record(inputs.image.name, data, "upload")
     ss.upload_error = None
-    ss.cpp_preset = {"name": inputs.cpp.name, "data": inputs.cpp.read_bytes(),
-                     "npz": inputs.npz.read_bytes() if inputs.npz else None,
+    ss.cpp_preset = {"name": inputs.cpp.name, "data": cpp, "npz": npz,
                      "image_sha": ss.image["sha"]}
     ss.cpp_source = "Upload a C++ result"
     for k, v in (inputs.params or {}).items():
@@ -276,16 +324,31 @@ def render():
         st.error(f"Unexpected problem ({type(e).__name__}): {str(e)[:300]}")
 
 
+MAX_SUMMARY_BYTES = 16 << 20
+
+
 def _body():
-    _restore("dataset_dir")
-    text = _remember("dataset_dir", st.text_input(
-        "Batch output folder on the server", key="dataset_dir", placeholder="/path/to/batch/out",
-        help="The --out folder of a batch run; it must contain summary.csv."))
+    roots = data_roots.configured_roots()
+    text = ""
+    if roots:
+        _restore("dataset_dir")
+        text = _remember("dataset_dir", st.text_input(
+            "Batch output folder on the server", key="dataset_dir", placeholder=str(roots[0]),
+            help="The --out folder of a batch run; it must contain summary.csv and lie inside "
+                 f"the server's data roots ({data_roots.ENV})."))
+    else:
+        st.caption(f"Reading folders on this server is off (no data roots: set {data_roots.ENV}).")
     up = st.file_uploader("…or upload a summary.csv (table only)", type=["csv"], key="dataset_csv")
-    folder = batch_folder(text)
+    folder = batch_folder(text, roots)
     if folder is not None:
-        df = parse_summary((folder / "summary.csv").read_bytes(), str(folder / "summary.csv"))
+        try:
+            data = _read_small(folder / "summary.csv")
+        except OSError as e:
+            raise SummaryError(f"{text}: summary.csv cannot be read ({e.strerror or 'not a file'}).")
+        df = parse_summary(data, str(folder / "summary.csv"))
     elif up is not None:
+        if up.size > MAX_SUMMARY_BYTES:
+            raise SummaryError(f"{up.name} is larger than {MAX_SUMMARY_BYTES >> 20} MB.")
         df = parse_summary(up.getvalue(), up.name)
     else:
         st.info("Enter a batch output folder, or upload its summary.csv.")

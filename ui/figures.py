@@ -4,6 +4,8 @@ from __future__ import annotations
 import base64
 import io
 
+import math
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
@@ -110,12 +112,48 @@ def cell_boxes(shape: tuple, scale: float) -> np.ndarray:
     return out
 
 
+#: Cells drawn per heatmap figure; a bigger map is shown as the maximum over k x k blocks, so a
+#: figure (and its per-cell hover data) stays a few MB whatever the image size.
+MAX_HEATMAP_CELLS = 160_000
+
+
+def display_factor(shape: tuple, max_cells: int = MAX_HEATMAP_CELLS) -> int:
+    """k such that a (h, w) map shown in k x k blocks has at most max_cells cells."""
+    h, w = shape
+    return max(1, math.ceil(math.sqrt(h * w / max_cells)))
+
+
+def block_reduce(a: np.ndarray, k: int, by_abs: bool = False) -> np.ndarray:
+    """(ceil(h/k), ceil(w/k)) maximum of each k x k block (by_abs: the value of largest |x|)."""
+    if k == 1:
+        return a
+    h, w = a.shape
+    H, W = -(-h // k), -(-w // k)
+    pad = np.full((H * k, W * k), np.nan, np.float64)
+    pad[:h, :w] = a
+    blocks = pad.reshape(H, k, W, k).transpose(0, 2, 1, 3).reshape(H, W, k * k)
+    if not by_abs:
+        return np.nanmax(blocks, axis=2).astype(a.dtype)
+    idx = np.nanargmax(np.abs(blocks), axis=2)
+    return np.take_along_axis(blocks, idx[..., None], axis=2)[..., 0].astype(a.dtype)
+
+
 def heatmap_figure(prob: np.ndarray, scale: float, t1: float, title: str | None = None,
                    px_height: int = 420, colorscale: str = "Magma") -> go.Figure:
     """PNet face probability per cell; hover gives the probability and the original-image box of
-    the cell; the t1 contour shows which cells become proposals."""
+    the cell; the t1 contour shows which cells become proposals. A map over MAX_HEATMAP_CELLS is
+    shown as the maximum of k x k blocks (the hover box then spans the block)."""
     prob = np.asarray(prob, dtype=np.float32)
+    k = display_factor(prob.shape)
     boxes = cell_boxes(prob.shape, scale)
+    if k > 1:
+        h, w = prob.shape
+        rows, cols = np.arange(0, h, k), np.arange(0, w, k)
+        last_r, last_c = np.minimum(rows + k, h) - 1, np.minimum(cols + k, w) - 1
+        first, last = boxes[rows][:, cols], boxes[last_r][:, last_c]
+        boxes = np.concatenate([first[..., :2], last[..., 2:]], axis=-1)
+        prob = block_reduce(prob, k)
+        title = f"{title or ''} (max of {k}x{k} cells)".strip()
     fig = go.Figure(go.Heatmap(
         z=prob, zmin=0, zmax=1, colorscale=safe_colorscale(colorscale), customdata=boxes,
         colorbar=dict(title="P(face)"),
@@ -161,7 +199,12 @@ def funnel_figure(counts: list[tuple[str, int]], current: str | None = None) -> 
 
 
 def diff_heatmap_figure(diff: np.ndarray, title: str, px_height: int = 360) -> go.Figure:
-    """A signed difference map (Python − C++), symmetric colour range around 0."""
+    """A signed difference map (Python − C++), symmetric colour range around 0; a big map is
+    shown per k x k block as its largest-magnitude difference."""
+    k = display_factor(diff.shape)
+    if k > 1:
+        diff = block_reduce(np.asarray(diff, np.float64), k, by_abs=True)
+        title = f"{title} (largest of {k}x{k} cells)"
     m = float(np.abs(diff).max()) if diff.size else 0.0
     fig = go.Figure(go.Heatmap(z=diff, zmin=-m or -1e-9, zmax=m or 1e-9, colorscale="RdBu",
                                colorbar=dict(title="Δ"),

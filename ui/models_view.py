@@ -2,17 +2,20 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import tempfile
+import weakref
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from . import core, pipeline
+from . import core, pipeline, state
 
 NETS = ("PNet", "RNet", "ONet")
-UPLOAD_ROOT = Path(tempfile.gettempdir()) / "mtcnn_lens_models"
+MAX_DAT_BYTES = 8 << 20          # per uploaded file (OpenFace's ONet.dat is 1.7 MB)
+SET_KEY = "_custom_model_set"    # session key of the session's one PrivateModelSet
 
 
 def network_for_file(name: str) -> str | None:
@@ -22,9 +25,10 @@ def network_for_file(name: str) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
-def save_model_upload(files: list[tuple[str, bytes]]) -> Path:
-    """Write an uploaded set as <tmp>/mtcnn_lens_models/<sha>/{PNet,RNet,ONet}.dat; raise
-    ModelFormatError when a network is missing, doubled or unrecognised."""
+def validate_model_upload(files: list[tuple[str, bytes]], custom_architecture: bool = False) -> dict:
+    """{'PNet': bytes, ...} once every file is named, sized and parsed in memory as its network
+    (OpenFace's MTCNN shapes unless custom_architecture); ModelFormatError otherwise. Nothing is
+    written before this succeeds."""
     by_net = {}
     for name, data in files:
         net = network_for_file(name)
@@ -33,43 +37,80 @@ def save_model_upload(files: list[tuple[str, bytes]]) -> Path:
                                         "files PNet.dat, RNet.dat and ONet.dat")
         if net in by_net:
             raise core.ModelFormatError(name, None, f"a second file for {net}")
+        if len(data) > MAX_DAT_BYTES:
+            raise core.ModelFormatError(name, None, f"{len(data):,} bytes, over the limit of "
+                                                    f"{MAX_DAT_BYTES:,} for a model file")
         by_net[net] = data
     missing = [n for n in NETS if n not in by_net]
     if missing:
         raise core.ModelFormatError("upload", None, f"missing {', '.join(m + '.dat' for m in missing)}")
-    digest = hashlib.sha256(b"".join(by_net[n] for n in NETS)).hexdigest()[:16]
-    folder = UPLOAD_ROOT / digest
-    folder.mkdir(parents=True, exist_ok=True)
+    from mtcnn_core.network import network_from_bytes
     for n in NETS:
-        (folder / f"{n}.dat").write_bytes(by_net[n])
-    return folder
+        network_from_bytes(n, by_net[n], f"{n}.dat", custom_architecture)
+    return by_net
+
+
+class PrivateModelSet:
+    """One session's uploaded set in its own mkdtemp folder (mode 0700, files 0600, created
+    exclusively, never following a link); the folder is removed when this object is dropped
+    (the session ends or uploads another set) or the server exits."""
+
+    def __init__(self, by_net: dict):
+        self.folder = Path(tempfile.mkdtemp(prefix="mtcnn_lens_models_"))
+        self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.folder), True)
+        try:
+            for n in NETS:
+                fd = os.open(self.folder / f"{n}.dat",
+                             os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(by_net[n])
+        except BaseException:
+            self.remove()
+            raise
+        self.sha = hashlib.sha256(b"".join(hashlib.sha256(by_net[n]).digest() for n in NETS)).hexdigest()
+
+    def remove(self):
+        self._cleanup()
+
+
+def save_model_upload(files: list[tuple[str, bytes]], custom_architecture: bool = False) -> PrivateModelSet:
+    """Validate an uploaded set in memory, then write it to a fresh private folder."""
+    return PrivateModelSet(validate_model_upload(files, custom_architecture))
 
 
 def validate_and_use():
-    """Button callback: save, load (validating every byte) and select an uploaded model set."""
+    """Button callback: validate in memory, save privately, load and select an uploaded set;
+    the session's previous custom set (and its folder) is dropped."""
     ss = st.session_state
     ss.model_error = None
     ups = ss.get("dat_upload") or []
     if not ups:
         ss.model_error = "Choose the three .dat files (PNet, RNet, ONet) first."
         return
-    folder = None
+    custom = bool(ss.get("dat_custom_arch"))
     try:
-        folder = save_model_upload([(u.name, u.getvalue()) for u in ups])
-        pipeline.get_models(str(folder))
+        if any(u.size > MAX_DAT_BYTES for u in ups):
+            big = next(u for u in ups if u.size > MAX_DAT_BYTES)
+            raise core.ModelFormatError(big.name, None, f"over the limit of {MAX_DAT_BYTES:,} bytes")
+        new = save_model_upload([(u.name, u.getvalue()) for u in ups], custom)
+        pipeline.get_models(str(new.folder), custom)
     except core.ModelFormatError as e:
-        ss.model_error = f"Model files refused: {str(e).replace(str(folder) + '/', '') if folder else e}"
-        if folder is not None:
-            shutil.rmtree(folder, ignore_errors=True)
+        ss.model_error = f"Model files refused: {e}"
         return
-    label = f"custom {folder.name[:8]}"
-    ss.model_sets = {**ss.model_sets, label: str(folder)}
+    old = ss.get(SET_KEY)
+    label = f"custom {new.sha[:8]}"
+    ss.model_sets = {k: v for k, v in ss.model_sets.items() if not k.startswith("custom ")}
+    ss.model_sets[label] = str(new.folder)
+    ss.model_custom_arch = custom
+    ss[SET_KEY] = new
     ss.model_set = label
+    if old is not None:
+        old.remove()
 
 
 def render(run):
     """Page body."""
-    models = pipeline.get_models(run.model_folder)
+    models = pipeline.get_models(run.model_folder, state.custom_architecture())
     st.markdown(f"**Loaded set:** `{st.session_state.model_set}` from `{models.folder}`")
     st.dataframe(provenance_table(models), hide_index=True, width="stretch")
     tabs = st.tabs(list(NETS))
@@ -95,15 +136,16 @@ def _upload():
     st.subheader("Use a custom model set")
     st.file_uploader("PNet.dat, RNet.dat and ONet.dat (OpenFace's binary format)", type=["dat"],
                      accept_multiple_files=True, key="dat_upload")
+    st.checkbox("Custom architecture (not OpenFace's layer shapes; size-bounded)", key="dat_custom_arch")
     st.button("Validate and use this set", on_click=validate_and_use, key="dat_use")
     if st.session_state.get("model_error"):
         st.error(st.session_state.model_error)
 
 
 @st.cache_data(max_entries=4, ttl=3600, show_spinner="Checking the host BLAS…")
-def engine_report(model_folder: str | None) -> str:
+def engine_report(model_folder: str | None, custom: bool = False) -> str:
     """mc.engine_report() for one model set (it times/checks every layer shape once)."""
-    return core.mc.engine_report(pipeline.get_models(model_folder))
+    return core.mc.engine_report(pipeline.get_models(model_folder, custom))
 
 
 def _engine(run):
@@ -111,4 +153,4 @@ def _engine(run):
     st.markdown(f"Engine chosen in the sidebar: **{run.engine}**; this run: `{run.trace.producer}`.")
     if st.toggle("Show the engine report (which kernels run each layer, and the C++ build's rule)",
                  key="show_engine_report"):
-        st.code(engine_report(run.model_folder), language=None)
+        st.code(engine_report(run.model_folder, state.custom_architecture()), language=None)

@@ -14,9 +14,10 @@ PARAM_KEYS = ("min_face_size", "t1", "t2", "t3", "pyramid_factor")
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading models…")
-def get_models(folder: str | None):
-    """The PNet/RNet/ONet set in `folder` (None = bundled models/), shared by all sessions."""
-    return core.mc.load_models(folder)
+def get_models(folder: str | None, custom: bool = False):
+    """The PNet/RNet/ONet set in `folder` (None = bundled models/; an upload's folder is private
+    to its session and named at random); custom: allow a non-MTCNN (size-bounded) architecture."""
+    return core.mc.load_models(folder, custom_architecture=custom)
 
 
 @st.cache_data(max_entries=8, ttl=CACHE_TTL_S, show_spinner=False)
@@ -34,8 +35,10 @@ def rgb_image(image_sha: str, _data: bytes) -> np.ndarray:
 
 @st.cache_data(max_entries=16, ttl=CACHE_TTL_S, show_spinner=False)
 def run_detection(image_sha: str, params: tuple, model_folder: str | None, engine: str,
-                  _data: bytes, _name: str):
+                  _data: bytes, custom: bool = False):
     """The Trace of one run, computed once per (image bytes, parameters, model set, engine).
+    Shared by every session with the same bytes, so it records no file name (state.current_run
+    puts the session's own name on its copy).
 
     A progress bar is drawn inside so Streamlit can replay (then clear) it on cache hits.
     """
@@ -45,10 +48,10 @@ def run_detection(image_sha: str, params: tuple, model_folder: str | None, engin
     def progress(stage: str, fraction: float):
         bar.progress(min(max(float(fraction), 0.0), 1.0), text=f"Detecting faces: {stage}")
 
-    models = get_models(model_folder)
+    models = get_models(model_folder, custom)
     trace = core.mc.detect(bgr, models=models, engine=engine, progress=progress,
                            threads=core.mc.kernels.MAX_THREADS,
-                           image_info={"file": _name, "sha256": image_sha},
+                           image_info={"file": "", "sha256": image_sha},
                            **dict(zip(PARAM_KEYS, params)))
     bar.empty()
     return trace
@@ -62,8 +65,8 @@ def bundled_cpp_trace(path: str):
 
 @st.cache_resource(max_entries=6, ttl=CACHE_TTL_S, show_spinner=False)
 def forward_all(net_name: str, model_folder: str | None, engine: str, input_key: str,
-                _x: np.ndarray) -> list:
+                _x: np.ndarray, custom: bool = False) -> list:
     """Every layer's output of one network on one input (Activations page), cached per input.
     A resource cache (shared, not copied per rerun): a big PNet level's maps reach ~100 MB."""
-    net = getattr(get_models(model_folder), net_name.lower())
+    net = getattr(get_models(model_folder, custom), net_name.lower())
     return [np.asarray(a) for a in net.forward(_x, engine=engine, return_all=True)]

@@ -2,13 +2,19 @@
 and `current_run()`, the one Trace every page renders."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 
+from mtcnn_core.cost import DEFAULT_BUDGET_PIXELS, check_budget
+
 from . import pipeline, samples
+
+#: Pyramid pixels one run may send through PNet in the app (a shared server: no override).
+COST_BUDGET_PIXELS = DEFAULT_BUDGET_PIXELS
 
 ENGINES = ("exact", "reference", "blas")
 BUNDLED = "bundled (models/)"
@@ -32,7 +38,8 @@ class Run:
     def key(self) -> str:
         """Cache key of this run for derived views (figures, downloads)."""
         p = ",".join(f"{self.params[k]}" for k in pipeline.PARAM_KEYS)
-        return f"{self.sha}|{p}|{self.model_folder}|{self.engine}"
+        name = hashlib.sha256(self.name.encode()).hexdigest()[:16]   # downloads carry the name
+        return f"{self.sha}|{p}|{self.model_folder}|{self.engine}|{name}"
 
 
 def image_record(name: str, data: bytes, source: str) -> dict:
@@ -91,6 +98,11 @@ def model_folder() -> str | None:
     return ss.model_sets.get(ss.model_set)
 
 
+def custom_architecture() -> bool:
+    """Whether the session's chosen (uploaded) model set was accepted as a custom architecture."""
+    return model_folder() is not None and bool(st.session_state.get("model_custom_arch"))
+
+
 def current_run() -> Run | None:
     """The current image processed with the current settings (cached), or None with no image."""
     img = st.session_state.get("image")
@@ -98,8 +110,10 @@ def current_run() -> Run | None:
         return None
     params, folder, engine = current_params(), model_folder(), st.session_state.engine
     bgr, _ = pipeline.decoded_image(img["sha"], img["data"])
+    check_budget(bgr.shape[0], bgr.shape[1], params, COST_BUDGET_PIXELS)   # before any level is made
     rgb = pipeline.rgb_image(img["sha"], img["data"])
     key = tuple(params[k] for k in pipeline.PARAM_KEYS)
-    trace = pipeline.run_detection(img["sha"], key, folder, engine, img["data"], img["name"])
+    trace = pipeline.run_detection(img["sha"], key, folder, engine, img["data"], custom_architecture())
+    trace = dataclasses.replace(trace, image={**trace.image, "file": img["name"]})
     return Run(img["name"], img["sha"], img["data"], img["source"], params, folder, engine,
                bgr, rgb, trace)

@@ -1,4 +1,5 @@
 """AppTest of the Dataset page over a real two-image batch run, plus its pure helpers."""
+import os
 import subprocess
 import sys
 
@@ -9,6 +10,13 @@ from ui import dataset_view
 
 PAGE = "pages/dataset.py"
 IMAGES = ("cameraman.png", "chelsea_cat.png")
+
+
+@pytest.fixture(autouse=True)
+def data_root(tmp_path_factory, monkeypatch):
+    """The page reads only inside its data roots: here, pytest's temporary folders and samples."""
+    roots = [tmp_path_factory.getbasetemp(), SAMPLES]
+    monkeypatch.setenv("MTCNN_LENS_DATA_ROOTS", os.pathsep.join(map(str, roots)))
 
 
 @pytest.fixture(scope="module")

@@ -114,3 +114,25 @@ def test_timing_rows_put_total_last(ref):
 def test_colour_scale_avoids_streamlit_placeholders():
     stops = figures.safe_colorscale("Magma")
     assert stops[0][1] == "rgb(0,0,4)" and not any(c.startswith("#") for _, c in stops)
+
+
+def test_big_heatmap_figure_is_downsampled_keeping_peaks_and_boxes():
+    """A 7000x7000-pixel image's first PNet map (about 3500x3500 cells) ships a few MB, not
+    hundreds: blocks keep their maximum and the hover box spans the block."""
+    import json
+    h, w = 3495, 3495
+    prob = np.zeros((h, w), np.float32)
+    prob[1234, 2345] = 0.97
+    fig = figures.heatmap_figure(prob, 0.5, 0.6)
+    z = np.asarray(fig.data[0].z)
+    k = figures.display_factor((h, w))
+    assert z.size <= figures.MAX_HEATMAP_CELLS and z.shape == (-(-h // k), -(-w // k))
+    assert z.max() == np.float32(0.97) and z[1234 // k, 2345 // k] == np.float32(0.97)
+    cd = np.asarray(fig.data[0].customdata)
+    full = figures.cell_boxes((h, w), 0.5)
+    assert tuple(cd[0, 0]) == tuple(full[0, 0, :2]) + tuple(full[k - 1, k - 1, 2:])
+    assert len(json.dumps(fig.to_plotly_json(), default=lambda a: np.asarray(a).tolist())) < 20e6
+    d = np.zeros((h, w))
+    d[5, 7] = -0.5
+    dz = np.asarray(figures.diff_heatmap_figure(d, "x").data[0].z)
+    assert dz.size <= figures.MAX_HEATMAP_CELLS and dz.min() == -0.5
