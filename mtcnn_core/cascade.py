@@ -4,11 +4,13 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from concurrent.futures import as_completed
+from dataclasses import replace
 
 import numpy as np
 
 from . import boxes as B
-from .kernels import arithmetic
+from .kernels import arithmetic, kernel_pool
 from .images import decode_image, resize_planes
 from .cvmath import cv_exp32, glibc_expf
 from .models import ModelSet, load_models
@@ -102,25 +104,46 @@ class _Clock:
             self.progress(stage, float(fraction))
 
 
-def _run_pnet(image, levels, nets, params, engine, clock):
-    scales = []
-    for i, (s, h, w) in enumerate(levels):
-        clock.report(f"PNet scale {i + 1}/{len(levels)}", 0.6 * i / max(len(levels), 1))
-        x = resize_planes(image, w, h)[..., None]
-        clock.lap("pyramid")
-        out = nets.pnet.forward_planar(x, engine)[..., 0]
-        prob = face_probability(out)
-        reg = np.ascontiguousarray(out[2:6])
-        cand_boxes, cells = B.generate_boxes(prob, s, params["t1"])
-        cand = BoxSet(cand_boxes, prob[cells[:, 0], cells[:, 1]],
-                      reg[:, cells[:, 0], cells[:, 1]].T.copy())
-        order, sup = B.nms(cand.boxes, cand.scores, NMS_SCALE)
-        fate = np.where(sup >= 0, SUPPRESSED, KEPT).astype(np.int8)
-        scales.append(ScaleTrace(i, s, w, h, prob.shape[1], prob.shape[0], len(cand),
-                                 cand.take(order), prob, reg, cand, cells,
-                                 Filtered(fate, sup, order.astype(np.int32))))
-        clock.lap("pnet")
-    return scales
+def _pnet_level(image, i, level, nets, params, arith):
+    """One pyramid level through PNet: (ScaleTrace, resize seconds, PNet seconds)."""
+    s, h, w = level
+    t0 = time.perf_counter()
+    x = resize_planes(image, w, h)[..., None]
+    t1 = time.perf_counter()
+    out = nets.pnet.forward_planar(x, arith)[..., 0]
+    prob = face_probability(out)
+    reg = np.ascontiguousarray(out[2:6])
+    cand_boxes, cells = B.generate_boxes(prob, s, params["t1"])
+    cand = BoxSet(cand_boxes, prob[cells[:, 0], cells[:, 1]],
+                  reg[:, cells[:, 0], cells[:, 1]].T.copy())
+    order, sup = B.nms(cand.boxes, cand.scores, NMS_SCALE)
+    fate = np.where(sup >= 0, SUPPRESSED, KEPT).astype(np.int8)
+    scale = ScaleTrace(i, s, w, h, prob.shape[1], prob.shape[0], len(cand), cand.take(order), prob,
+                       reg, cand, cells, Filtered(fate, sup, order.astype(np.int32)))
+    return scale, t1 - t0, time.perf_counter() - t1
+
+
+def _run_pnet(image, levels, nets, params, arith, clock):
+    """Every level; with several threads the levels run side by side (one thread each; each
+    level's bits do not depend on it), largest first, progress reported as they finish."""
+    jobs = [(i, lv) for i, lv in enumerate(levels)]
+    if arith.threads > 1 and len(levels) > 1:
+        one = replace(arith, threads=1)
+        futures = [kernel_pool().submit(_pnet_level, image, i, lv, nets, params, one) for i, lv in jobs]
+        for done, _ in enumerate(as_completed(futures)):
+            clock.report(f"PNet: {done + 1} of {len(levels)} scales", 0.6 * (done + 1) / len(levels))
+        results = [f.result() for f in futures]
+    else:
+        results = []
+        for i, lv in jobs:
+            clock.report(f"PNet scale {i + 1}/{len(levels)}", 0.6 * i / len(levels))
+            results.append(_pnet_level(image, i, lv, nets, params, arith))
+    resize_s, pnet_s = sum(r[1] for r in results), sum(r[2] for r in results)
+    wall = time.perf_counter() - clock.last          # split the phase's wall time by CPU shares
+    clock.ms["pyramid"] = clock.ms.get("pyramid", 0.0) + wall * 1000 * resize_s / max(resize_s + pnet_s, 1e-12)
+    clock.lap("pnet")
+    clock.ms["pnet"] -= wall * 1000 * resize_s / max(resize_s + pnet_s, 1e-12)
+    return [r[0] for r in results]
 
 
 #: Boxes per RNet/ONet batch (by input side): small enough that a batch's layers stay in cache,
@@ -128,14 +151,23 @@ def _run_pnet(image, levels, nets, params, engine, clock):
 BOX_CHUNK = {24: 64, 48: 32}
 
 
-def _run_net(net, image, squares, size, engine):
+def _run_net(net, image, squares, size, arith):
     """Batched crops -> net outputs (n, k) float32; empty input gives (0, k). Each box's
-    result is independent of its batch (the C++ runs them one by one)."""
+    result is independent of its batch (the C++ runs them one by one), so with several threads
+    the batches run side by side."""
     if len(squares) == 0:
         return np.zeros((0, 16), F32)
     step = BOX_CHUNK.get(size, len(squares))
-    outs = [net.forward_planar(B.crop_batch(image, squares[i:i + step], size, planar=True), engine)
-            for i in range(0, len(squares), step)]
+    starts = range(0, len(squares), step)
+
+    def run(i, a):
+        return net.forward_planar(B.crop_batch(image, squares[i:i + step], size, planar=True), a)
+
+    if arith.threads > 1 and len(starts) > 1:
+        one = replace(arith, threads=1)
+        outs = list(kernel_pool().map(lambda i: run(i, one), starts))
+    else:
+        outs = [run(i, arith) for i in starts]
     return outs[0] if len(outs) == 1 else np.concatenate(outs)
 
 

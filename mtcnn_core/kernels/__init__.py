@@ -14,6 +14,7 @@ exact implementations follow; `Arithmetic` bundles engine, C++ build and thread 
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -74,20 +75,28 @@ def arithmetic(engine="exact", build: str = "avx512", threads: int | None = 1) -
 
 
 _pool = None
+_pool_lock = threading.Lock()
+
+
+def kernel_pool() -> ThreadPoolExecutor:
+    """The process's worker threads (MAX_THREADS). Work given to it must not wait on it again:
+    callers hand it single-threaded jobs (Arithmetic.threads == 1) or kernel bands only."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(MAX_THREADS, thread_name_prefix="mtcnn-kernels")
+        return _pool
 
 
 def _run_bands(fn, rows: int, threads: int):
     """fn(r0, r1) over `threads` bands of output rows; each output is computed by one call, so
     the result does not depend on the number of bands."""
-    global _pool
     if threads <= 1 or rows < 2:
         fn(0, rows)
         return
-    if _pool is None:
-        _pool = ThreadPoolExecutor(MAX_THREADS, thread_name_prefix="mtcnn-kernels")
     bands = min(threads, rows)
     edges = [rows * i // bands for i in range(bands + 1)]
-    for f in [_pool.submit(fn, a, b) for a, b in zip(edges[:-1], edges[1:])]:
+    for f in [kernel_pool().submit(fn, a, b) for a, b in zip(edges[:-1], edges[1:])]:
         f.result()
 
 
@@ -220,4 +229,4 @@ def _chain_weights(weight: np.ndarray, start: int, stop: int, step: int) -> np.n
 
 
 __all__ = ["Arithmetic", "arithmetic", "validate_engine", "validate_build", "ENGINES", "BUILDS",
-           "conv", "fc", "maxpool", "fuses_prelu", "FC_KINDS", "COMPILED_ERROR", "MAX_THREADS"]
+           "conv", "fc", "maxpool", "fuses_prelu", "FC_KINDS", "COMPILED_ERROR", "MAX_THREADS", "kernel_pool"]
