@@ -29,7 +29,8 @@ def _add_params(p):
     p.add_argument("--allow-expensive", action="store_true",
                    help="run even when the pyramid exceeds the cost budget (default: refuse, exit 2)")
     p.add_argument("--custom-architecture", action="store_true",
-                   help="accept model files that are not OpenFace's MTCNN layer shapes (size-bounded)")
+                   help="accept model files that are not OpenFace's MTCNN layer shapes, size-bounded "
+                        "(default: refuse them)")
 
 
 def _add_tolerances(p):
