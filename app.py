@@ -4,7 +4,7 @@ Run with `streamlit run app.py`. Every page renders one cached Trace of the curr
 """
 import streamlit as st
 
-from ui import sidebar, state
+from ui import pipeline, sidebar, state
 
 st.set_page_config(page_title="MTCNN Lens", page_icon=":material/face:", layout="wide")
 
@@ -24,4 +24,5 @@ state.keep_page_state()
 # created before it drops the first upload after a server start.
 page = st.navigation(PAGES)
 sidebar.build_sidebar()
+pipeline.kernels_ready()
 page.run()

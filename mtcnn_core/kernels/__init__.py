@@ -228,5 +228,30 @@ def _chain_weights(weight: np.ndarray, start: int, stop: int, step: int) -> np.n
     return np.ascontiguousarray(padded[:, start:stop:step].T)
 
 
+def warm_up(progress=None) -> float:
+    """Compile (first use on a machine) or load from numba's cache (later starts) every compiled
+    kernel, by running each once on a tiny input. progress(name, fraction) is called before each.
+    Returns the seconds taken; 0 when the compiled kernels are unavailable."""
+    if compiled is None:
+        return 0.0
+    import time
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(0)
+    x = rng.random((2, 5, 5, 2), dtype=F32)
+    w, b = rng.random((16, 2, 3, 3), dtype=F32), rng.random(16, dtype=F32)
+    steps = [("convolution", lambda: conv(x, w, b, Arithmetic(), prelu_slope=b)),
+             ("max pooling", lambda: maxpool(x, 2, 2, 2, 2, 3, 3)),
+             ("fc1 chains", lambda: fc("fc1", rng.random((18, 2), dtype=F32), rng.random((128, 18), dtype=F32),
+                                       rng.random(128, dtype=F32), Arithmetic())),
+             ("double-sum FCs", lambda: fc("fc_seq_bias_double", rng.random((4, 2), dtype=F32),
+                                           rng.random((3, 4), dtype=F32), b[:3], Arithmetic()))]
+    for i, (name, run) in enumerate(steps):
+        if progress is not None:
+            progress(name, i / len(steps))
+        run()
+    return time.perf_counter() - t0
+
+
 __all__ = ["Arithmetic", "arithmetic", "validate_engine", "validate_build", "ENGINES", "BUILDS",
-           "conv", "fc", "maxpool", "fuses_prelu", "FC_KINDS", "COMPILED_ERROR", "MAX_THREADS", "kernel_pool"]
+           "conv", "fc", "maxpool", "fuses_prelu", "FC_KINDS", "COMPILED_ERROR", "MAX_THREADS", "kernel_pool",
+           "warm_up"]
