@@ -126,6 +126,7 @@ def _pnet_level(image, i, level, nets, params, arith):
 def _run_pnet(image, levels, nets, params, arith, clock):
     """Every level; with several threads the levels run side by side (one thread each; each
     level's bits do not depend on it), largest first, progress reported as they finish."""
+    arith = arithmetic(arith)
     jobs = [(i, lv) for i, lv in enumerate(levels)]
     if arith.threads > 1 and len(levels) > 1:
         one = replace(arith, threads=1)
@@ -157,6 +158,7 @@ def _run_net(net, image, squares, size, arith):
     the batches run side by side."""
     if len(squares) == 0:
         return np.zeros((0, 16), F32)
+    arith = arithmetic(arith)
     step = BOX_CHUNK.get(size, len(squares))
     starts = range(0, len(squares), step)
 
