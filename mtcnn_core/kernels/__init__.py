@@ -184,22 +184,36 @@ def fc(kind: str, cols: np.ndarray, weight: np.ndarray, bias: np.ndarray, arith)
     return fn(np.ascontiguousarray(cols.T), weight, bias, in_double).T
 
 
+#: fc1 chains run vectorised over the boxes from this many boxes on, else over the outputs
+#: (measured: RNet's 64-box batches are faster over boxes, ONet's 32-box ones over outputs).
+FC1_BOXES_VECTOR = 48
+
+
 def _fc1_compiled(cols, weight, bias, build):
     """fc1 of N boxes: cols (K, N) f32 -> (O, N). Each lane (avx512: k = l, l+16, ...) or K block
-    (avx2) is one chain per output, computed for all boxes at once; then the build's combine."""
+    (avx2) is one chain per output, run for all boxes and outputs at once (vectorised over the
+    longer of the two), then combined as the build does."""
     k, n = cols.shape
     o = weight.shape[0]
     chains = _fc1_chains(k, build)
     rows = max(int(t[-1]) for t in chains) + 1          # lanes may run past K on zero terms
-    xf = np.zeros(rows * n + compiled.PIXEL_TILE + 16, F32)
-    xf[:cols.size] = cols.reshape(-1)
+    padded = np.zeros((rows, n), F32)
+    padded[:k] = cols
     parts = []
-    for terms in chains:
-        wm = derived(weight, "fc1_chain", _chain_weights, terms[0], terms[-1] + 1, terms[1] - terms[0]
-                     if len(terms) > 1 else 1)
-        out = np.empty((o, n), F32)
-        compiled.chains(xf, (terms * n).astype(np.int64), wm, out)
-        parts.append(out)
+    if n >= FC1_BOXES_VECTOR:       # runs over the boxes; each weight the broadcast factor
+        xf = np.zeros(rows * n + compiled.PIXEL_TILE + 16, F32)
+        xf[:padded.size] = padded.reshape(-1)
+        wt = derived(weight, "fc1_rows", _weight_rows, rows)[:rows * o].reshape(rows, o)
+        for terms in chains:
+            out = np.empty((o, n), F32)
+            compiled.chains(xf, (terms * n).astype(np.int64), np.ascontiguousarray(wt[terms]), out)
+            parts.append(out)
+    else:                           # runs over the outputs; each box's input the factor
+        wt = derived(weight, "fc1_rows", _weight_rows, rows)
+        for terms in chains:
+            out = np.empty((n, o), F32)
+            compiled.chains(wt, (terms * o).astype(np.int64), np.ascontiguousarray(padded[terms]), out)
+            parts.append(out.T)
     bias = bias.astype(F32)[:, None]
     if build == "avx512":      # 16 lanes, adjacent-pairwise (3.6), then + bias
         lanes = np.stack(parts)
@@ -212,20 +226,21 @@ def _fc1_compiled(cols, weight, bias, build):
     return total
 
 
+def _weight_rows(weight: np.ndarray, rows: int) -> np.ndarray:
+    """(O, K) -> flat (rows x O) float32: row k holds every output's weight for term k (zero past
+    K), plus slack for the kernel's vector tail."""
+    o, k = weight.shape
+    flat = np.zeros(rows * o + compiled.PIXEL_TILE + 16, F32)
+    flat[:k * o] = weight.T.reshape(-1)
+    return flat
+
+
 def _fc1_chains(k: int, build: str) -> list:
     """The term indices of each chain of fc1: 16 lanes (avx512; zero-padded past K like the
     reference), or one run per K block (avx2)."""
     if build == "avx512":
         return [np.arange(lane, -(-k // 16) * 16, 16) for lane in range(16)]
     return [np.arange(s, e) for s, e in openblas.k_blocks(k)]
-
-
-def _chain_weights(weight: np.ndarray, start: int, stop: int, step: int) -> np.ndarray:
-    """(L, O) float32 weights of the terms start, start+step, ... < stop (zero past K)."""
-    o, k = weight.shape
-    padded = np.zeros((o, max(stop, k)), F32)
-    padded[:, :k] = weight
-    return np.ascontiguousarray(padded[:, start:stop:step].T)
 
 
 def warm_up(progress=None) -> float:

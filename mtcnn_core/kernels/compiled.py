@@ -310,11 +310,12 @@ def maxpool(x, n, ky, kx, sy, sx, out):
 # ---- fully connected ---------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
 def chains(xf, taps, wm, out):
-    """out[o, n] <- the FMA chain from +0 over terms j of xf[taps[j] + n] * wm[j, o].
+    """out[r, p] <- the FMA chain from +0 over terms j of xf[taps[j] + p] * wm[j, r].
 
-    One chain per output of an FC over N boxes (fc1's lanes or K blocks, semantics 3.6, 6.8),
-    vectorised over the boxes. xf: the (K, N) inputs flattened plus >= PIXEL_TILE of slack;
-    taps (L,) int64 = k * N of each term; wm (L, O) f32 the matching weights; out (O, N).
+    fc1's chains (its lanes or K blocks, semantics 3.6, 6.8), vectorised over p: either the
+    outputs (xf: the weights as rows of O per term k, taps = k * O, wm (L, N) the boxes' inputs,
+    out (N, O)) or the boxes (xf: the inputs as rows of N per term, taps = k * N, wm (L, O) the
+    weights, out (O, N)). xf carries >= PIXEL_TILE of slack after its data.
     """
     n_out, width = out.shape
     acc = np.empty((CHANNEL_TILE, PIXEL_TILE), F32)
