@@ -17,6 +17,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -141,11 +142,14 @@ def _conv_compiled(x, weight, bias, arith, slope):
     return out.reshape(o, ho, wo, n)
 
 
+@lru_cache(maxsize=512)
 def _tap_shifts(c, h, w, n, kh, kw) -> np.ndarray:
     """(C*kw*kh,) int64: where im2col term j = ci*kh*kw + cc*kh + r of output pixel q lies in the
     flattened (C, H, W, N) input, relative to q = (y*W + x)*N + box."""
     ci, cc, r = np.meshgrid(np.arange(c), np.arange(kw), np.arange(kh), indexing="ij")
-    return (((ci * h + r) * w + cc) * n).reshape(-1).astype(np.int64)
+    shifts = (((ci * h + r) * w + cc) * n).reshape(-1).astype(np.int64)
+    shifts.flags.writeable = False
+    return shifts
 
 
 def maxpool(x: np.ndarray, ky: int, kx: int, sy: int, sx: int, oh: int, ow: int) -> np.ndarray:
@@ -243,6 +247,11 @@ def _fc1_chains(k: int, build: str) -> list:
     return [np.arange(s, e) for s, e in openblas.k_blocks(k)]
 
 
+def _crop_once(rng):
+    from ..boxes import crop_batch
+    crop_batch(rng.integers(0, 256, (30, 30, 3), dtype=np.uint8), np.array([[2, 3, 20, 20]], F32), 24)
+
+
 def warm_up(progress=None) -> float:
     """Compile (first use on a machine) or load from numba's cache (later starts) every compiled
     kernel, by running each once on a tiny input. progress(name, fraction) is called before each.
@@ -259,7 +268,8 @@ def warm_up(progress=None) -> float:
              ("fc1 chains", lambda: fc("fc1", rng.random((18, 2), dtype=F32), rng.random((128, 18), dtype=F32),
                                        rng.random(128, dtype=F32), Arithmetic())),
              ("double-sum FCs", lambda: fc("fc_seq_bias_double", rng.random((4, 2), dtype=F32),
-                                           rng.random((3, 4), dtype=F32), b[:3], Arithmetic()))]
+                                           rng.random((3, 4), dtype=F32), b[:3], Arithmetic())),
+             ("crops", lambda: _crop_once(rng))]
     for i, (name, run) in enumerate(steps):
         if progress is not None:
             progress(name, i / len(steps))

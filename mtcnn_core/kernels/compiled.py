@@ -307,6 +307,33 @@ def maxpool(x, n, ky, kx, sy, sx, out):
     return out
 
 
+# ---- RNet/ONet crops ---------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def crop_bilinear(image, x0, y0, c0, c1, wx, r0, r1, wy, out):
+    """Bilinear crops gathered straight from the image, normalised, planar (semantics 4.9, 6.4,
+    2.6): the float32 operations of boxes.crop_batch in its order. image (H, W, 3) uint8 BGR;
+    x0, y0 (n,) int64 image position of each crop buffer's origin; c0, c1, wx (size, n) column
+    taps and weights, r0, r1, wy (size, n) row taps; pixels outside the image read 0.
+    out (3, size, size, n) float32 R, G, B."""
+    h, w = image.shape[0], image.shape[1]
+    size, n = c0.shape
+    one = F32(1)
+    for i in range(n):
+        for yy in range(size):
+            ya, yb, fy = y0[i] + r0[yy, i], y0[i] + r1[yy, i], wy[yy, i]
+            for xx in range(size):
+                xa, xb, fx = x0[i] + c0[xx, i], x0[i] + c1[xx, i], wx[xx, i]
+                for ch in range(3):
+                    p00 = F32(image[ya, xa, ch]) if 0 <= ya < h and 0 <= xa < w else F32(0)
+                    p01 = F32(image[ya, xb, ch]) if 0 <= ya < h and 0 <= xb < w else F32(0)
+                    p10 = F32(image[yb, xa, ch]) if 0 <= yb < h and 0 <= xa < w else F32(0)
+                    p11 = F32(image[yb, xb, ch]) if 0 <= yb < h and 0 <= xb < w else F32(0)
+                    top = p00 * (one - fx) + p01 * fx
+                    bottom = p10 * (one - fx) + p11 * fx
+                    v = top * (one - fy) + bottom * fy
+                    out[2 - ch, yy, xx, i] = (v - F32(127.5)) * F32(0.0078125)
+
+
 # ---- fully connected ---------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
 def chains(xf, taps, wm, out):
