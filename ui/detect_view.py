@@ -35,15 +35,22 @@ def final_landmarks(trace) -> np.ndarray:
 
 
 @st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
-def trace_downloads(run_key: str, _trace) -> tuple[str, str, bytes | None]:
-    """(trace JSON, detections CSV, heatmaps npz or None), serialised once per run."""
-    hm = _trace.heatmaps()
-    npz = None
-    if hm:
-        buf = io.BytesIO()
-        np.savez_compressed(buf, **hm)
-        npz = buf.getvalue()
-    return _trace.to_json(), core.detections_to_csv(_trace), npz
+def trace_downloads(run_key: str, _trace) -> tuple[str, str]:
+    """(trace JSON, detections CSV), serialised once per run."""
+    return _trace.to_json(), core.detections_to_csv(_trace)
+
+
+def heatmaps_npz(trace) -> bytes:
+    """The trace's PNet heatmaps as a compressed npz (made when the user clicks download)."""
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **trace.heatmaps())
+    return buf.getvalue()
+
+
+def full_png(rgb: np.ndarray, trace) -> bytes:
+    """The full-resolution annotated PNG (made when the user clicks download: ~1 s at 1080p)."""
+    d = trace.detections
+    return draw.png_bytes(draw.draw_boxes(rgb, d.boxes, d.scores))
 
 
 def render(run):
@@ -69,7 +76,10 @@ def _metrics(run):
              "merged NMS": "after the cross-scale NMS 0.7", "final": "faces returned"}
     for col, (label, n) in zip(cols, counts):
         col.metric(label, n, help=helps.get(label))
-    cols[-1].metric("engine", stages.engine_used(trace, run.engine))
+    cols[-1].metric("engine", stages.engine_used(trace, run.engine).split(" · ")[0])
+    what, fix = stages.engine_honesty(trace, core.mc.kernels.COMPILED_ERROR is None)
+    st.caption(f"Engine: {stages.engine_used(trace, run.engine)}. {what}"
+               + (f" Faster exact path: `{fix}`." if fix else ""))
 
 
 def _table(title, rows, when_empty):
@@ -94,12 +104,13 @@ def _tables(trace):
 def _downloads(run):
     trace = run.trace
     stem = run.name.rsplit(".", 1)[0]
-    js, csv, npz = trace_downloads(run.key, trace)
+    js, csv = trace_downloads(run.key, trace)
     cols = st.columns(4)
-    cols[0].download_button("Annotated PNG", annotated_png(run.key, False, False, run.rgb, trace),
-                            f"{stem}_faces.png", "image/png")
+    rgb = run.rgb
+    cols[0].download_button("Annotated PNG", lambda: full_png(rgb, trace), f"{stem}_faces.png",
+                            "image/png")
     cols[1].download_button("Detections CSV", csv, f"{stem}_detections.csv", "text/csv")
     cols[2].download_button("Trace JSON", js, f"{stem}.json", "application/json")
-    if npz is not None:
-        cols[3].download_button("Heatmaps npz", npz, f"{stem}.heatmaps.npz",
+    if trace.heatmaps():
+        cols[3].download_button("Heatmaps npz", lambda: heatmaps_npz(trace), f"{stem}.heatmaps.npz",
                                 "application/octet-stream")

@@ -70,17 +70,40 @@ def add_boxes(fig: go.Figure, boxes, name: str, colour: str, width: float = 2, d
     return fig
 
 
+def edge_points(boxes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, y, box index) of 8 points on each box's outline (corners and edge middles): hover
+    targets that sit on the box, not over the face inside it."""
+    b = np.asarray(boxes, dtype=float).reshape(-1, 4)
+    x, y, w, h = b.T
+    fx = np.array([0, .5, 1, 1, 1, .5, 0, 0])
+    fy = np.array([0, 0, 0, .5, 1, 1, 1, .5])
+    px = (x[:, None] + w[:, None] * fx).ravel()
+    py = (y[:, None] + h[:, None] * fy).ravel()
+    return px, py, np.repeat(np.arange(len(b)), len(fx))
+
+
+def add_edge_hover(fig: go.Figure, boxes, texts, name: str, colour="white") -> go.Figure:
+    """Invisible hover targets on each box's outline carrying its text (no marker over faces)."""
+    px, py, which = edge_points(boxes)
+    texts = list(texts)
+    fig.add_trace(go.Scatter(x=px, y=py, mode="markers", name=name, showlegend=False,
+                             marker=dict(size=10, color=colour, opacity=0),
+                             text=[texts[k] for k in which],
+                             hovertemplate="%{text}<extra></extra>"))
+    return fig
+
+
 def add_box_hover(fig: go.Figure, boxes, texts, name: str, colour="white", scores=None,
                   showscale=False) -> go.Figure:
-    """Markers at box centres carrying the hover text (and the score colour bar, if scores given)."""
-    b = np.asarray(boxes, dtype=float).reshape(-1, 4)
-    marker = dict(size=6, color=colour, opacity=0.8, line=dict(width=1, color="black"))
-    if scores is not None:
-        marker.update(color=np.asarray(scores, float), colorscale=safe_colorscale(SCORE_SCALE), cmin=0, cmax=1,
-                      showscale=showscale, colorbar=dict(title="score", len=0.6))
-    fig.add_trace(go.Scatter(x=b[:, 0] + b[:, 2] / 2, y=b[:, 1] + b[:, 3] / 2, mode="markers",
-                             marker=marker, text=list(texts), hovertemplate="%{text}<extra></extra>",
-                             name=name, showlegend=False))
+    """Hover text on each box's outline (invisible targets, see add_edge_hover), and the score
+    colour bar if scores are given."""
+    add_edge_hover(fig, boxes, texts, name, colour)
+    if scores is not None and showscale:
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", showlegend=False,
+                                 hoverinfo="skip", marker=dict(
+                                     color=[0.0], colorscale=safe_colorscale(SCORE_SCALE), cmin=0,
+                                     cmax=1, showscale=True,
+                                     colorbar=dict(title="score", len=0.6, thickness=12))))
     return fig
 
 
