@@ -12,9 +12,15 @@ from . import draw, imaging, nets_input, pipeline, state
 NET_STAGE = {"RNet": ("rnet", 24), "ONet": ("onet", 48)}
 
 
+def on_network_change():
+    """A layer index means another layer in another network: start again at layer 0."""
+    st.session_state.act_layer = 0
+
+
 def render(run):
     """Page body."""
-    net_name = st.radio("Network", ("PNet", "RNet", "ONet"), horizontal=True, key="act_net")
+    net_name = st.radio("Network", ("PNet", "RNet", "ONet"), horizontal=True, key="act_net",
+                        on_change=on_network_change)
     x, input_key, label = choose_input(run, net_name)
     if x is None:
         return
