@@ -112,25 +112,22 @@ def _table_and_box(run, sb: cm.StageBoxes, selected: int | None):
     if not len(sb):
         st.info(cm.empty_stage_note(sb.name))
         return
-    left, right = st.columns([1, 1])
-    with left:
-        key = table_key()
-        st.dataframe(pd.DataFrame(cm.stage_rows(sb)), hide_index=True, width="stretch", height=320,
-                     key=key, on_select=lambda: on_table_select(key), selection_mode="single-row",
-                     column_config=table_columns())
-        st.caption("Click a column header to sort, a row to inspect that box.")
-    with right:
-        i = st.selectbox("Inspect box", range(len(sb)), key=BOX_KEY, on_change=on_selector_change,
-                         format_func=lambda k: f"#{k}  {cm.full_score(sb.scores[k])}  "
-                                               f"{cm.fate_text(sb, k)}")
-        _box_detail(run, sb, int(i))
+    key = table_key()
+    st.dataframe(pd.DataFrame(cm.stage_rows(sb)), hide_index=True, width="stretch", height=320,
+                 key=key, on_select=lambda: on_table_select(key), selection_mode="single-row",
+                 column_config=table_columns())
+    st.caption("Click a column header to sort, a row to inspect that box (outlined in white above).")
+    i = st.selectbox("Inspect box", range(len(sb)), key=BOX_KEY, on_change=on_selector_change,
+                     format_func=lambda k: f"#{k}  {cm.full_score(sb.scores[k])}  "
+                                           f"{cm.fate_text(sb, k)}")
+    _box_detail(run, sb, int(i))
 
 
 def _box_detail(run, sb: cm.StageBoxes, i: int):
     box = sb.boxes[i]
     st.markdown(f"**#{i}** at ({box[0]:.0f}, {box[1]:.0f}) size {box[2]:.0f}×{box[3]:.0f} — "
                 f"{sb.score_label} **{cm.full_score(sb.scores[i])}**, {cm.fate_text(sb, i)}")
-    cols = st.columns(2)
+    cols = st.columns([1, 2])
     if sb.crop_size:
         x = nets_input.crop(run.sha, tuple(float(v) for v in box), sb.crop_size, run.bgr)
         cols[0].image(draw.crop_preview(x, scale=max(2, 144 // sb.crop_size)),

@@ -45,8 +45,10 @@ def image_figure(uri: str, pixel: float, width: int, height: int, title: str | N
                              hoverinfo="skip"))
     fig.update_xaxes(range=[0, width], showgrid=False, zeroline=False, constrain="domain")
     fig.update_yaxes(range=[height, 0], showgrid=False, zeroline=False, scaleanchor="x")
-    fig.update_layout(margin=dict(l=0, r=0, t=30 if title else 0, b=0), height=px_height,
-                      title=title, legend=dict(orientation="h", y=-0.02, yanchor="top"),
+    # legend above the plot, right-aligned: off the image and off the tick labels
+    fig.update_layout(margin=dict(l=0, r=0, t=34, b=0), height=px_height,
+                      title=dict(text=title, x=0, xanchor="left", y=1, yanchor="top", pad=dict(t=6)) if title else None,
+                      legend=dict(orientation="h", x=1, xanchor="right", y=1.0, yanchor="bottom"),
                       dragmode="pan")
     return fig
 
@@ -180,15 +182,17 @@ def heatmap_figure(prob: np.ndarray, scale: float, t1: float, title: str | None 
     fig = go.Figure(go.Heatmap(
         z=prob, zmin=0, zmax=1, colorscale=safe_colorscale(colorscale), customdata=boxes,
         colorbar=dict(title="P(face)"),
-        hovertemplate=("cell row %{y}, col %{x}<br>P(face) = %{z:.4f}<br>"
+        hovertemplate=("cell row %{y}, col %{x}<br>P(face) = %{z:.7f}<br>"
                        "box x1=%{customdata[0]} y1=%{customdata[1]} "
                        "x2=%{customdata[2]} y2=%{customdata[3]}<extra></extra>")))
     if prob.size and prob.max() >= t1 > prob.min():
         fig.add_trace(go.Contour(z=prob, showscale=False, hoverinfo="skip", name=f"t1 = {t1}",
                                  contours=dict(start=t1, end=t1, size=1, coloring="none"),
                                  line=dict(color="cyan", width=2), showlegend=False))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", title="row y")
-    fig.update_xaxes(title="col x", constrain="domain")
+    h, w = prob.shape
+    # exact ranges (no empty padding around the map), kept square by shrinking the domain
+    fig.update_yaxes(range=[h - 0.5, -0.5], scaleanchor="x", constrain="domain", title="row y")
+    fig.update_xaxes(range=[-0.5, w - 0.5], constrain="domain", title="col x")
     fig.update_layout(height=px_height, margin=dict(l=0, r=0, t=30 if title else 0, b=0),
                       title=title, template="plotly_dark", paper_bgcolor="rgba(0,0,0,0)",
                       plot_bgcolor="rgba(0,0,0,0)")
@@ -205,9 +209,10 @@ def proposals_per_scale_figure(scales: list, current: int | None = None) -> go.F
     if current is not None and 0 <= current < len(labels):
         fig.add_vrect(x0=current - 0.5, x1=current + 0.5, fillcolor="orange", opacity=0.15,
                       line_width=0)
-    fig.update_layout(barmode="group", height=280, margin=dict(l=0, r=0, t=30, b=0),
-                      title="Proposals per scale", xaxis_title="level: scale",
-                      legend=dict(orientation="h", y=1.1))
+    fig.update_layout(barmode="group", height=300, margin=dict(l=0, r=0, t=60, b=0),
+                      title=dict(text="Proposals per scale", y=0.97, yanchor="top"),
+                      xaxis_title="level: scale",
+                      legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"))
     return fig
 
 
@@ -230,9 +235,11 @@ def diff_heatmap_figure(diff: np.ndarray, title: str, px_height: int = 360) -> g
         title = f"{title} (largest of {k}x{k} cells)"
     m = float(np.abs(diff).max()) if diff.size else 0.0
     fig = go.Figure(go.Heatmap(z=diff, zmin=-m or -1e-9, zmax=m or 1e-9, colorscale="RdBu",
-                               colorbar=dict(title="Δ"),
-                               hovertemplate="row %{y}, col %{x}<br>Δ = %{z:.3g}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x")
+                               colorbar=dict(title="Δ P"),
+                               hovertemplate="row %{y}, col %{x}<br>Δ = %{z:.3e}<extra></extra>"))
+    h, w = diff.shape
+    fig.update_yaxes(range=[h - 0.5, -0.5], scaleanchor="x", constrain="domain")
+    fig.update_xaxes(range=[-0.5, w - 0.5], constrain="domain")
     fig.update_layout(height=px_height, margin=dict(l=0, r=0, t=30, b=0), title=title,
                       template="plotly_dark", paper_bgcolor="rgba(0,0,0,0)",
                       plot_bgcolor="rgba(0,0,0,0)")
