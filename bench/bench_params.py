@@ -23,7 +23,10 @@ sys.path.insert(0, str(ROOT))
 import cv2  # noqa: E402
 
 import mtcnn_core as mc  # noqa: E402
-from mtcnn_core.stage_cache import StageCache  # noqa: E402
+try:
+    from mtcnn_core.stage_cache import StageCache  # noqa: E402
+except ImportError:     # the code before the stage cache (for the "before" column)
+    StageCache = None
 
 CROWD = ROOT.parent / "shared" / "reference" / "images" / "crowd_staff_aerial.jpg"
 STEPS = [("first detection", {}),
@@ -64,7 +67,8 @@ def bench_core(img, repeat: int, threads: int):
 
 
 def bench_app(path: Path, img):
-    """Detect and Cascade page re-render after a t1 step (AppTest)."""
+    """Detect, Cascade and Pyramid page re-render after t1/t2/t3 steps (AppTest, server side).
+    Runs on the code before the stage cache too (copy this file into that checkout's bench/)."""
     import logging
     import tempfile
 
@@ -84,7 +88,11 @@ def bench_app(path: Path, img):
     tmp = Path(tempfile.mkdtemp()) / "bench.png"
     tmp.write_bytes(data)
     print("\n| page | first render (ms) | t1 step (ms) | t2 step (ms) | t3 step (ms) |\n|---|---|---|---|---|")
+    import streamlit as st
     for page in ("detect", "cascade", "pyramid"):
+        st.cache_data.clear()                  # each page starts cold: no step cached by another
+        if StageCache is not None:
+            mc.stage_cache.stage_cache().clear()
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
         at.session_state["image"] = state.image_record("bench.png", data, "upload")
         at.switch_page(f"pages/{page}.py")

@@ -101,6 +101,8 @@ def fate_text(sb: StageBoxes, i: int) -> str:
 #: Cascade table column widths (px): wide enough for 4-digit coordinates with 4 decimals,
 #: 7-decimal scores and the longest fate text.
 TABLE_WIDTHS = {"#": 50, "x": 95, "y": 95, "w": 90, "h": 90, "score": 100, "fate": 230}
+#: Fate and score first: on a narrow page the coordinates scroll, the verdict stays in view.
+TABLE_ORDER = ("#", "fate", "score", "x", "y", "w", "h")
 
 
 def full_score(s) -> str:

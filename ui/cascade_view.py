@@ -61,7 +61,7 @@ def selected_box(run, sb: cm.StageBoxes) -> int | None:
 def stage_figure(run, sb: cm.StageBoxes, selected: int | None = None) -> go.Figure:
     """The image with the stage's kept boxes coloured by score, the rejected ones dotted (visible,
     in their own colours) and the inspected box outlined in white."""
-    fig = overlay.image_figure(run, px_height=overlay.fit_height(run, 900))
+    fig = overlay.image_figure(run, px_height=overlay.fit_height(run, 760))
     kept = sb.fate == core.KEPT
     for fate, (colour, label) in FADED.items():
         sel = sb.fate == fate
@@ -115,7 +115,7 @@ def _table_and_box(run, sb: cm.StageBoxes, selected: int | None):
     key = table_key()
     st.dataframe(pd.DataFrame(cm.stage_rows(sb)), hide_index=True, width="stretch", height=320,
                  key=key, on_select=lambda: on_table_select(key), selection_mode="single-row",
-                 column_config=table_columns())
+                 column_config=table_columns(), column_order=cm.TABLE_ORDER)
     st.caption("Click a column header to sort, a row to inspect that box (outlined in white above).")
     i = st.selectbox("Inspect box", range(len(sb)), key=BOX_KEY, on_change=on_selector_change,
                      format_func=lambda k: f"#{k}  {cm.full_score(sb.scores[k])}  "

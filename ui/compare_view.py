@@ -89,7 +89,8 @@ def stage_view(run, ref, report, label, tol_px):
     target = sc.CASCADE_STAGE.get(name)
     if target:
         c2.write("")
-        if c2.button(f"Open “{target}” in Cascade", key="compare_to_cascade",
+        if c2.button("Open in Cascade ↗", key="compare_to_cascade",
+                     help=f"Show the “{target}” stage on the Cascade page",
                      on_click=open_cascade, args=(target,), width="stretch"):
             st.switch_page("pages/cascade.py")
     srep = report.stage(name)
@@ -102,7 +103,8 @@ def stage_view(run, ref, report, label, tol_px):
     cols = st.columns(4)
     for col, (k, v) in zip(cols, counts.items()):
         col.metric(k, v)
-    fig = sc.stage_figure(overlay.image_figure(run, px_height=620), ref_boxes, cand_boxes, cats,
+    fig = sc.stage_figure(overlay.image_figure(run, px_height=overlay.fit_height(run, 760)),
+                          ref_boxes, cand_boxes, cats,
                           label.split(" (")[0])
     st.plotly_chart(fig, width="stretch", key="compare_stage_fig")
     rows = sc.delta_rows(srep, ref_boxes, cand_boxes, tol_px)

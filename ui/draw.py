@@ -27,8 +27,8 @@ def _font(size: int):
 
 def label_size(box_w: float, lw: int) -> int:
     """Score label font size for a box: about a fifth of its width (a label no wider than its face,
-    so labels of neighbouring faces in a crowd do not run into each other), 8 px at least."""
-    return int(min(max(box_w / 5.0, 8), max(10, 6 * lw + 6)))
+    so labels of neighbouring faces in a crowd do not run into each other), 11 px at least."""
+    return int(min(max(box_w / 5.0, 11), max(11, 6 * lw + 6)))
 
 
 def score_label(s: float) -> str:

@@ -53,12 +53,14 @@ def image_figure(uri: str, pixel: float, width: int, height: int, title: str | N
     return fig
 
 
-def box_outline(boxes) -> tuple[list, list]:
-    """x/y lists tracing each [x, y, w, h] box as a closed line, boxes separated by None."""
-    xs, ys = [], []
-    for x, y, w, h in np.asarray(boxes, dtype=float).reshape(-1, 4):
-        xs += [x, x + w, x + w, x, x, None]
-        ys += [y, y, y + h, y + h, y, None]
+def box_outline(boxes) -> tuple[np.ndarray, np.ndarray]:
+    """x/y arrays tracing each [x, y, w, h] box as a closed line, boxes separated by NaN (a gap:
+    numpy arrays, so plotly does not validate a Python list element by element)."""
+    b = np.asarray(boxes, dtype=float).reshape(-1, 4)
+    x, y, w, h = (b[:, i:i + 1] for i in range(4))
+    gap = np.full_like(x, np.nan)
+    xs = np.hstack([x, x + w, x + w, x, x, gap]).ravel()
+    ys = np.hstack([y, y, y + h, y + h, y, gap]).ravel()
     return xs, ys
 
 
@@ -90,7 +92,7 @@ def add_edge_hover(fig: go.Figure, boxes, texts, name: str, colour="white") -> g
     texts = list(texts)
     fig.add_trace(go.Scatter(x=px, y=py, mode="markers", name=name, showlegend=False,
                              marker=dict(size=10, color=colour, opacity=0),
-                             text=[texts[k] for k in which],
+                             text=np.asarray(texts, dtype=object)[which] if len(texts) else [],
                              hovertemplate="%{text}<extra></extra>"))
     return fig
 

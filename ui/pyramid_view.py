@@ -91,7 +91,7 @@ def heatmap_height(shape, width_px: int = 560) -> int:
 def proposals_figure(run, level):
     """This level's proposals on the original image: every cell ≥ t1 (faded) and the NMS survivors."""
     fig = overlay.image_figure(run, title=f"Level {level.index} proposals on the original image",
-                               px_height=overlay.fit_height(run, 900))
+                               px_height=overlay.fit_height(run, 760))
     cand = level.candidates
     if cand is not None and len(cand):
         gone = np.ones(len(cand), bool)

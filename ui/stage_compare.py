@@ -107,9 +107,9 @@ def stage_rows(report) -> list[dict]:
         verdict = "identical" if s.bit_identical else "within tolerance" if s.within_tolerance \
             else "DIVERGES"
         out.append({"stage": s.name, "C++": s.ref_count, "Python": s.cand_count,
-                    "max |Δx|,|Δy| (px)": sci(s.max_dxy), "max |Δw|,|Δh| (px)": sci(s.max_dwh),
-                    "max |Δscore|": sci(s.max_dscore), "min IoU": f"{s.min_iou:.6f}",
-                    "result": verdict, "detail": s.detail})
+                    "result": verdict, "max |Δxy| px": sci(s.max_dxy),
+                    "max |Δwh| px": sci(s.max_dwh), "max |Δscore|": sci(s.max_dscore),
+                    "min IoU": f"{s.min_iou:.6f}", "detail": s.detail})
     return out
 
 

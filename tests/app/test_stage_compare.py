@@ -68,7 +68,7 @@ def test_deltas_are_in_scientific_notation(trace):
     assert "e-0" in dx and float(dx) > 0           # ~3e-05, not '0.000031' or '0'
     assert sc.sci(5.364e-07) == "5.364e-07" and sc.sci(0.0) == "0"
     table = sc.stage_rows(rep)
-    assert table[-1]["max |Δx|,|Δy| (px)"] == dx and table[-1]["result"] == "within tolerance"
+    assert table[-1]["max |Δxy| px"] == dx and table[-1]["result"] == "within tolerance"
 
 
 def test_heatmap_difference_in_ulps_and_absolute():
