@@ -30,7 +30,7 @@ def main():
     ap.add_argument("--cpp-build", default="avx512", choices=("avx512", "avx2"))
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
-    kw = dict(engine=a.engine, cpp_build=a.cpp_build, threads=a.threads)
+    kw = dict(engine=a.engine, cpp_build=a.cpp_build, threads=a.threads, cache=False)
     models = mc.load_models()
     owner = {id(layer): (name, i) for name in ("PNet", "RNet", "ONet")
              for i, layer in enumerate(models.network(name).layers)}

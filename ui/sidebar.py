@@ -5,7 +5,8 @@ import streamlit as st
 
 from . import core, pipeline, samples, state
 
-UPLOAD_TYPES = ["jpg", "jpeg", "png", "bmp", "webp", "tif", "tiff"]
+#: gif/avif are accepted and detected, with a warning that OpenFace's OpenCV 4.6 cannot read them.
+UPLOAD_TYPES = ["jpg", "jpeg", "png", "bmp", "webp", "tif", "tiff", "gif", "avif"]
 
 
 def on_sample_chosen():
@@ -60,7 +61,8 @@ def _image_source():
     if img and img["name"] != ss.sample_choice or not img:
         st.button("Use this sample", on_click=pick_sample, args=(ss.sample_choice,))
     st.file_uploader("…or upload an image", type=UPLOAD_TYPES, key="uploader", on_change=on_upload,
-                     help="JPEG, PNG, BMP, WebP or TIFF; up to the server's upload limit "
+                     help="JPEG, PNG, BMP, WebP or TIFF (GIF/AVIF too, which OpenFace itself "
+                          "cannot read); up to the server's upload limit "
                           f"and {core.max_pixels():,} pixels.")
     if img:
         st.caption(f"Current image: **{img['name']}** ({img['source']})")

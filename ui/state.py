@@ -109,11 +109,12 @@ def current_run() -> Run | None:
     if not img:
         return None
     params, folder, engine = current_params(), model_folder(), st.session_state.engine
-    bgr, _ = pipeline.decoded_image(img["sha"], img["data"])
+    bgr, notes = pipeline.decoded_image(img["sha"], img["data"])
     check_budget(bgr.shape[0], bgr.shape[1], params, COST_BUDGET_PIXELS)   # before any level is made
     rgb = pipeline.rgb_image(img["sha"], img["data"])
     key = tuple(params[k] for k in pipeline.PARAM_KEYS)
     trace = pipeline.run_detection(img["sha"], key, folder, engine, img["data"], custom_architecture())
-    trace = dataclasses.replace(trace, image={**trace.image, "file": img["name"]})
+    trace = dataclasses.replace(trace, image={**trace.image, "file": img["name"]},
+                                warnings=list(notes) + list(trace.warnings))
     return Run(img["name"], img["sha"], img["data"], img["source"], params, folder, engine,
                bgr, rgb, trace)
