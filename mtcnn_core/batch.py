@@ -251,7 +251,7 @@ def _detect_and_compare(task, res):
     def run(build):
         return detect_bytes(task["image"], task["name"], models=models, budget=budget,
                             engine=opt["engine"], cpp_build=build, threads=task.get("threads", 1),
-                            **opt["params"])
+                            cache=False, **opt["params"])     # each image once: nothing to reuse
 
     trace = run(opt.get("cpp_build", "avx512"))
     row["time_ms"] = f"{(time.perf_counter() - t0) * 1000:.1f}"
