@@ -6,7 +6,7 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from . import core, figures, overlay, pipeline, samples
+from . import core, figures, overlay, pipeline, samples, state
 from . import stage_compare as sc
 
 CPP_COLOUR, PY_COLOUR = sc.CPP_COLOUR, sc.PY_COLOUR
@@ -42,10 +42,12 @@ def render(run):
     if ref is None:
         return
     tol_px, tol_score = _tolerances()
+    match = build_match(run, ref, ref_key)
+    run = candidate_run(run, match)
     report = compare_runs(run.key, ref_key, tol_px, tol_score, ref, run.trace)
     _mismatch_notes(run, ref, report)
     _verdict(report)
-    verdict_slot()
+    verdict_slot(run, match)
     if ref.has_stages:
         stage_view(run, ref, report, label, tol_px)
         st.subheader("Every stage")
@@ -61,8 +63,37 @@ def render(run):
     st.dataframe(faces, hide_index=True, width="stretch", height=full_height(len(faces), 20))
 
 
-def verdict_slot():
-    """Where other checks of the C++ trace (e.g. which build made it) add their verdict."""
+BUILD_NAMES = {"avx512": "AVX-512", "avx2": "AVX2"}
+
+
+def build_match(run, ref, ref_key):
+    """Which OpenFace build the C++ result matches bit for bit (mc.identify_build), from this
+    port's runs of both builds (each cached like any run)."""
+    runs = {b: state.current_run(b).trace for b in core.mc.BUILDS}
+    return identify(run.key, ref_key, ref, runs)
+
+
+@st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
+def identify(run_key: str, ref_key: str, _ref, _runs):
+    return core.mc.identify_build(_ref, runs=_runs)
+
+
+def candidate_run(run, match):
+    """The Python run to compare: with the sidebar on 'auto', the build the C++ result matches
+    (or the nearer one); a pinned build stays."""
+    if st.session_state.get("cpp_build", "auto") != "auto" or match.nearest == run.cpp_build:
+        return run
+    return state.current_run(match.nearest)
+
+
+def verdict_slot(run, match):
+    """Which build made the C++ result, next to the overlay."""
+    text = match.describe()
+    shown = f" This page compares with the port run as the {BUILD_NAMES[run.cpp_build]} build."
+    if match.build or len(match.matches) == 2:
+        st.success(f"C++ build: {text}.{shown}", icon=":material/memory:")
+    else:
+        st.warning(f"C++ build: {text}.{shown}", icon=":material/memory:")
 
 
 def full_height(rows: int, max_rows: int | None = None) -> int:
@@ -127,15 +158,21 @@ def choose_reference(run):
 
 
 def _bundled(run):
-    path = samples.cpp_trace_path(run.name, run.params)
+    build = st.radio("Bundled trace made by OpenFace built for", list(samples.CPP_DIRS), horizontal=True,
+                     key="cpp_bundled_build", format_func=lambda b: f"{BUILD_NAMES[b]} CPUs")
+    path = samples.cpp_trace_path(run.name, run.params, build)
     if path is None:
-        choices = [p.name for p in samples.cpp_traces_for(run.name)]
+        choices = [p.name for p in samples.cpp_traces_for(run.name, build)]
         st.info("No bundled C++ trace was made with the current parameters (bundled: OpenFace "
                 "defaults, and min face 20 / t1 0.5). Pick one anyway to see the differences.")
+        if st.session_state.get("cpp_bundled_pick") not in choices:
+            st.session_state["cpp_bundled_pick"] = choices[0]
         name = st.selectbox("Bundled trace", choices, key="cpp_bundled_pick")
-        path = samples.CPP_DIR / name
-    st.caption(f"Reference: `sample_images/cpp/{path.name}`")
-    return pipeline.bundled_cpp_trace(str(path)), f"bundled:{path.name}", "C++ (OpenFace 2.2.0)"
+        path = samples.CPP_DIRS[build] / name
+    folder = samples.CPP_DIRS[build].name
+    st.caption(f"Reference: `sample_images/{folder}/{path.name}`")
+    return (pipeline.bundled_cpp_trace(str(path)), f"bundled:{folder}/{path.name}",
+            f"C++ (OpenFace 2.2.0, {BUILD_NAMES[build]})")
 
 
 def _uploaded(run):

@@ -92,3 +92,11 @@ def _engine_and_models():
                  help="exact: compiled kernels, bit for bit OpenFace's arithmetic (default); "
                       "reference: the same bits from the slow numpy kernels; blas: this machine's "
                       "BLAS, fast but not bit-exact.")
+    st.selectbox("C++ build", state.CPP_BUILDS, key="cpp_build",
+                 format_func=lambda b: {"auto": "auto (match the C++ result)",
+                                        "avx512": "AVX-512 CPUs (OpenBLAS SkylakeX)",
+                                        "avx2": "AVX2 CPUs (OpenBLAS Haswell)"}[b],
+                 help="Which OpenFace build's last bits to reproduce: the same OpenFace gives other "
+                      "last bits on AVX-512 and on AVX2-only CPUs. auto runs the AVX-512 build and, "
+                      "on the C++ vs Python page, compares with whichever build the C++ result "
+                      "matches.")
