@@ -31,9 +31,13 @@ PAGES = [("", "detect", "[data-testid=stImage]"), ("pyramid", "pyramid", ".js-pl
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--no-first-run"]
 
-sync_api = pytest.importorskip("playwright.sync_api")
-if not Path(CHROMIUM).exists():
-    pytest.skip("Debian chromium is not installed", allow_module_level=True)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _chromium():
+    """Skips without Debian's chromium on a developer machine; under CI=true fails instead."""
+    from tests.conftest import require_chromium
+    require_chromium()
 
 
 def free_port() -> int:
@@ -111,6 +115,7 @@ def save_doc_shot(page, name):
 
 @pytest.fixture(scope="module")
 def browser():
+    from playwright import sync_api
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
         yield b
