@@ -215,3 +215,28 @@ def test_pyramid_levels_follow_the_double_rule():
         for i, (s, lh, lw) in enumerate(levels):
             assert s == (12.0 / mfs) * math.pow(0.709, i)
             assert (lh, lw) == (math.ceil(h * s), math.ceil(w * s))
+
+
+# ---- probabilities (4.1, 4.10): the exp and the division parity may not see (6.7) --------------
+def test_pnet_probability_uses_opencvs_exp_in_float32():
+    from mtcnn_core.cvmath import cv_exp32
+    rng = np.random.default_rng(1)
+    out = rng.normal(0, 4, (6, 300, 40)).astype(F32)
+    d = (out[0] - out[1]).astype(F32)
+    want = np.array([F32(1) / (F32(1) + cv_exp32(np.array([v], F32))[0]) for v in d.ravel()], F32)
+    got = cascade.face_probability(out)
+    assert np.array_equal(bits(got).ravel(), bits(want))
+    assert not np.array_equal(bits(F32(1) / (F32(1) + np.exp(d))), bits(got)), "np.exp would pass too"
+
+
+def test_rnet_onet_probability_divides_in_double():
+    from mtcnn_core.cvmath import glibc_expf
+    rng = np.random.default_rng(2)
+    out = rng.normal(0, 4, (20000, 6)).astype(F32)
+    e = glibc_expf((out[:, 0] - out[:, 1]).astype(F32))
+    want = np.array([F32(1.0 / (1.0 + float(v))) for v in e], F32)
+    got = cascade.box_probability(out)
+    assert np.array_equal(bits(got), bits(want))
+    assert not np.array_equal(bits(F32(1) / (F32(1) + e)), bits(got)), "a float32 division would pass too"
+    ne = np.exp((out[:, 0] - out[:, 1]).astype(F32))
+    assert not np.array_equal(bits(1.0 / (1.0 + ne.astype(np.float64))), bits(got)), "numpy's exp would pass"
