@@ -7,15 +7,14 @@ import pytest
 
 import mtcnn_core as mc
 from mtcnn_core.trace import Trace, detections_from_csv, detections_to_csv, load_any
-from conftest import ROOT, SHARED, needs_shared, reference_cases
+from conftest import ROOT, reference_cases
 
 
 def u(a):
     return np.asarray(a, np.float32).view(np.uint32)
 
 
-@needs_shared
-@pytest.mark.parametrize("json_path,image_path", reference_cases())
+@pytest.mark.parametrize("json_path,image_path", reference_cases() + reference_cases("avx2"))
 def test_cpp_traces_round_trip_exactly(json_path, image_path, tmp_path):
     t = Trace.load(json_path)
     assert t.producer.startswith("openface-2.2.0-cpp")
@@ -127,10 +126,9 @@ def test_csv_round_trip_and_minimal_json():
     assert not t3.has_stages and len(t3.detections) == 1
 
 
-@needs_shared
 def test_load_any_reads_paths_and_their_heatmap_sidecar(tmp_path):
     import shutil
-    src = SHARED / "sample_images" / "cpp"
+    src = ROOT / "sample_images" / "cpp"
     shutil.copy(src / "astronaut.json", tmp_path / "x_ref.json")   # a name starting with 'x'
     shutil.copy(src / "astronaut.heatmaps.npz", tmp_path / "x_ref.heatmaps.npz")
     for source in (tmp_path / "x_ref.json", str(tmp_path / "x_ref.json")):
