@@ -590,11 +590,15 @@ def _result_or_failure(future, path, stem=None) -> dict:
 
 
 class Progress:
-    """One updating stderr line: done/total, images/s and ETA."""
+    """One updating stderr line: done/total, images/s and ETA. With work to do it appears at the
+    first finished image, so a batch that fails before any (e.g. an unreachable scheduler) writes
+    only its one-line error."""
 
     def __init__(self, total, done):
         self.total, self.done, self.start_done, self.t0 = total, done, done, time.monotonic()
-        self.show()
+        self.shown = False
+        if done == total:
+            self.show()
 
     def step(self):
         self.done += 1
@@ -606,9 +610,11 @@ class Progress:
         eta = f"{(self.total - self.done) / rate:.0f}s" if rate > 0 else "?"
         sys.stderr.write(f"\r{self.done}/{self.total} images  {rate:.2f} images/s  ETA {eta}   ")
         sys.stderr.flush()
+        self.shown = True
 
     def close(self):
-        sys.stderr.write("\n")
+        if self.shown:
+            sys.stderr.write("\n")
 
 
 def write_summary(path: Path, rows):

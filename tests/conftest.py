@@ -37,3 +37,33 @@ def reference_cases(build: str = "avx512"):
 #: Skips without ../shared, except under CI, where the test runs and fails on the missing files.
 needs_shared = pytest.mark.skipif(not SHARED.is_dir() and not IN_CI,
                                   reason="../shared (extended C++ references) not present")
+#: Debian's Chromium, the only browser the end-to-end tests drive (never downloaded).
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def require(available: bool, what: str):
+    """Skip a test whose optional dependency is missing on a developer machine; under CI=true the
+    same absence fails the test, so a CI run cannot go green with parts of the suite unrun."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"{what} is missing under CI=true (.ci/run installs it): failing, not skipping",
+                    pytrace=False)
+    pytest.skip(f"{what} not available")
+
+
+def has_module(name: str) -> bool:
+    try:
+        __import__(name)
+    except ImportError:
+        return False
+    return True
+
+
+def require_chromium():
+    require(CHROMIUM.exists() and has_module("playwright.sync_api"),
+            f"Debian chromium ({CHROMIUM}) with playwright")
+
+
+def require_dask():
+    require(has_module("dask.distributed"), "dask[distributed] (requirements-cluster.txt)")

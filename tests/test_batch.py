@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SHARED, needs_shared
+from conftest import ROOT, SHARED, needs_shared, require_chromium, require_dask
 from mtcnn_core.cli import main
 
 IMAGES = ["tiny_astronaut_96.png", "portrait_astronaut.png", "no_face_cat.png"]
@@ -68,7 +68,8 @@ def test_workers_2_identical(inputs, serial, tmp_path):
 
 @needs_shared
 def test_dask_local_cluster_identical(inputs, serial, tmp_path):
-    distributed = pytest.importorskip("dask.distributed")
+    require_dask()
+    from dask import distributed
     with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
                                   host="127.0.0.1", dashboard_address=None) as cluster:
         assert run(*inputs, tmp_path, "--scheduler", cluster.scheduler_address) == 0
@@ -115,9 +116,8 @@ def test_report_html_in_chromium(serial):
     html = (serial / "report.html").read_text()
     assert "http://" not in html and "https://" not in html
     assert "<svg" in html and "data:image/png;base64," in html
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("chromium not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    require_chromium()
+    from playwright import sync_api
     errors = []
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[

@@ -6,6 +6,7 @@ from conftest import ROOT
 import mtcnn_core as mc
 from mtcnn_core import boxes as B
 from mtcnn_core import cascade
+from mtcnn_core.kernels import arithmetic
 
 SAMPLE = ROOT / "sample_images" / "faces_at_scales.png"
 
@@ -29,7 +30,7 @@ def test_batched_and_chunked_outputs_equal_one_box_at_a_time(stage_inputs, name,
     assert len(squares) > cascade.BOX_CHUNK[size]      # more boxes than one chunk: chunks are exercised
     net = getattr(mc.load_models(), name)
     whole = net.forward_planar(B.crop_batch(img, squares, size, planar=True), "exact")
-    chunked = cascade._run_net(net, img, squares, size, "exact")
+    chunked = cascade._run_net(net, img, squares, size, arithmetic("exact"))
     single = one_by_one(net, img, squares, size, "exact")
     assert chunked.shape == whole.shape == single.shape
     assert np.array_equal(chunked.view(np.uint32), single.view(np.uint32))
@@ -45,12 +46,16 @@ def test_exact_engine_batches_equal_single_boxes(stage_inputs):
     assert np.array_equal(batch.view(np.uint32), single.view(np.uint32))
 
 
-def test_crop_batch_planar_is_the_nchw_crop_transposed(stage_inputs):
-    img, rnet_in, _ = stage_inputs
-    nchw = B.crop_batch(img, rnet_in[:20], 24)
-    planar = B.crop_batch(img, rnet_in[:20], 24, planar=True)
-    assert nchw.shape == (20, 3, 24, 24) and planar.shape == (3, 24, 24, 20)
-    assert np.array_equal(nchw, planar.transpose(3, 0, 1, 2))
+def test_planar_crops_of_real_boxes_equal_the_literal_crop(stage_inputs):
+    # the layout the networks get (3, size, size, n), box by box against semantics 4.9 literally,
+    # on real RNet and ONet inputs (some of them partly outside the image)
+    img, rnet_in, onet_in = stage_inputs
+    for squares, size in ((rnet_in[:40], 24), (onet_in[:15], 48)):
+        planar = B.crop_batch(img, squares, size, planar=True)
+        assert planar.shape == (3, size, size, len(squares))
+        for i, box in enumerate(squares):
+            want = naive_crop(img, box, size)
+            assert np.array_equal(planar[..., i].view(np.uint32), want.view(np.uint32)), box
 
 
 def naive_crop(img, box, size):

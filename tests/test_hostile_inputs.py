@@ -14,6 +14,7 @@ import importlib
 
 import mtcnn_core as mc
 from mtcnn_core.trace import BoxSet, load_any
+from tests.conftest import require_dask
 from tests.hostile import ROOT, run_bounded
 
 C = importlib.import_module("mtcnn_core.compare")   # (mc.compare is the function)
@@ -72,7 +73,7 @@ def test_special_files_and_paths_keep_the_cli_contract(tmp_path):
 
 
 def test_unreachable_scheduler_is_one_line(tmp_path):
-    pytest.importorskip("dask.distributed")
+    require_dask()
     import socket
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -34,9 +34,13 @@ WIDTHS = (1400, 1024)
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--no-first-run"]
 
-sync_api = pytest.importorskip("playwright.sync_api")
-if not Path(CHROMIUM).exists():
-    pytest.skip("Debian chromium is not installed", allow_module_level=True)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _chromium():
+    """Skips without Debian's chromium on a developer machine; under CI=true fails instead."""
+    from tests.conftest import require_chromium
+    require_chromium()
 
 
 def free_port() -> int:
@@ -125,6 +129,7 @@ def no_skeletons(page):
 
 @pytest.fixture(scope="module")
 def browser():
+    from playwright import sync_api
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
         yield b

@@ -39,18 +39,35 @@ def test_stage_model_on_cpp_trace():
     assert arrows[0] == (0, 5, 1.0, 5) and arrows[2] == (10, 5, 9.0, 5)
 
 
-def test_regression_target_is_the_cores_corrected_box():
-    """The Cascade page's 'after regression' box for an ONet-kept box is bit for bit the box the
-    detector kept (apply_correction with the ONet +1), not a display approximation."""
+def correction_rule(box, c, add1):
+    """Semantics 4.6 one scalar at a time in float32 (independent of mtcnn_core.boxes)."""
+    import numpy as np
+    f = np.float32
+    X, Y, Wd, Ht = (int(np.rint(float(v))) for v in box)
+    Wd, Ht = Wd + add1, Ht + add1
+    nx1, ny1 = f(f(X) + f(f(c[0]) * f(Wd))), f(f(Y) + f(f(c[1]) * f(Ht)))
+    nx2, ny2 = f(f(X + Wd) + f(f(Wd) * f(c[2]))), f(f(Y + Ht) + f(f(Ht) * f(c[3])))
+    return np.array([nx1, ny1, f(nx2 - nx1), f(ny2 - ny1)], f)
+
+
+def test_regression_target_is_the_cpp_corrected_box():
+    """The Cascade page's 'after regression' box is the C++ rule's box (4.6: rne rect, +1 for
+    ONet only), and for ONet-kept boxes bit for bit the box the detector kept."""
     import numpy as np
     import mtcnn_core as mc
     from tests.app.conftest import SAMPLES
     trace = mc.detect(mc.load_image(SAMPLES / "astronaut.png"))
+    for stage, add1 in (("RNet kept", False), ("ONet kept", True)):
+        sb = cm.stage_boxes(trace, stage)
+        assert sb.add1 == add1 and len(sb)
+        for i in range(len(sb)):
+            got = cm.corrected_box(sb.boxes[i], sb.corrections[i], sb.add1)
+            want = correction_rule(sb.boxes[i], sb.corrections[i], add1)
+            assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), (stage, i)
     sb = cm.stage_boxes(trace, "ONet kept")
-    assert sb.add1 and len(trace.onet.kept)
     for j, i in enumerate(trace.onet.filtered.order):
-        got = cm.corrected_box(sb.boxes[i], sb.corrections[i], sb.add1)
-        assert np.array_equal(got.view(np.uint32), trace.onet.kept.boxes[j].view(np.uint32))
+        want = correction_rule(sb.boxes[i], sb.corrections[i], True)
+        assert np.array_equal(want.view(np.uint32), trace.onet.kept.boxes[j].view(np.uint32))
 
 
 def column_config(at):

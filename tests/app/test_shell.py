@@ -48,15 +48,30 @@ def test_good_upload_replaces_image():
     assert not errors(at)
 
 
-def test_parameter_change_and_reset():
+def test_parameter_change_and_the_reset_button():
     at = new_app()
-    at.session_state["min_face_size"] = 20
-    at.session_state["t1"] = 0.5
-    at.run()
+    defaults = dict(min_face_size=60, t1=0.6, t2=0.7, t3=0.7, pyramid_factor=0.709)
+    assert {k: at.session_state[k] for k in defaults} == defaults
+    metrics = {m.label: m.value for m in at.metric}
+    # change every parameter through its widget; the detection follows
+    at.sidebar.number_input(key="min_face_size").set_value(20)
+    at.sidebar.slider(key="t1").set_value(0.5)
+    at.sidebar.slider(key="t2").set_value(0.6)
+    at.sidebar.slider(key="t3").set_value(0.8)
+    at.sidebar.number_input(key="pyramid_factor").set_value(0.8).run()
     no_exception(at)
-    assert at.session_state["min_face_size"] == 20
-    state_defaults = dict(min_face_size=60, t1=0.6, t2=0.7, t3=0.7, pyramid_factor=0.709)
-    for k, v in state_defaults.items():
-        at.session_state[k] = v
-    at.run()
+    changed = {k: at.session_state[k] for k in defaults}
+    assert changed == dict(min_face_size=20, t1=0.5, t2=0.6, t3=0.8, pyramid_factor=0.8)
+    assert {m.label: m.value for m in at.metric} != metrics     # the detection follows
+    image = at.session_state["image"]["sha"]
+    # press the real button
+    reset = [b for b in at.sidebar.button if b.label == "Reset to OpenFace defaults"]
+    assert len(reset) == 1
+    reset[0].click().run()
     no_exception(at)
+    assert {k: at.session_state[k] for k in defaults} == defaults
+    assert at.sidebar.number_input(key="min_face_size").value == 60
+    assert at.sidebar.slider(key="t1").value == 0.6 and at.sidebar.slider(key="t3").value == 0.7
+    assert at.sidebar.number_input(key="pyramid_factor").value == 0.709
+    assert {m.label: m.value for m in at.metric} == metrics     # the default run again
+    assert at.session_state["image"]["sha"] == image          # the other state is kept
