@@ -47,7 +47,9 @@ def render(run):
     c1.button("◀ Back", on_click=step, args=(-1,), key="tour_back", width="stretch", shortcut="ArrowLeft")
     c3.button("Next ▶", on_click=step, args=(1,), key="tour_next", width="stretch", shortcut="ArrowRight")
     i = int(st.session_state[KEY])
-    c2.progress((i + 1) / len(TITLES), text=f"Step {i + 1} of {len(TITLES)} (keyboard: ← →)")
+    c2.markdown(f"**Step {i + 1} of {len(TITLES)}** — " + " · ".join(
+        f"**{t.split('. ')[1]}**" if k == i else t.split(". ")[1] for k, t in enumerate(TITLES))
+        + "  \n:grey[keyboard: ← →]")
     st.header(TITLES[i])
     caption, fig = STEPS[i](run)
     st.markdown(f"<div style='font-size:1.35rem;line-height:1.5'>{caption}</div>", unsafe_allow_html=True)
