@@ -10,6 +10,7 @@ st.set_page_config(page_title="MTCNN Lens", page_icon=":material/face:", layout=
 
 PAGES = [
     st.Page("pages/detect.py", title="Detect", icon=":material/center_focus_strong:", default=True),
+    st.Page("pages/tour.py", title="Guided tour", icon=":material/school:"),   # teach
     st.Page("pages/pyramid.py", title="Pyramid & PNet", icon=":material/stacks:"),
     st.Page("pages/cascade.py", title="Cascade", icon=":material/filter_alt:"),
     st.Page("pages/activations.py", title="Activations", icon=":material/grid_view:"),

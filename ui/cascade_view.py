@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from . import cascade_model as cm
-from . import core, draw, figures, nets_input, overlay
+from . import core, draw, explain_box, figures, nets_input, overlay
 
 STAGE_KEY, BOX_KEY = "cascade_stage", "cascade_box"
 #: Which (image, parameters, stage) the inspected box index refers to, and the table's version
@@ -44,6 +44,8 @@ def render(run):
     _table_and_box(run, sb, selected)
     st.plotly_chart(figures.funnel_figure(cm.funnel_counts(trace), current=name),
                     width="stretch", key="cascade_funnel")
+    if len(sb):   # teach: follow the selected box (ui/explain_box.py)
+        explain_box.render(run, name, int(st.session_state.get(BOX_KEY, 0)))
 
 
 def selected_box(run, sb: cm.StageBoxes) -> int | None:

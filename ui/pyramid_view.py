@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from . import core, figures, nets_input, overlay, stages
+from . import core, explain_cell, figures, nets_input, overlay, stages
 
 KEY = "pyr_level"
 
@@ -61,6 +61,7 @@ def render(run):
         _heatmap(run, level)
     if level.num_above_t1 == 0:
         st.info(empty_level_note(level, float(run.params["t1"])))
+    explain_cell.render(run, level)   # teach: follow one cell (ui/explain_cell.py)
     st.plotly_chart(proposals_figure(run, level), width="stretch", key="pyr_props")
     st.plotly_chart(figures.proposals_per_scale_figure(trace.scales, i), width="stretch",
                     key="pyr_chart")
@@ -79,7 +80,9 @@ def _heatmap(run, level):
     fig = figures.heatmap_figure(level.heatmap, level.scale, float(run.params["t1"]),
                                  title="PNet P(face) per cell (cyan: t1 contour)",
                                  px_height=heatmap_height(level.heatmap.shape))
-    st.plotly_chart(fig, width="stretch", key="pyr_heat", theme=None)
+    explain_cell.add_click_targets(fig, level)   # teach: a click picks the cell to explain
+    st.plotly_chart(fig, width="stretch", key="pyr_heat", theme=None,
+                    **explain_cell.heatmap_chart_kwargs(level))   # teach: click a cell to explain it
 
 
 def heatmap_height(shape, width_px: int = 560) -> int:
