@@ -93,7 +93,9 @@ class _Keys:
 
     def __init__(self, image, nets, arith, cache):
         self.cache = cache
-        self.base = (image_digest(image), models_digest(nets), arith.engine, arith.build)
+        # no cache (cache=False, batch): no digest of the image to compute (~4 ms per Mpixel)
+        digest = image_digest(image) if cache.max_bytes > 0 else ""
+        self.base = (digest, models_digest(nets), arith.engine, arith.build)
 
     def net(self, name, *what) -> tuple:
         """A network's output on one input (a level size, a crop rectangle, a batch digest)."""
