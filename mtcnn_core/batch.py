@@ -636,15 +636,8 @@ td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#eee}
 
 
 def classify(res) -> str:
-    """failed / identical / tol / diverges / nocpp."""
-    row = res["row"]
-    if row["error"]:
-        return "failed"
-    if row["bit_identical"] == "":
-        return "nocpp"
-    if row["bit_identical"] == "yes":
-        return "identical"
-    return "tol" if res["extra"].get("ok") else "diverges"
+    """failed / identical / tol / diverges / nocpp (row_status of the result's summary row)."""
+    return row_status(res["row"])
 
 
 def render_report(results, paths: dict, out: Path) -> str:
