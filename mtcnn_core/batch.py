@@ -513,6 +513,8 @@ IN_FLIGHT_PER_WORKER = 2
 
 def _new_pool(workers):
     from concurrent.futures import ProcessPoolExecutor
+    from .kernels import warm_up
+    warm_up()   # load (or compile) the kernels once here: forked workers inherit them, ready
     return ProcessPoolExecutor(max_workers=workers, initializer=_init_worker)
 
 

@@ -79,6 +79,16 @@ _pool = None
 _pool_lock = threading.Lock()
 
 
+def _forget_pool():
+    """In a forked child the parent's worker threads do not exist: start a new pool on demand."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def kernel_pool() -> ThreadPoolExecutor:
     """The process's worker threads (MAX_THREADS). Work given to it must not wait on it again:
     callers hand it single-threaded jobs (Arithmetic.threads == 1) or kernel bands only."""
