@@ -92,15 +92,26 @@ def test_empty_file_is_image_error(tmp_path):
         mc.load_image(p)
 
 
-@pytest.mark.parametrize("ext", [".jpg", ".png"])
 @pytest.mark.parametrize("fraction", [0.5, 0.1, 0.9])
-def test_truncated_image_is_an_image_error(ext, fraction):
-    # OpenCV refuses a truncated JPEG or PNG (it does not fill the rest): one clear error
-    data = cv_encode(photo(240, 320), ext)
+def test_truncated_png_is_an_image_error(fraction):
+    # libpng refuses a truncated PNG (cv::imread returns no image): one clear error
+    data = cv_encode(photo(240, 320), ".png")
     cut = data[:int(len(data) * fraction)]
     with pytest.raises(mc.ImageError, match="not a decodable image") as e:
         mc.decode_image(cut)
     assert_one_line(e.value)
+
+
+@pytest.mark.parametrize("fraction", [0.5, 0.1, 0.9])
+def test_truncated_jpeg_decodes_like_imread_with_a_note(fraction):
+    # libjpeg fills a truncated JPEG (cv::imread warns 'Premature end of JPEG file' and returns
+    # the image): the full size, the rows present equal to the whole file's, and one note
+    data = cv_encode(photo(240, 320), ".jpg")
+    whole = mc.decode_image(data).image
+    dec = mc.decode_image(data[:int(len(data) * fraction)])
+    assert dec.image.shape == whole.shape
+    assert len(dec.notes) == 1 and "truncated JPEG" in dec.notes[0]
+    assert np.array_equal(dec.image[:8], whole[:8])
 
 
 # ---- images: tiny -> empty trace with a warning ------------------------------------------------

@@ -75,16 +75,30 @@ def hover_trace(fig):
     return np.asarray(sc.x, float), np.asarray(sc.y, float), list(sc.text)
 
 
+def on_outline(box, px, py) -> bool:
+    """Whether (px, py) lies on the outline of box (x, y, w, h)."""
+    x, y, w, h = (float(v) for v in box)
+    inside = x <= px <= x + w and y <= py <= y + h
+    return inside and (px in (x, x + w) or py in (y, y + h))
+
+
 def test_pyramid_hover_texts_describe_the_box_under_them(run):
+    # every hover point sits on the outline of the box its text names, with that box's numbers
     from ui import pyramid_view
     level = max(run.trace.scales, key=lambda s: len(s.kept))
     assert len(level.kept) >= 2
     x, y, texts = hover_trace(pyramid_view.proposals_figure(run, level))
-    b, s = level.kept.boxes.astype(float), level.kept.scores
-    assert len(texts) == len(b)
+    b, s = level.kept.boxes, level.kept.scores
+    assert len(texts) == 8 * len(b)                  # 8 points on each box's outline
+    named = set()
     for k, t in enumerate(texts):
-        i = int(np.flatnonzero((b[:, 0] + b[:, 2] / 2 == x[k]) & (b[:, 1] + b[:, 3] / 2 == y[k]))[0])
-        assert f"P={s[i]:.4f}" in t and f"x={b[i, 0]:.0f} y={b[i, 1]:.0f} w={b[i, 2]:.0f}" in t, (k, t)
+        m = re.match(r"kept #(\d+): P=([0-9.e-]+)<br>x=(\d+) y=(\d+) w=(\d+) h=(\d+)", t)
+        i = int(m.group(1))
+        named.add(i)
+        assert on_outline(b[i], x[k], y[k]), (k, t)
+        assert F32(m.group(2)) == s[i], (k, t)       # full precision: the float32 itself
+        assert [int(v) for v in m.groups()[2:]] == [int(round(float(v))) for v in b[i]], (k, t)
+    assert named == set(range(len(b)))
 
 
 @pytest.mark.parametrize("stage", ["PNet merged", "RNet kept", "ONet kept"])
@@ -94,14 +108,14 @@ def test_cascade_hover_texts_describe_the_box_under_them(run, stage):
     sb = cm.stage_boxes(run.trace, stage)
     assert len(sb) >= 2
     x, y, texts = hover_trace(cascade_view.stage_figure(run, sb))
-    assert len(texts) == len(sb)
+    assert len(texts) == 8 * len(sb)
     b = sb.boxes.astype(float)
     scores = set()
     for k, t in enumerate(texts):
-        m = re.match(r"#(\d+): .* ([0-9.]+)<br>", t)
+        m = re.match(r"#(\d+): .* ([0-9.e-]+)<br>", t)
         i = int(m.group(1))
-        assert (b[i, 0] + b[i, 2] / 2, b[i, 1] + b[i, 3] / 2) == (x[k], y[k]), (k, t)
-        assert m.group(2) == f"{sb.scores[i]:.4f}" and cm.fate_text(sb, i) in t
+        assert on_outline(b[i], x[k], y[k]), (k, t)
+        assert F32(m.group(2)) == sb.scores[i] and cm.fate_text(sb, i) in t, (k, t)
         scores.add(m.group(2))
     assert len(scores) > 1
 
