@@ -20,6 +20,8 @@ from numba.extending import intrinsic
 F32, F64 = np.float32, np.float64
 #: Output channels and pixels of one accumulator tile (8 x 512 floats stay in L1).
 CHANNEL_TILE, PIXEL_TILE = 8, 512
+#: A tile is cut where the column class changes if that leaves at least this many pixels.
+UNIFORM_RUN = 64
 
 
 @intrinsic
@@ -118,9 +120,50 @@ def _split_taps(xf, taps, q0, wm, j0, j1, o0, ob_n, acc, odd, mask, pt):
 
 
 @njit(cache=True, nogil=True)
-def _block(xf, taps, q0, wm, s, e, o0, ob_n, split, acc, odd, mask, pt):
+def _split_taps_all(xf, taps, q0, wm, j0, j1, o0, ob_n, acc, odd, pt):
+    """_split_taps where every output of the tile is split (no mask, no selects): even terms on
+    acc, odd terms on odd; two channels and two pairs per pass."""
+    ob = 0
+    while ob < ob_n:
+        two = ob + 1 < ob_n
+        o, o2 = o0 + ob, o0 + ob + 1 if two else o0 + ob
+        a, b = acc[ob], odd[ob]
+        a2, b2 = (acc[ob + 1], odd[ob + 1]) if two else (acc[ob], odd[ob])
+        j = j0
+        while j + 4 <= j1:
+            b0, b1, bb2, b3 = q0 + taps[j], q0 + taps[j + 1], q0 + taps[j + 2], q0 + taps[j + 3]
+            s0, s1, s2, s3 = xf[b0:b0 + pt], xf[b1:b1 + pt], xf[bb2:bb2 + pt], xf[b3:b3 + pt]
+            w0, w1, w2, w3 = wm[j, o], wm[j + 1, o], wm[j + 2, o], wm[j + 3, o]
+            if two:
+                v0, v1, v2, v3 = wm[j, o2], wm[j + 1, o2], wm[j + 2, o2], wm[j + 3, o2]
+                for p in range(pt):
+                    x0, x1, x2, x3 = s0[p], s1[p], s2[p], s3[p]
+                    a[p] = fma32(x2, w2, fma32(x0, w0, a[p]))
+                    b[p] = fma32(x3, w3, fma32(x1, w1, b[p]))
+                    a2[p] = fma32(x2, v2, fma32(x0, v0, a2[p]))
+                    b2[p] = fma32(x3, v3, fma32(x1, v1, b2[p]))
+            else:
+                for p in range(pt):
+                    a[p] = fma32(s2[p], w2, fma32(s0[p], w0, a[p]))
+                    b[p] = fma32(s3[p], w3, fma32(s1[p], w1, b[p]))
+            j += 4
+        if j < j1:
+            b0, b1 = q0 + taps[j], q0 + taps[j + 1]
+            s0, s1 = xf[b0:b0 + pt], xf[b1:b1 + pt]
+            for q in range(2 if two else 1):
+                oq = o0 + ob + q
+                w0, w1 = wm[j, oq], wm[j + 1, oq]
+                aq, bq = acc[ob + q], odd[ob + q]
+                for p in range(pt):
+                    aq[p] = fma32(s0[p], w0, aq[p])
+                    bq[p] = fma32(s1[p], w1, bq[p])
+        ob += 2 if two else 1
+
+
+@njit(cache=True, nogil=True)
+def _block(xf, taps, q0, wm, s, e, o0, ob_n, split, uniform, acc, odd, mask, pt):
     """One K block [s, e) of channels o0..: acc <- its chain(s) (6.8), combined as fl(e + o)
-    where split. The bias is the last term K, its input 1."""
+    where split (everywhere in the tile if uniform). The bias is the last term K, its input 1."""
     k = wm.shape[0] - 1
     for ob in range(ob_n):
         for p in range(pt):
@@ -131,7 +174,10 @@ def _block(xf, taps, q0, wm, s, e, o0, ob_n, split, acc, odd, mask, pt):
     if split:
         pairs_end = min(f, j1)
         pairs_end -= (pairs_end - s) % 2
-        _split_taps(xf, taps, q0, wm, s, pairs_end, o0, ob_n, acc, odd, mask, pt)
+        if uniform:
+            _split_taps_all(xf, taps, q0, wm, s, pairs_end, o0, ob_n, acc, odd, pt)
+        else:
+            _split_taps(xf, taps, q0, wm, s, pairs_end, o0, ob_n, acc, odd, mask, pt)
         _seq_taps(xf, taps, q0, wm, pairs_end, j1, o0, ob_n, acc, pt)
     else:
         _seq_taps(xf, taps, q0, wm, s, j1, o0, ob_n, acc, pt)
@@ -218,15 +264,23 @@ def conv_span(xf, taps, wm, blocks, colcode, table, plus_zero, slope, fuse_prelu
             any_table = any_table or table[o, c] != 0
             rowbits[o] |= (table[o, c] != 0) << c
     q_end = (y1 - 1) * wn + wo * n        # past the last stored pixel of row y1-1
-    for q0 in range(y0 * wn, q_end, PIXEL_TILE):
+    q0 = y0 * wn
+    while q0 < q_end:
         pt = min(PIXEL_TILE, q_end - q0)
         present = _tile_codes(codes, colcode, q0, pt, wn, n, wo) if any_table else 0
+        if present & (present - 1):       # several column classes: end the tile at the first
+            run = 1                       # change if that leaves a long enough run, so that
+            while run < pt and codes[run] == codes[0]:   # split tiles need no per-pixel select
+                run += 1
+            if run >= UNIFORM_RUN:
+                pt, present = run, 1 << codes[0]
+        uniform = (present & (present - 1)) == 0
         for o0 in range(0, n_out, CHANNEL_TILE):
             ob_n = min(CHANNEL_TILE, n_out - o0)
             split = any_table and _tile_mask(mask, rowbits, codes, present, o0, ob_n, pt)
             for b in range(blocks.shape[0]):
-                _block(xf, taps, q0, wm, blocks[b, 0], blocks[b, 1], o0, ob_n, split, acc, odd,
-                       mask, pt)
+                _block(xf, taps, q0, wm, blocks[b, 0], blocks[b, 1], o0, ob_n, split,
+                       uniform and _same_rows(rowbits, o0, ob_n), acc, odd, mask, pt)
                 for ob in range(ob_n):
                     t, a = total[ob], acc[ob]
                     if b > 0:
@@ -239,6 +293,17 @@ def conv_span(xf, taps, wm, blocks, colcode, table, plus_zero, slope, fuse_prelu
                         for p in range(pt):
                             t[p] = a[p]
             _store(total, out, slope, fuse_prelu, q0, pt, o0, ob_n, wn, wo * n)
+        q0 += pt
+
+
+@njit(cache=True, nogil=True)
+def _same_rows(rowbits, o0, ob_n):
+    """Whether channels o0..o0+ob_n-1 have the same split-table row (true for the 8-channel
+    blocks the kernel uses: OpenBLAS's panels are 8 rows)."""
+    for ob in range(1, ob_n):
+        if rowbits[o0 + ob] != rowbits[o0]:
+            return False
+    return True
 
 
 @njit(cache=True, nogil=True)
