@@ -138,8 +138,8 @@ def test_column_calls_follow_the_examples_and_restart_per_chunk():
         starts = [w for w, p in calls if p == 0]
         assert starts == expect
     n = 104512 + 30
-    assert all(openblas.column_codes(n)[i] == code_of(*naive_calls(n)[i]) for i in range(n))
-    codes = openblas.column_codes(n)
+    codes, calls = openblas.column_codes(n), naive_calls(n)
+    assert len(calls) == n and all(codes[i] == code_of(*calls[i]) for i in range(n))
     assert (codes[104508:104512] == openblas.WIDTH4).all()          # 104512 = 8709*12 + 4
     assert (codes[104512:104518] == openblas.WIDE_LEFT).all()        # the new chunk restarts
     # the last 30 columns: 12 + 12 + 4 + 2
