@@ -4,12 +4,13 @@ Run with `streamlit run app.py`. Every page renders one cached Trace of the curr
 """
 import streamlit as st
 
-from ui import sidebar, state
+from ui import pipeline, sidebar, state
 
 st.set_page_config(page_title="MTCNN Lens", page_icon=":material/face:", layout="wide")
 
 PAGES = [
     st.Page("pages/detect.py", title="Detect", icon=":material/center_focus_strong:", default=True),
+    st.Page("pages/tour.py", title="Guided tour", icon=":material/school:"),   # teach
     st.Page("pages/pyramid.py", title="Pyramid & PNet", icon=":material/stacks:"),
     st.Page("pages/cascade.py", title="Cascade", icon=":material/filter_alt:"),
     st.Page("pages/activations.py", title="Activations", icon=":material/grid_view:"),
@@ -24,4 +25,5 @@ state.keep_page_state()
 # created before it drops the first upload after a server start.
 page = st.navigation(PAGES)
 sidebar.build_sidebar()
+pipeline.kernels_ready()
 page.run()

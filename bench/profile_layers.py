@@ -18,7 +18,7 @@ from pathlib import Path  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import mtcnn_core as mc  # noqa: E402
-from mtcnn_core import kernels, layers  # noqa: E402
+from mtcnn_core import layers  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 
@@ -26,15 +26,16 @@ SHARED = ROOT.parent / "shared"
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("images", nargs="*")
-    ap.add_argument("--engine", default="exact", choices=("auto", "exact", "blas"))
+    ap.add_argument("--engine", default="exact", choices=("exact", "reference", "blas"))
+    ap.add_argument("--cpp-build", default="avx512", choices=("avx512", "avx2"))
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
-    kernels.set_threads(a.threads)
+    kw = dict(engine=a.engine, cpp_build=a.cpp_build, threads=a.threads, cache=False)
     models = mc.load_models()
     owner = {id(layer): (name, i) for name in ("PNet", "RNet", "ONet")
              for i, layer in enumerate(models.network(name).layers)}
     spent = defaultdict(float)
-    original = layers.apply
+    original, original_conv = layers.apply, layers.conv
 
     def timed_apply(x, layer, engine):
         t0 = time.perf_counter()
@@ -42,19 +43,27 @@ def main():
         spent[owner.get(id(layer), ("?", -1)) + (layer.kind,)] += time.perf_counter() - t0
         return out
 
+    def timed_conv(x, layer, engine, prelu_layer=None):     # conv (+ the PReLU fused into it)
+        t0 = time.perf_counter()
+        out = original_conv(x, layer, engine, prelu_layer)
+        kind = "conv" + ("+prelu" if prelu_layer is not None else "")
+        spent[owner.get(id(layer), ("?", -1)) + (kind,)] += time.perf_counter() - t0
+        return out
+
     paths = [Path(p) for p in a.images] or sorted(
         p for p in (SHARED / "reference" / "images").iterdir() if p.suffix in (".jpg", ".png"))
     images = [mc.load_image(p) for p in paths]
-    for img in images:            # warm-up: engine checks, caches
-        mc.detect(img, engine=a.engine, models=models)
-    layers.apply = timed_apply
+    for img in images:            # warm-up: loads the compiled kernels
+        mc.detect(img, models=models, **kw)
+    layers.apply, layers.conv = timed_apply, timed_conv
     t0 = time.perf_counter()
     for img in images:
-        mc.detect(img, engine=a.engine, models=models)
+        mc.detect(img, models=models, **kw)
     total = (time.perf_counter() - t0) * 1000
-    layers.apply = original
+    layers.apply, layers.conv = original, original_conv
     nets = sum(spent.values()) * 1000
-    print(f"engine={a.engine} threads={a.threads} images={len(images)}: detect {total:.0f} ms, "
+    print(f"engine={a.engine} cpp_build={a.cpp_build} threads={a.threads} images={len(images)}: "
+          f"detect {total:.0f} ms, "
           f"of which network layers {nets:.0f} ms")
     for (net, i, kind), s in sorted(spent.items()):
         print(f"  {net} layer {i:<2} {kind:<8} {s * 1000:9.1f} ms  {100 * s * 1000 / nets:5.1f} %")

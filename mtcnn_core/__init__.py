@@ -2,11 +2,12 @@
 
 See docs/core_api.md for the API and docs/semantics.md for the C++ rules it reproduces.
 """
-from . import _blas_env  # noqa: F401  (must run before numpy is imported)
 from . import _decode_env  # noqa: F401  (must run before cv2 is imported)
 from .compare import CompareReport, compare
 from .cascade import (DEFAULTS, __version__, crop_input, detect, detect_bytes, pnet_input, pyramid,
                       validate_params)
+from .identify import BuildMatch, identify_build
+from .kernels import BUILDS
 from .errors import ImageError, ModelFormatError, MTCNNInputError, TraceFormatError
 from .images import DEFAULT_MAX_PIXELS, DecodedImage, decode_image, load_image
 from .models import BUNDLED_DIR, OPENFACE_SHA256, ModelSet, load_models
@@ -24,4 +25,4 @@ __all__ = ["detect", "detect_bytes", "CompareReport", "load_image", "decode_imag
            "pnet_input", "crop_input", "pyramid", "validate_params", "Trace", "BoxSet", "Filtered",
            "NetStage", "ScaleTrace", "ModelSet", "DecodedImage", "ModelFormatError", "ImageError",
            "TraceFormatError", "MTCNNInputError", "DEFAULTS", "DEFAULT_MAX_PIXELS", "BUNDLED_DIR",
-           "OPENFACE_SHA256", "__version__"]
+           "OPENFACE_SHA256", "__version__", "identify_build", "BuildMatch", "BUILDS"]

@@ -9,6 +9,11 @@ import numpy as np
 
 from .images import planar_input
 
+try:
+    from .kernels.compiled import crop_bilinear as _compiled_crop
+except Exception:      # numba unavailable: the numpy path below
+    _compiled_crop = None
+
 F32, F64 = np.float32, np.float64
 STRIDE, CELL = 2, 12
 
@@ -133,13 +138,15 @@ def _axis_taps(length: np.ndarray, size: int):
     return i0, frac
 
 
-def crop_batch(image: np.ndarray, squares: np.ndarray, size: int, planar: bool = False) -> np.ndarray:
+def crop_batch(image: np.ndarray, squares: np.ndarray, size: int, planar: bool = False,
+               compiled_crops: bool = True) -> np.ndarray:
     """Zero-padded crops of rectified boxes, resized to size x size and normalised (semantics 4.9).
 
     image: (H, W, 3) uint8 BGR; squares: (n, 4) float32 integer-valued. Returns (n, 3, size, size),
     or planar (3, size, size, n) with planar=True (the networks' layout).
     The crop of (x, y, w, h) is image columns x-1 .. x+w-1 (w+1 px), zeros outside the image;
-    it is resized with cv::resize's bilinear rules by gathering straight from the image.
+    it is resized with cv::resize's bilinear rules by gathering straight from the image: by the
+    compiled kernel when it is available (compiled_crops), else by the numpy code below (same bits).
     """
     n = len(squares)
     if n == 0:
@@ -157,6 +164,12 @@ def crop_batch(image: np.ndarray, squares: np.ndarray, size: int, planar: bool =
     c1 = np.minimum(c0 + 1, last)
     r0 = np.clip(cy0, 0, ch[:, None] - 1)
     r1 = np.clip(cy0 + 1, 0, ch[:, None] - 1)
+    if compiled_crops and _compiled_crop is not None:
+        out = np.empty((3, size, size, n), F32)
+        _compiled_crop(np.ascontiguousarray(image), b[:, 0] - 1, b[:, 1] - 1, np.ascontiguousarray(c0.T),
+                       np.ascontiguousarray(c1.T), np.ascontiguousarray(cfx.T), np.ascontiguousarray(r0.T),
+                       np.ascontiguousarray(r1.T), np.ascontiguousarray(cfy.T), out)
+        return out if planar else np.ascontiguousarray(out.transpose(3, 0, 1, 2))
     # image indices as (size, n); outside the image: read pixel 0, zeroed after the gather
     ys = [(r + b[:, 1:2] - 1).T[:, None, :] for r in (r0, r1)]           # (size, 1, n)
     xs = [(c + b[:, 0:1] - 1).T[None, :, :] for c in (c0, c1)]           # (1, size, n)

@@ -14,6 +14,7 @@ from .kernels import arithmetic, kernel_pool
 from .images import decode_image, resize_planes
 from .cvmath import cv_exp32, glibc_expf
 from .models import ModelSet, load_models
+from .stage_cache import StageCache, image_digest, models_digest, size_of, stage_cache
 from .trace import (BELOW_THRESHOLD, KEPT, SUPPRESSED, BoxSet, Filtered, NetStage, ScaleTrace,
                     Trace)
 
@@ -87,6 +88,26 @@ def _filter(n, scores, threshold, boxes, nms_thr, mode):
     return Filtered(fate, suppressed_by, kept.astype(np.int32)), kept
 
 
+class _Keys:
+    """Stage-cache keys of one run: what every stage depends on (content digests, not names)."""
+
+    def __init__(self, image, nets, arith, cache):
+        self.cache = cache
+        # no cache (cache=False, batch): no digest of the image to compute (~4 ms per Mpixel)
+        digest = image_digest(image) if cache.max_bytes > 0 else ""
+        self.base = (digest, models_digest(nets), arith.engine, arith.build)
+
+    def net(self, name, *what) -> tuple:
+        """A network's output on one input (a level size, a crop rectangle, a batch digest)."""
+        return ("net", name) + self.base + what
+
+    def stage(self, name, params, *what) -> tuple:
+        """A filtering stage: depends on the pyramid and every threshold up to that stage."""
+        upto = {"merged": ("t1",), "rnet": ("t1", "t2"), "onet": ("t1", "t2", "t3")}[name]
+        return (("stage", name) + self.base + (params["min_face_size"], params["pyramid_factor"])
+                + tuple(params[t] for t in upto) + what)
+
+
 class _Clock:
     """Per-stage wall time in ms, plus progress reports."""
 
@@ -104,46 +125,68 @@ class _Clock:
             self.progress(stage, float(fraction))
 
 
-def _pnet_level(image, i, level, nets, params, arith):
-    """One pyramid level through PNet: (ScaleTrace, resize seconds, PNet seconds)."""
+def _level_maps(image, level, nets, arith):
+    """One pyramid level through PNet: ((prob (hh, hw) f32, reg (4, hh, hw) f32), resize s, PNet s).
+    The maps depend only on the level's size (h, w), not on its scale or index."""
     s, h, w = level
     t0 = time.perf_counter()
     x = resize_planes(image, w, h)[..., None]
     t1 = time.perf_counter()
     out = nets.pnet.forward_planar(x, arith)[..., 0]
-    prob = face_probability(out)
-    reg = np.ascontiguousarray(out[2:6])
-    cand_boxes, cells = B.generate_boxes(prob, s, params["t1"])
+    maps = (face_probability(out), np.ascontiguousarray(out[2:6]))
+    return maps, t1 - t0, time.perf_counter() - t1
+
+
+def _level_proposals(i, level, maps, t1) -> ScaleTrace:
+    """A level's cells >= t1 as boxes, and its per-scale NMS 0.5 (semantics 4.2-4.3)."""
+    s, h, w = level
+    prob, reg = maps
+    cand_boxes, cells = B.generate_boxes(prob, s, t1)
     cand = BoxSet(cand_boxes, prob[cells[:, 0], cells[:, 1]],
                   reg[:, cells[:, 0], cells[:, 1]].T.copy())
     order, sup = B.nms(cand.boxes, cand.scores, NMS_SCALE)
     fate = np.where(sup >= 0, SUPPRESSED, KEPT).astype(np.int8)
-    scale = ScaleTrace(i, s, w, h, prob.shape[1], prob.shape[0], len(cand), cand.take(order), prob,
-                       reg, cand, cells, Filtered(fate, sup, order.astype(np.int32)))
-    return scale, t1 - t0, time.perf_counter() - t1
+    return ScaleTrace(i, s, w, h, prob.shape[1], prob.shape[0], len(cand), cand.take(order), prob,
+                      reg, cand, cells, Filtered(fate, sup, order.astype(np.int32)))
 
 
-def _run_pnet(image, levels, nets, params, arith, clock):
-    """Every level; with several threads the levels run side by side (one thread each; each
-    level's bits do not depend on it), largest first, progress reported as they finish."""
-    jobs = [(i, lv) for i, lv in enumerate(levels)]
-    if arith.threads > 1 and len(levels) > 1:
+def _run_pnet(image, levels, nets, params, arith, clock, keys):
+    """Every level's ScaleTrace, reusing cached maps/proposals. Levels whose maps are missing run
+    side by side with several threads (one thread each; a level's bits do not depend on it),
+    largest first, progress reported as they finish."""
+    arith = arithmetic(arith)
+    cache = keys.cache
+    map_keys = [keys.net("PNet", lv[1], lv[2]) for lv in levels]
+    maps = [cache.get(k) for k in map_keys]
+    jobs = [(i, lv) for i, lv in enumerate(levels) if maps[i] is None]
+    if arith.threads > 1 and len(jobs) > 1:
         one = replace(arith, threads=1)
-        futures = [kernel_pool().submit(_pnet_level, image, i, lv, nets, params, one) for i, lv in jobs]
+        futures = [kernel_pool().submit(_level_maps, image, lv, nets, one) for _, lv in jobs]
         for done, _ in enumerate(as_completed(futures)):
-            clock.report(f"PNet: {done + 1} of {len(levels)} scales", 0.6 * (done + 1) / len(levels))
+            clock.report(f"PNet: {done + 1} of {len(jobs)} scales", 0.6 * (done + 1) / len(jobs))
         results = [f.result() for f in futures]
     else:
         results = []
-        for i, lv in jobs:
-            clock.report(f"PNet scale {i + 1}/{len(levels)}", 0.6 * i / len(levels))
-            results.append(_pnet_level(image, i, lv, nets, params, arith))
+        for n, (i, lv) in enumerate(jobs):
+            clock.report(f"PNet scale {i + 1}/{len(levels)}", 0.6 * n / max(len(jobs), 1))
+            results.append(_level_maps(image, lv, nets, arith))
+    for (i, _), r in zip(jobs, results):
+        maps[i] = cache.put(map_keys[i], r[0])
     resize_s, pnet_s = sum(r[1] for r in results), sum(r[2] for r in results)
     wall = time.perf_counter() - clock.last          # split the phase's wall time by CPU shares
-    clock.ms["pyramid"] = clock.ms.get("pyramid", 0.0) + wall * 1000 * resize_s / max(resize_s + pnet_s, 1e-12)
+    share = resize_s / max(resize_s + pnet_s, 1e-12) if results else 0.0
+    clock.ms["pyramid"] = clock.ms.get("pyramid", 0.0) + wall * 1000 * share
     clock.lap("pnet")
-    clock.ms["pnet"] -= wall * 1000 * resize_s / max(resize_s + pnet_s, 1e-12)
-    return [r[0] for r in results]
+    clock.ms["pnet"] -= wall * 1000 * share
+    scales = []
+    for i, lv in enumerate(levels):
+        key = (map_keys[i], i, lv[0], params["t1"])
+        st = cache.get(key)
+        if st is None:
+            st = _level_proposals(i, lv, maps[i], params["t1"])
+            cache.put(key, st, size_of(st) - sum(m.nbytes for m in maps[i]))   # maps: counted once
+        scales.append(st)
+    return scales
 
 
 #: Boxes per RNet/ONet batch (by input side): small enough that a batch's layers stay in cache,
@@ -157,6 +200,7 @@ def _run_net(net, image, squares, size, arith):
     the batches run side by side."""
     if len(squares) == 0:
         return np.zeros((0, 16), F32)
+    arith = arithmetic(arith)
     step = BOX_CHUNK.get(size, len(squares))
     starts = range(0, len(squares), step)
 
@@ -171,6 +215,25 @@ def _run_net(net, image, squares, size, arith):
     return outs[0] if len(outs) == 1 else np.concatenate(outs)
 
 
+def _cached_net(net, image, squares, size, arith, keys) -> np.ndarray:
+    """_run_net through the stage cache: one entry per box, keyed by its integer crop rectangle
+    (the exact kernels give a box the same bits in any batch); only missing boxes run. The
+    'blas' engine's bits may depend on the batch, so there the whole batch is one entry."""
+    cache = keys.cache
+    if arith.engine == "blas" or len(squares) == 0:
+        key = keys.net(net.name, hashlib.blake2b(np.ascontiguousarray(squares).data).hexdigest())
+        out = cache.get(key)
+        return out if out is not None else cache.put(key, _run_net(net, image, squares, size, arith))
+    box_keys = [keys.net(net.name, *r) for r in squares.astype(np.int64).tolist()]
+    rows = [cache.get(k) for k in box_keys]
+    missing = [i for i, r in enumerate(rows) if r is None]
+    if missing:
+        out = _run_net(net, image, squares[missing], size, arith)
+        for j, i in enumerate(missing):
+            rows[i] = cache.put(box_keys[i], out[j].copy())    # a copy: a row must not pin the batch
+    return np.stack(rows)
+
+
 def _empty_stage(inp: BoxSet) -> NetStage:
     n = len(inp)
     return NetStage(inp, np.zeros(n, F32), np.zeros((n, 4), F32), BoxSet.empty(),
@@ -179,16 +242,18 @@ def _empty_stage(inp: BoxSet) -> NetStage:
 
 def detect(image: np.ndarray, min_face_size=60, t1=0.6, t2=0.7, t3=0.7, pyramid_factor=0.709,
            models=None, engine="exact", progress=None, image_info=None, cpp_build="avx512",
-           threads=1) -> Trace:
+           threads=1, cache=True) -> Trace:
     """Run OpenFace 2.2's MTCNN on an (H, W, 3) uint8 BGR image and return the full Trace.
 
     cpp_build: which OpenFace build's last bits to reproduce, 'avx512' (OpenBLAS SkylakeX kernels)
     or 'avx2' (Haswell kernel); threads: kernel threads (the result does not depend on them).
+    cache: True = the process's stage cache (stage_cache.py: a threshold change re-runs only
+    thresholding and NMS), False = compute everything, or a StageCache of your own. The Trace is
+    the same bits either way; its arrays may be shared with other traces, read-only.
     """
     params = validate_params(min_face_size, t1, t2, t3, pyramid_factor)
     arith = arithmetic(engine, cpp_build, threads)
     params["cpp_build"] = cpp_build
-    engine = arith
     image = _as_bgr(image)
     nets = models if isinstance(models, ModelSet) else load_models(models)   # None/str/Path: a folder
     clock = _Clock(progress)
@@ -207,28 +272,23 @@ def detect(image: np.ndarray, min_face_size=60, t1=0.6, t2=0.7, t3=0.7, pyramid_
         why = (f"image too small for any pyramid level: its short side ({min(H, W)} px) is below min_face_size "
                f"({params['min_face_size']} px), so no face of that size fits; the C++ finds nothing too")
         return _empty_trace(producer, info, params, why)
-    scales = _run_pnet(image, levels, nets, params, engine, clock)
-
-    # cross-scale NMS, then PNet correction and squaring (semantics 4.4)
-    allb = _concat([s.kept for s in scales])
-    order, sup = B.nms(allb.boxes, allb.scores, NMS_MERGE)
-    merged = allb.take(order)
-    merged_nms = Filtered(np.where(sup >= 0, SUPPRESSED, KEPT).astype(np.int8), sup,
-                          order.astype(np.int32))
-    squares = B.rectify(B.apply_correction(merged.boxes, merged.corrections, add1=False))
-    rnet_in = BoxSet(squares, merged.scores.copy())
-    warnings = _offimage_warnings(squares, W, H, "RNet")
+    keys = _Keys(image, nets, arith, stage_cache() if cache is True else cache or StageCache(0))
+    scales = _run_pnet(image, levels, nets, params, arith, clock, keys)
+    merged, merged_nms, rnet_in, warnings = _cached_stage(
+        keys.cache, keys.stage("merged", params), lambda: _merge_scales(scales, W, H))
     clock.lap("nms")
 
     clock.report("RNet", 0.65)
-    rnet = _net_stage(nets.rnet, image, rnet_in, 24, params["t2"], NMS_RNET, "iou", engine)
+    rnet = _cached_stage(keys.cache, keys.stage("rnet", params), lambda: _net_stage(
+        nets.rnet, image, rnet_in, 24, params["t2"], NMS_RNET, "iou", arith, keys))
     clock.lap("rnet")
     squares = B.rectify(B.apply_correction(rnet.kept.boxes, rnet.kept.corrections, add1=False))
     onet_in = BoxSet(squares, rnet.kept.scores.copy())
-    warnings += _offimage_warnings(squares, W, H, "ONet")
+    warnings = warnings + _offimage_warnings(squares, W, H, "ONet")
 
     clock.report("ONet", 0.85)
-    onet = _net_stage(nets.onet, image, onet_in, 48, params["t3"], NMS_ONET, "min", engine)
+    onet = _cached_stage(keys.cache, keys.stage("onet", params), lambda: _net_stage(
+        nets.onet, image, onet_in, 48, params["t3"], NMS_ONET, "min", arith, keys))
     clock.lap("onet")
     dets = BoxSet(B.final_fix(onet.kept.boxes), onet.kept.scores.copy())
     clock.ms["total"] = (time.perf_counter() - clock.t0) * 1000
@@ -237,8 +297,27 @@ def detect(image: np.ndarray, min_face_size=60, t1=0.6, t2=0.7, t3=0.7, pyramid_
                  clock.ms, warnings)
 
 
+def _cached_stage(cache, key, compute):
+    """compute() once per key in the stage cache."""
+    value = cache.get(key)
+    return value if value is not None else cache.put(key, compute())
+
+
+def _merge_scales(scales, W, H):
+    """Cross-scale NMS 0.7, then PNet correction and squaring (semantics 4.4):
+    (merged BoxSet, its Filtered, RNet input BoxSet, warnings)."""
+    allb = _concat([s.kept for s in scales])
+    order, sup = B.nms(allb.boxes, allb.scores, NMS_MERGE)
+    merged = allb.take(order)
+    merged_nms = Filtered(np.where(sup >= 0, SUPPRESSED, KEPT).astype(np.int8), sup,
+                          order.astype(np.int32))
+    squares = B.rectify(B.apply_correction(merged.boxes, merged.corrections, add1=False))
+    return merged, merged_nms, BoxSet(squares, merged.scores.copy()), \
+        _offimage_warnings(squares, W, H, "RNet")
+
+
 def detect_bytes(data: bytes, name: str = "image", models=None, engine="exact", cpp_build="avx512",
-                 threads=1, budget=None, **params) -> Trace:
+                 threads=1, budget=None, cache=True, **params) -> Trace:
     """Detect on an image file's bytes, decoded like cv::imread; the trace records the file name
     and SHA-256, and the decoder's notes (e.g. first frame of an animation) lead its warnings.
     budget: pyramid pixels allowed (cost.check_budget, checked before PNet runs); None = no limit."""
@@ -249,16 +328,17 @@ def detect_bytes(data: bytes, name: str = "image", models=None, engine="exact", 
         check_budget(dec.image.shape[0], dec.image.shape[1], checked, budget)
     info = {"file": name, "sha256": hashlib.sha256(data).hexdigest()}
     trace = detect(dec.image, models=models, engine=engine, image_info=info, cpp_build=cpp_build,
-                   threads=threads, **params)
+                   threads=threads, cache=cache, **params)
     trace.warnings[:0] = dec.notes
     return trace
 
 
-def _net_stage(net, image, inp: BoxSet, size, threshold, nms_thr, mode, engine) -> NetStage:
-    """RNet or ONet over all input squares at once, then threshold, (+1 correction,) NMS."""
+def _net_stage(net, image, inp: BoxSet, size, threshold, nms_thr, mode, engine, keys) -> NetStage:
+    """RNet or ONet over all input squares (outputs cached per box), then threshold,
+    (+1 correction,) NMS."""
     if len(inp) == 0:
         return _empty_stage(inp)
-    out = _run_net(net, image, inp.boxes, size, engine)
+    out = _cached_net(net, image, inp.boxes, size, engine, keys)
     scores, corr = box_probability(out), np.ascontiguousarray(out[:, 2:6])
     if mode == "iou":   # RNet: NMS on the input squares
         filtered, kept = _filter(len(inp), scores, threshold, inp.boxes, nms_thr, mode)

@@ -29,7 +29,8 @@ def _add_params(p):
     p.add_argument("--allow-expensive", action="store_true",
                    help="run even when the pyramid exceeds the cost budget (default: refuse, exit 2)")
     p.add_argument("--custom-architecture", action="store_true",
-                   help="accept model files that are not OpenFace's MTCNN layer shapes (size-bounded)")
+                   help="accept model files that are not OpenFace's MTCNN layer shapes, size-bounded "
+                        "(default: refuse them)")
 
 
 def _add_tolerances(p):
@@ -103,9 +104,34 @@ def cmd_trace(a):
 def cmd_compare(a):
     from . import compare
     from .trace import load_any
-    ref, cand = load_any(a.reference), load_any(a.candidate)   # + their heatmaps sidecars
+    ref = load_any(a.reference)                   # + its heatmaps sidecar
+    if a.candidate is None:
+        return _compare_builds(ref, a)
+    cand = load_any(a.candidate)
     rep = compare(ref, cand, tol_px=a.tol_px, tol_score=a.tol_score)
     print(json.dumps(rep.to_dict(), indent=1) if a.json else rep.format())
+    return 0 if rep.ok else 1
+
+
+def _compare_builds(ref, a):
+    """No candidate: run this port as both C++ builds on --image and say which one `ref` is."""
+    from . import decode_image, load_models
+    from .identify import identify_build
+    from .safe_io import MAX_IMAGE_BYTES, read_regular_file
+    if not a.image:
+        raise ValueError("compare needs a CANDIDATE file, or --image to run both C++ builds on")
+    try:
+        data = read_regular_file(a.image, MAX_IMAGE_BYTES)
+    except OSError as e:
+        raise MTCNNInputError(f"{a.image}: cannot read ({e.strerror or e})") from None
+    image = decode_image(data, name=Path(a.image).name).image
+    match = identify_build(ref, image, models=load_models(a.models), threads=threads_arg(a.threads),
+                           tol_px=a.tol_px, tol_score=a.tol_score)
+    rep = match.reports[match.nearest]
+    if a.json:
+        print(json.dumps(match.to_dict() | {"report": rep.to_dict()}, indent=1))
+    else:
+        print(f"C++ build: {match.describe()}\ncompared with this port as {match.nearest}:\n{rep.format()}")
     return 0 if rep.ok else 1
 
 
@@ -126,9 +152,17 @@ def build_parser(prog="python -m mtcnn_core"):
     t.add_argument("--heatmaps", action="store_true",
                    help="also write <stem>.heatmaps.npz (default: off)")
     _add_params(t)
-    c = sub.add_parser("compare", help="compare two traces stage by stage (exit 0 if within tolerance)")
+    c = sub.add_parser("compare", help="compare two traces stage by stage (exit 0 if within tolerance); "
+                                       "with --image instead of a candidate: which C++ build made REFERENCE")
     c.add_argument("reference", help="reference trace JSON, detections JSON or x,y,w,h,confidence CSV")
-    c.add_argument("candidate", help="candidate trace, same formats")
+    c.add_argument("candidate", nargs="?", default=None,
+                   help="candidate trace, same formats (default: none; then --image is needed)")
+    c.add_argument("--image", default=None,
+                   help="the image REFERENCE was made from: run this port as both OpenFace builds "
+                        "(avx512, avx2) with its parameters and say which one it matches bit for bit "
+                        "(default: none)")
+    c.add_argument("--models", default=None, help="folder of PNet/RNet/ONet.dat for --image (default: bundled)")
+    c.add_argument("--threads", type=int, default=None, help="kernel threads for --image (default: all cores)")
     c.add_argument("--json", action="store_true", help="print the report as JSON (default: text)")
     _add_tolerances(c)
     try:

@@ -27,6 +27,57 @@ OPENCV_FORMATS = {"JPEG", "PNG", "BMP", "WEBP", "TIFF", "PPM", "JPEG2000", "SUN"
 HDR_HEADER_BYTES = 1 << 16
 
 
+#: File signatures `cv::imread` of OpenCV 4.6 (OpenFace 2.2's build) decodes: BMP, JPEG, JPEG
+#: 2000 (codestream and JP2), PNG, WebP, PBM/PGM/PPM/PAM, PFM, Sun raster, TIFF, OpenEXR and
+#: Radiance HDR. GIF (OpenCV >= 4.11), AVIF (>= 4.9, optional), JPEG XL (>= 4.11) and the
+#: Pillow-only formats are not among them: OpenFace gets an empty image for those files.
+OPENCV46_SIGNATURES = (b"BM", b"\xff\xd8\xff", b"\xff\x4f\xff\x51",
+                       b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\x89PNG\r\n\x1a\n",
+                       b"P1", b"P2", b"P3", b"P4", b"P5", b"P6", b"P7", b"PF", b"Pf",
+                       b"\x59\xa6\x6a\x95", b"II*\x00", b"MM\x00*", b"\x76\x2f\x31\x01",
+                       b"#?RADIANCE", b"#?RGBE")
+
+
+def container_name(data: bytes) -> str:
+    """A short name of the file's format from its first bytes (for messages)."""
+    if data[:4] == b"GIF8":
+        return "GIF"
+    if data[4:8] == b"ftyp":
+        brand = data[8:12]
+        return {b"avif": "AVIF", b"avis": "AVIF", b"heic": "HEIC", b"mif1": "HEIF"}.get(brand, "ISO-BMFF")
+    if data[:2] == b"\xff\x0a" or data[:12] == b"\x00\x00\x00\x0cJXL \r\n\x87\n":
+        return "JPEG XL"
+    im = _pil_open(data)
+    return im.format if im is not None and im.format else "this format"
+
+
+def opencv46_reads(data: bytes) -> bool:
+    """Whether OpenFace's OpenCV 4.6 `cv::imread` recognises the file's format (by signature)."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return True
+    return any(data.startswith(sig) for sig in OPENCV46_SIGNATURES)
+
+
+def openface_unreadable_note(data: bytes) -> str:
+    return (f"OpenFace would see no image: its OpenCV 4.6 cv::imread cannot read {container_name(data)} "
+            "files and returns an empty image, so the C++ detects nothing. The faces shown here "
+            "come from this app's newer decoder; convert the file (e.g. to PNG) to compare with "
+            "the C++.")
+
+
+def _truncated_jpeg(data: bytes):
+    """A JPEG cut short, decoded as cv::imread decodes it: libjpeg warns 'Premature end of JPEG
+    file', inserts an end-of-image marker and fills the missing blocks. (cv2.imdecode refuses
+    such a buffer; the same buffer with the marker appended decodes to imread's exact pixels.)"""
+    import cv2
+    if not data.startswith(b"\xff\xd8\xff") or data.endswith(b"\xff\xd9"):
+        return None
+    try:
+        return cv2.imdecode(np.frombuffer(data + b"\xff\xd9", np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error:
+        return None
+
+
 @dataclass
 class DecodedImage:
     """image: (H, W, 3) uint8 BGR; notes: what the decoder did that a user may not expect."""
@@ -184,7 +235,14 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = 
         raise ImageError(f"{name}: OpenCV cannot decode it ({_first_line(e)})") from None
     notes = []
     if img is None:
+        img = _truncated_jpeg(data)
+        if img is not None:
+            notes.append("truncated JPEG ('Premature end of JPEG file'): decoded as cv::imread does, "
+                         "the rows present and libjpeg's fill below them; OpenFace sees these pixels")
+    if img is None:
         img = _decode_with_pil(data, name, notes, max_pixels)
+    if img is not None and not opencv46_reads(data):
+        notes.insert(0, openface_unreadable_note(data))
     if img is None:
         raise ImageError(f"{name}: not a decodable image (corrupt, truncated or unsupported format)")
     if img.shape[0] * img.shape[1] > max_pixels:

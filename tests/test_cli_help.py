@@ -35,7 +35,9 @@ def test_every_option_has_help_with_default(name):
 
 def test_compare_offers_only_comparison_options():
     opts = {o for a in subcommands()["compare"]._actions for o in a.option_strings}
-    assert opts == {"-h", "--help", "--json", "--tol-px", "--tol-score"}
+    # --image/--models/--threads: run this port as both C++ builds to say which one made REFERENCE
+    assert opts == {"-h", "--help", "--json", "--tol-px", "--tol-score", "--image", "--models", "--threads"}
+    assert not opts & {"--min-face-size", "--t1", "--engine", "--cpp-build"}
 
 
 def test_help_shows_tolerance_defaults():

@@ -138,8 +138,8 @@ def test_column_calls_follow_the_examples_and_restart_per_chunk():
         starts = [w for w, p in calls if p == 0]
         assert starts == expect
     n = 104512 + 30
-    codes, calls = openblas.column_codes(n), naive_calls(n)
-    assert len(calls) == n and all(codes[i] == code_of(*calls[i]) for i in range(n))
+    codes = openblas.column_codes(n)
+    assert [int(c) for c in codes] == [code_of(*wp) for wp in naive_calls(n)]
     assert (codes[104508:104512] == openblas.WIDTH4).all()          # 104512 = 8709*12 + 4
     assert (codes[104512:104518] == openblas.WIDE_LEFT).all()        # the new chunk restarts
     # the last 30 columns: 12 + 12 + 4 + 2
@@ -342,3 +342,18 @@ def test_compiled_maxpool_is_the_cpp_rule(size, k, s, n):
                 if x[c, r, cc, b] > m:
                     m = x[c, r, cc, b]
         assert bits(got[c, i, j, b]) == bits(F32(m))
+
+
+@pytest.mark.parametrize("size", [24, 48])
+def test_compiled_crops_equal_the_numpy_crops(size):
+    # boxes inside, across every edge, wholly outside, empty and 1 px, up to 4x the crop size
+    from mtcnn_core import boxes as B
+    img = mc.load_image(mc.BUNDLED_DIR.parent / "sample_images" / "faces_at_scales.png") \
+        if (mc.BUNDLED_DIR.parent / "sample_images").is_dir() else rng.integers(0, 256, (300, 400, 3), np.uint8)
+    h, w = img.shape[:2]
+    xy = rng.integers(-80, max(w, h) + 20, (400, 2))
+    side = rng.integers(0, 4 * size, (400, 1))
+    squares = np.concatenate([xy, side, side], axis=1).astype(F32)
+    got = B.crop_batch(img, squares, size, planar=True)
+    want = B.crop_batch(img, squares, size, planar=True, compiled_crops=False)
+    assert same_bits(got, want)

@@ -13,7 +13,7 @@ the survivors, each with its one-line description.
     python tools/mutation.py -k nms -k compare    # only mutants whose id contains a word
     python tools/mutation.py --list               # the mutants, without running anything
 
-The copy has no ../shared beside it unless --shared PATH is given, so parity runs on the traces
+The copy has no shared reference folder beside it unless --shared PATH is given, so parity runs on the traces
 bundled in sample_images/ (fast). Tests that already fail on the unmutated copy are deselected
 (and listed) so they cannot count as kills.
 """

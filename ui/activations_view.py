@@ -12,9 +12,15 @@ from . import draw, imaging, nets_input, pipeline, state
 NET_STAGE = {"RNet": ("rnet", 24), "ONet": ("onet", 48)}
 
 
+def on_network_change():
+    """A layer index means another layer in another network: start again at layer 0."""
+    st.session_state.act_layer = 0
+
+
 def render(run):
     """Page body."""
-    net_name = st.radio("Network", ("PNet", "RNet", "ONet"), horizontal=True, key="act_net")
+    net_name = st.radio("Network", ("PNet", "RNet", "ONet"), horizontal=True, key="act_net",
+                        on_change=on_network_change)
     x, input_key, label = choose_input(run, net_name)
     if x is None:
         return
@@ -27,7 +33,7 @@ def render(run):
     c1.image(draw.crop_preview(x, scale=max(1, 192 // max(x.shape[-2:]))), caption=label)
     with c2:
         st.dataframe(layer_table(input_key, net_name, rows, outs), hide_index=True, width="stretch",
-                     height=260)
+                     height=35 * (len(rows) + 1) + 3)   # every layer, no inner scrollbar
     mode = st.radio("Colour scale", act.COLOUR_MODES, horizontal=True, key="act_colour")
     if st.session_state.get("act_layer", 0) >= len(outs):
         st.session_state.act_layer = 0

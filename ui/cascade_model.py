@@ -98,6 +98,24 @@ def fate_text(sb: StageBoxes, i: int) -> str:
     return core.FATE_NAMES.get(f, "kept") if f != core.KEPT or sb.fates_known else "kept"
 
 
+#: Cascade table column widths (px): wide enough for 4-digit coordinates with 4 decimals,
+#: 7-decimal scores and the longest fate text.
+TABLE_WIDTHS = {"#": 50, "x": 95, "y": 95, "w": 90, "h": 90, "score": 100, "fate": 230}
+#: Fate and score first: on a narrow page the coordinates scroll, the verdict stays in view.
+TABLE_ORDER = ("#", "fate", "score", "x", "y", "w", "h")
+
+
+def full_score(s) -> str:
+    """A float32 score in the fewest digits that identify it (0.9999998, never rounded to 1)."""
+    return np.format_float_positional(np.float32(s), trim="-")
+
+
+def empty_stage_note(name: str) -> str:
+    """Why a stage can be empty, in plain words."""
+    return (f"No boxes at {name}: every box was rejected earlier (below a threshold or suppressed "
+            "by NMS). Lower t1/t2/t3 or min face size in the sidebar to see more candidates.")
+
+
 def stage_rows(sb: StageBoxes) -> list[dict]:
     """Table rows for a stage: index, geometry, score and fate."""
     return [{"#": i, "x": float(b[0]), "y": float(b[1]), "w": float(b[2]), "h": float(b[3]),

@@ -6,11 +6,15 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from . import cascade_model as cm
-from . import core, draw, figures, nets_input, overlay
+from . import core, draw, explain_box, figures, nets_input, overlay
 
 STAGE_KEY, BOX_KEY = "cascade_stage", "cascade_box"
-FADED = {core.BELOW_THRESHOLD: ("#9a9a9a", "below threshold"),
-         core.SUPPRESSED: ("#ff6b6b", "suppressed by NMS")}
+#: Which (image, parameters, stage) the inspected box index refers to, and the table's version
+#: (a new version is a new table widget: its tick is cleared when the selector moves away).
+BOX_OWNER, TABLE_VERSION = "_cascade_box_for", "_cascade_table_version"
+FADED = {core.BELOW_THRESHOLD: ("#d0d0d0", "below threshold"),
+         core.SUPPRESSED: ("#ff5c5c", "suppressed by NMS")}
+SELECTED_COLOUR = "#ffffff"
 
 
 def step_stage(delta: int):
@@ -35,63 +39,97 @@ def render(run):
     st.markdown(f"**{name}** — {cm.EXPLAIN[name]}")
     if not sb.fates_known and name != "final":
         st.caption("This trace does not record which NMS removed which box (C++ traces don't).")
-    left, right = st.columns([3, 2])
-    with left:
-        st.plotly_chart(stage_figure(run, sb), width="stretch", key="cascade_fig")
-    with right:
-        st.plotly_chart(figures.funnel_figure(cm.funnel_counts(trace), current=name),
-                        width="stretch", key="cascade_funnel")
-    _table_and_box(run, sb)
+    selected = selected_box(run, sb)
+    st.plotly_chart(stage_figure(run, sb, selected), width="stretch", key="cascade_fig")
+    _table_and_box(run, sb, selected)
+    st.plotly_chart(figures.funnel_figure(cm.funnel_counts(trace), current=name),
+                    width="stretch", key="cascade_funnel")
+    if len(sb):   # teach: follow the selected box (ui/explain_box.py)
+        explain_box.render(run, name, int(st.session_state.get(BOX_KEY, 0)))
 
 
-def stage_figure(run, sb: cm.StageBoxes) -> go.Figure:
-    """The image with the stage's kept boxes coloured by score and the rejected ones faded."""
-    fig = overlay.image_figure(run, px_height=520)
+def selected_box(run, sb: cm.StageBoxes) -> int | None:
+    """The inspected box: one index in session state for table and selector alike, reset to the
+    first box when the image, the parameters or the stage change (an index means another box)."""
+    ss = st.session_state
+    owner = (run.key, sb.name, len(sb))
+    if ss.get(BOX_OWNER) != owner or not 0 <= ss.get(BOX_KEY, 0) < max(len(sb), 1):
+        ss[BOX_OWNER] = owner
+        ss[BOX_KEY] = 0
+        ss[TABLE_VERSION] = ss.get(TABLE_VERSION, 0) + 1
+    return int(ss[BOX_KEY]) if len(sb) else None
+
+
+def stage_figure(run, sb: cm.StageBoxes, selected: int | None = None) -> go.Figure:
+    """The image with the stage's kept boxes coloured by score, the rejected ones dotted (visible,
+    in their own colours) and the inspected box outlined in white."""
+    fig = overlay.image_figure(run, px_height=overlay.fit_height(run, 760))
     kept = sb.fate == core.KEPT
     for fate, (colour, label) in FADED.items():
         sel = sb.fate == fate
         if sel.any():
-            figures.add_boxes(fig, sb.boxes[sel], f"{label} ({int(sel.sum())})", colour, width=1,
-                              opacity=0.5, dash="dot")
+            figures.add_boxes(fig, sb.boxes[sel], f"{label} ({int(sel.sum())})", colour, width=1.5,
+                              opacity=0.9, dash="dot")
     if kept.any():
         figures.add_scored_boxes(fig, sb.boxes[kept], sb.scores[kept], "kept")
+    if selected is not None and 0 <= selected < len(sb):
+        figures.add_boxes(fig, sb.boxes[selected:selected + 1], f"inspected #{selected}",
+                          SELECTED_COLOUR, width=4)
     if len(sb):
-        texts = [f"#{i}: {sb.score_label} {s:.4f}<br>{cm.fate_text(sb, i)}"
+        texts = [f"#{i}: {sb.score_label} {cm.full_score(s)}<br>{cm.fate_text(sb, i)}"
                  for i, s in enumerate(sb.scores)]
         figures.add_box_hover(fig, sb.boxes, texts, sb.name, scores=sb.scores, showscale=True)
     return fig
 
 
-def on_table_select():
-    """Clicking a table row selects that box for inspection."""
-    event = st.session_state.get("cascade_table")
+def table_key() -> str:
+    return f"cascade_table_{st.session_state.get(TABLE_VERSION, 0)}"
+
+
+def on_table_select(key: str):
+    """Clicking a table row selects that box for inspection (the same state as the selector)."""
+    event = st.session_state.get(key)
     rows = getattr(getattr(event, "selection", None), "rows", None) or []
     if rows:
         st.session_state[BOX_KEY] = int(rows[0])
 
 
-def _table_and_box(run, sb: cm.StageBoxes):
+def on_selector_change():
+    """The selector moved: a new table widget, so no row stays ticked for another box."""
+    st.session_state[TABLE_VERSION] = st.session_state.get(TABLE_VERSION, 0) + 1
+
+
+def table_columns() -> dict:
+    """Column formats: 4 decimals of every coordinate (1022.2139 fits), full float32 scores,
+    and room for the fate text."""
+    cfg = {c: st.column_config.NumberColumn(c, format="%.4f", width=w)
+           for c, w in cm.TABLE_WIDTHS.items() if c in "xywh"}
+    cfg["#"] = st.column_config.NumberColumn("#", format="%d", width=cm.TABLE_WIDTHS["#"])
+    cfg["score"] = st.column_config.NumberColumn("score", format="%.7f", width=cm.TABLE_WIDTHS["score"])
+    cfg["fate"] = st.column_config.TextColumn("fate", width=cm.TABLE_WIDTHS["fate"])
+    return cfg
+
+
+def _table_and_box(run, sb: cm.StageBoxes, selected: int | None):
     if not len(sb):
-        st.info("No boxes at this stage.")
+        st.info(cm.empty_stage_note(sb.name))
         return
-    left, right = st.columns([1, 1])
-    with left:
-        st.dataframe(pd.DataFrame(cm.stage_rows(sb)), hide_index=True, width="stretch", height=320,
-                     key="cascade_table", on_select=on_table_select, selection_mode="single-row")
-        st.caption("Click a column header to sort, a row to inspect that box.")
-    with right:
-        if st.session_state.get(BOX_KEY, 0) >= len(sb):
-            st.session_state[BOX_KEY] = 0
-        i = st.selectbox("Inspect box", range(len(sb)), key=BOX_KEY,
-                         format_func=lambda k: f"#{k}  {sb.scores[k]:.4f}  {cm.fate_text(sb, k)}")
-        _box_detail(run, sb, int(i))
+    key = table_key()
+    st.dataframe(pd.DataFrame(cm.stage_rows(sb)), hide_index=True, width="stretch", height=320,
+                 key=key, on_select=lambda: on_table_select(key), selection_mode="single-row",
+                 column_config=table_columns(), column_order=cm.TABLE_ORDER)
+    st.caption("Click a column header to sort, a row to inspect that box (outlined in white above).")
+    i = st.selectbox("Inspect box", range(len(sb)), key=BOX_KEY, on_change=on_selector_change,
+                     format_func=lambda k: f"#{k}  {cm.full_score(sb.scores[k])}  "
+                                           f"{cm.fate_text(sb, k)}")
+    _box_detail(run, sb, int(i))
 
 
 def _box_detail(run, sb: cm.StageBoxes, i: int):
     box = sb.boxes[i]
     st.markdown(f"**#{i}** at ({box[0]:.0f}, {box[1]:.0f}) size {box[2]:.0f}×{box[3]:.0f} — "
-                f"{sb.score_label} **{sb.scores[i]:.4f}**, {cm.fate_text(sb, i)}")
-    cols = st.columns(2)
+                f"{sb.score_label} **{cm.full_score(sb.scores[i])}**, {cm.fate_text(sb, i)}")
+    cols = st.columns([1, 2])
     if sb.crop_size:
         x = nets_input.crop(run.sha, tuple(float(v) for v in box), sb.crop_size, run.bgr)
         cols[0].image(draw.crop_preview(x, scale=max(2, 144 // sb.crop_size)),

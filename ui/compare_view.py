@@ -3,20 +3,31 @@ from __future__ import annotations
 
 import hashlib
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from . import core, figures, overlay, pipeline, samples
+from . import core, figures, overlay, pipeline, samples, state
+from . import stage_compare as sc
 
-CPP_COLOUR, PY_COLOUR = "#ff8c00", "#00e5ff"
+CPP_COLOUR, PY_COLOUR = sc.CPP_COLOUR, sc.PY_COLOUR
+STAGE_PICK = "compare_stage"
+#: Pixel height of one st.dataframe row (and its header), to show a whole table without scrolling.
+ROW_PX = 35
 SOURCES = ("Bundled C++ trace of this sample", "Upload a C++ result")
 
 
 @st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
 def parse_reference(digest: str, name: str, _data: bytes, _npz: bytes | None):
-    """A user's file (trace JSON / minimal JSON / CSV, optional heatmaps npz) as a Trace."""
-    return core.load_any(_data, name, heatmaps=_npz)
+    """A user's file (trace JSON / minimal JSON / CSV, optional heatmaps npz) as
+    (Trace, why the npz was left out or None). An npz that does not fit the trace (another image,
+    other sizes) does not block the comparison: the trace is compared without heatmaps."""
+    if _npz is None:
+        return core.load_any(_data, name), None
+    try:
+        return core.load_any(_data, name, heatmaps=_npz), None
+    except core.TraceFormatError as e:
+        trace = core.load_any(_data, name)      # the trace itself is bad: this raises too
+        return trace, str(e)
 
 
 @st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
@@ -31,19 +42,109 @@ def render(run):
     if ref is None:
         return
     tol_px, tol_score = _tolerances()
+    match = build_match(run, ref, ref_key)
+    run = candidate_run(run, match)
     report = compare_runs(run.key, ref_key, tol_px, tol_score, ref, run.trace)
     _mismatch_notes(run, ref, report)
     _verdict(report)
-    st.plotly_chart(overlay_figure(run, ref, label), width="stretch", key="compare_overlay")
-    st.subheader("Per face")
-    st.dataframe(face_table(report), hide_index=True, width="stretch")
+    verdict_slot(run, match)
     if ref.has_stages:
-        st.subheader("Stage by stage")
-        st.dataframe(style_stage_table(stage_table(report), report.first_divergent),
-                     hide_index=True, width="stretch")
+        stage_view(run, ref, report, label, tol_px)
+        st.subheader("Every stage")
+        table = stage_table(report)
+        st.dataframe(style_stage_table(table, report.first_divergent), hide_index=True,
+                     width="stretch", height=full_height(len(table)))
         _heatmaps(run, ref)
     else:
-        st.caption("Detections only: load a full mtcnn-trace JSON for the stage-by-stage table.")
+        st.caption("Detections only: load a full mtcnn-trace JSON for the stage-by-stage view.")
+        st.plotly_chart(overlay_figure(run, ref, label), width="stretch", key="compare_overlay")
+    st.subheader("Per face")
+    faces = face_table(report)
+    st.dataframe(faces, hide_index=True, width="stretch", height=full_height(len(faces), 20))
+
+
+BUILD_NAMES = {"avx512": "AVX-512", "avx2": "AVX2"}
+
+
+def build_match(run, ref, ref_key):
+    """Which OpenFace build the C++ result matches bit for bit (mc.identify_build), from this
+    port's runs of both builds (each cached like any run)."""
+    runs = {b: state.current_run(b).trace for b in core.mc.BUILDS}
+    return identify(run.key, ref_key, ref, runs)
+
+
+@st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
+def identify(run_key: str, ref_key: str, _ref, _runs):
+    return core.mc.identify_build(_ref, runs=_runs)
+
+
+def candidate_run(run, match):
+    """The Python run to compare: with the sidebar on 'auto', the build the C++ result matches
+    (or the nearer one); a pinned build stays."""
+    if st.session_state.get("cpp_build", "auto") != "auto" or match.nearest == run.cpp_build:
+        return run
+    return state.current_run(match.nearest)
+
+
+def verdict_slot(run, match):
+    """Which build made the C++ result, next to the overlay."""
+    text = match.describe()
+    shown = f" This page compares with the port run as the {BUILD_NAMES[run.cpp_build]} build."
+    if match.build or len(match.matches) == 2:
+        st.success(f"C++ build: {text}.{shown}", icon=":material/memory:")
+    else:
+        st.warning(f"C++ build: {text}.{shown}", icon=":material/memory:")
+
+
+def full_height(rows: int, max_rows: int | None = None) -> int:
+    """st.dataframe height showing `rows` rows (up to max_rows) without an inner scrollbar."""
+    shown = rows if max_rows is None else min(rows, max_rows)
+    return ROW_PX * (max(shown, 1) + 1) + 3
+
+
+def open_cascade(stage: str):
+    """Button callback: show this stage on the Cascade page."""
+    st.session_state["cascade_stage"] = stage
+
+
+def stage_view(run, ref, report, label, tol_px):
+    """The port debugger's main view: one stage's C++ and Python boxes on the image."""
+    st.subheader("One stage on the image")
+    names = sc.stage_names(report)
+    if st.session_state.get(STAGE_PICK) not in names:
+        st.session_state[STAGE_PICK] = sc.default_stage(report)
+    c1, c2 = st.columns([3, 1])
+    name = c1.selectbox("Stage (default: the first divergent one)", names, key=STAGE_PICK,
+                        format_func=lambda n: n + ("  ← first divergent"
+                                                   if n == report.first_divergent else ""))
+    target = sc.CASCADE_STAGE.get(name)
+    if target:
+        c2.write("")
+        if c2.button("Open in Cascade ↗", key="compare_to_cascade",
+                     help=f"Show the “{target}” stage on the Cascade page",
+                     on_click=open_cascade, args=(target,), width="stretch"):
+            st.switch_page("pages/cascade.py")
+    srep = report.stage(name)
+    ref_boxes, cand_boxes = sc.stage_boxes(ref, name), sc.stage_boxes(run.trace, name)
+    if ref_boxes is None or cand_boxes is None or srep is None:
+        st.info(f"Stage {name} is not in both traces.")
+        return
+    cats = sc.categorise(srep, tol_px)
+    counts = cats.counts()
+    cols = st.columns(4)
+    for col, (k, v) in zip(cols, counts.items()):
+        col.metric(k, v)
+    fig = sc.stage_figure(overlay.image_figure(run, px_height=overlay.fit_height(run, 760)),
+                          ref_boxes, cand_boxes, cats,
+                          label.split(" (")[0])
+    st.plotly_chart(fig, width="stretch", key="compare_stage_fig")
+    rows = sc.delta_rows(srep, ref_boxes, cand_boxes, tol_px)
+    if rows:
+        order = {"only C++": 0, "only Python": 1, "moved": 2, "matched": 3}
+        rows.sort(key=lambda r: order[r["category"]])
+        st.caption(f"{name}: Δ = Python − C++ (scientific notation; 0 = the same float).")
+        df = pd.DataFrame(rows)
+        st.dataframe(df, hide_index=True, width="stretch", height=full_height(len(df), 15))
 
 
 def choose_reference(run):
@@ -57,15 +158,21 @@ def choose_reference(run):
 
 
 def _bundled(run):
-    path = samples.cpp_trace_path(run.name, run.params)
+    build = st.radio("Bundled trace made by OpenFace built for", list(samples.CPP_DIRS), horizontal=True,
+                     key="cpp_bundled_build", format_func=lambda b: f"{BUILD_NAMES[b]} CPUs")
+    path = samples.cpp_trace_path(run.name, run.params, build)
     if path is None:
-        choices = [p.name for p in samples.cpp_traces_for(run.name)]
+        choices = [p.name for p in samples.cpp_traces_for(run.name, build)]
         st.info("No bundled C++ trace was made with the current parameters (bundled: OpenFace "
                 "defaults, and min face 20 / t1 0.5). Pick one anyway to see the differences.")
+        if st.session_state.get("cpp_bundled_pick") not in choices:
+            st.session_state["cpp_bundled_pick"] = choices[0]
         name = st.selectbox("Bundled trace", choices, key="cpp_bundled_pick")
-        path = samples.CPP_DIR / name
-    st.caption(f"Reference: `sample_images/cpp/{path.name}`")
-    return pipeline.bundled_cpp_trace(str(path)), f"bundled:{path.name}", "C++ (OpenFace 2.2.0)"
+        path = samples.CPP_DIRS[build] / name
+    folder = samples.CPP_DIRS[build].name
+    st.caption(f"Reference: `sample_images/{folder}/{path.name}`")
+    return (pipeline.bundled_cpp_trace(str(path)), f"bundled:{folder}/{path.name}",
+            f"C++ (OpenFace 2.2.0, {BUILD_NAMES[build]})")
 
 
 def _uploaded(run):
@@ -82,10 +189,13 @@ def _uploaded(run):
     data, npz_data = up.getvalue(), (npz.getvalue() if npz is not None else None)
     digest = hashlib.sha256(data + (npz_data or b"")).hexdigest()
     try:
-        ref = parse_reference(digest, up.name, data, npz_data)
+        ref, npz_problem = parse_reference(digest, up.name, data, npz_data)
     except core.MTCNNInputError as e:
         st.error(f"{up.name}: {e}" if up.name not in str(e) else str(e))
         return None, None, None
+    if npz_problem:
+        st.warning(f"Comparing without heatmaps: the heatmaps file does not fit this trace "
+                   f"({npz_problem}).")
     return ref, f"upload:{digest}", f"C++ ({up.name})"
 
 
@@ -166,8 +276,9 @@ def overlay_figure(run, ref, label):
 def face_table(report) -> pd.DataFrame:
     """Matched C++/Python pairs with their deltas; unmatched faces flagged."""
     st_ = report.stage("detections")
-    rows = [{"C++ #": p.ref, "Python #": p.cand, "dx": p.dx, "dy": p.dy, "dw": p.dw, "dh": p.dh,
-             "IoU": p.iou, "Δconfidence": p.dscore, "status": "matched"} for p in st_.pairs]
+    rows = [{"C++ #": p.ref, "Python #": p.cand, "dx": sc.sci(p.dx), "dy": sc.sci(p.dy),
+             "dw": sc.sci(p.dw), "dh": sc.sci(p.dh), "IoU": f"{p.iou:.6f}",
+             "Δconfidence": sc.sci(p.dscore), "status": "matched"} for p in st_.pairs]
     rows += [{"C++ #": i, "Python #": None, "status": "only in C++"} for i in st_.unmatched_ref]
     rows += [{"C++ #": None, "Python #": i, "status": "only in Python"} for i in st_.unmatched_cand]
     cols = ["C++ #", "Python #", "dx", "dy", "dw", "dh", "IoU", "Δconfidence", "status"]
@@ -175,8 +286,8 @@ def face_table(report) -> pd.DataFrame:
 
 
 def stage_table(report) -> pd.DataFrame:
-    """One row per compared stage: counts, max deltas, identity and tolerance verdicts."""
-    return pd.DataFrame([s.as_row() for s in report.stages])
+    """One row per compared stage: counts, max deltas (scientific notation), verdict."""
+    return pd.DataFrame(sc.stage_rows(report))
 
 
 def style_stage_table(df: pd.DataFrame, first_divergent: str | None):
@@ -206,6 +317,16 @@ def _heatmaps(run, ref):
                     key="hm_cpp", theme=None)
     c2.plotly_chart(figures.heatmap_figure(b, py_maps[i].scale, t1, "Python", 320), width="stretch",
                     key="hm_py", theme=None)
-    diff = b.astype(np.float64) - a.astype(np.float64)
-    c3.plotly_chart(figures.diff_heatmap_figure(diff, f"Python − C++ (max |Δ| {np.abs(diff).max():.3g})"),
+    d = sc.heatmap_difference(a, b)
+    c3.plotly_chart(figures.diff_heatmap_figure(d["diff"], "Python − C++ (probability)"),
                     width="stretch", key="hm_diff", theme=None)
+    st.caption(heatmap_caption(i, d))
+
+
+def heatmap_caption(i: int, d: dict) -> str:
+    """Plain units for a heatmap difference: absolute probability and float32 ulps."""
+    if not d["cells_differing"]:
+        return f"Scale {i}: all {d['cells']:,} cells have the same float32 bits in C++ and Python."
+    return (f"Scale {i}: {d['cells_differing']:,} of {d['cells']:,} cells differ; largest "
+            f"difference {sc.sci(d['max_abs'])} in probability = {d['max_ulps']:,} ulp(s) of float32 "
+            "(1 ulp near 0.5 is 6e-08).")

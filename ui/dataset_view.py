@@ -265,11 +265,16 @@ def _find_cpp(stem: str, cpp_dir: str, problems: list):
     return None, None
 
 
+#: Sidebar choices that opening a row keeps (the batch records no model set: the session's stays).
+SESSION_CHOICES = ("model_set",)
+
+
 def open_in_compare(inputs: RowInputs):
     """Button callback: make the row's image the current image, its C++ file the uploaded C++
     result of the C++ vs Python page, and the batch's parameters the current ones (a callback,
     because the sidebar's parameter widgets already exist when the page body runs)."""
     ss = st.session_state
+    keep = {k: ss[k] for k in SESSION_CHOICES if k in ss}
     try:
         data = _read_small(inputs.image)
         cpp = _read_small(inputs.cpp)
@@ -288,6 +293,8 @@ def open_in_compare(inputs: RowInputs):
     if inputs.engine in state.ENGINES:
         ss.engine = inputs.engine
     for k, v in inputs.tolerances.items():
+        ss[k] = v
+    for k, v in keep.items():     # the page switch must not drop the session's own choices
         ss[k] = v
 
 

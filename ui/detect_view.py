@@ -9,6 +9,11 @@ import streamlit as st
 
 from . import core, draw, imaging, stages
 
+SMALLER_THAN_MIN_FACE = (
+    "Why a box can be smaller than the min face size: the cascade finds square face windows of "
+    "at least that size, then OpenFace's final fix tightens each box around the landmarks "
+    "(width × 1.0323, height × 0.7751, shifted down), so a final box is about 22 % shorter than "
+    "the window that found it.")
 LANDMARK_NOTE = "ONet's 5 landmarks — computed by ONet but discarded by OpenFace's C++ (not C++ output)"
 
 
@@ -17,10 +22,11 @@ def annotated_png(run_key: str, landmarks: bool, display: bool, _rgb: np.ndarray
     """The image with final boxes (and optionally landmarks) as PNG bytes, cached per run:
     full resolution for the download, or shrunk to the page width for display."""
     d = _trace.detections
-    im = draw.draw_boxes(_rgb, d.boxes, d.scores)
+    rgb, f = (imaging.shrink(_rgb) if display else (_rgb, 1.0))   # draw at the size shown
+    im = draw.draw_boxes(rgb, d.boxes * f, d.scores)
     if landmarks and _trace.onet is not None and _trace.onet.landmarks is not None:
-        draw.draw_landmarks(im, final_landmarks(_trace))
-    return imaging.display_png(im) if display else draw.png_bytes(im)
+        draw.draw_landmarks(im, final_landmarks(_trace) * f, face_sizes=d.boxes[:, 2] * f)
+    return imaging.display_jpeg(im) if display else draw.png_bytes(im)
 
 
 def final_landmarks(trace) -> np.ndarray:
@@ -35,15 +41,22 @@ def final_landmarks(trace) -> np.ndarray:
 
 
 @st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
-def trace_downloads(run_key: str, _trace) -> tuple[str, str, bytes | None]:
-    """(trace JSON, detections CSV, heatmaps npz or None), serialised once per run."""
-    hm = _trace.heatmaps()
-    npz = None
-    if hm:
-        buf = io.BytesIO()
-        np.savez_compressed(buf, **hm)
-        npz = buf.getvalue()
-    return _trace.to_json(), core.detections_to_csv(_trace), npz
+def trace_downloads(run_key: str, _trace) -> tuple[str, str]:
+    """(trace JSON, detections CSV), serialised once per run."""
+    return _trace.to_json(), core.detections_to_csv(_trace)
+
+
+def heatmaps_npz(trace) -> bytes:
+    """The trace's PNet heatmaps as a compressed npz (made when the user clicks download)."""
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **trace.heatmaps())
+    return buf.getvalue()
+
+
+def full_png(rgb: np.ndarray, trace) -> bytes:
+    """The full-resolution annotated PNG (made when the user clicks download: ~1 s at 1080p)."""
+    d = trace.detections
+    return draw.png_bytes(draw.draw_boxes(rgb, d.boxes, d.scores))
 
 
 def render(run):
@@ -53,8 +66,10 @@ def render(run):
     show_lm = st.toggle("Show ONet landmarks (not produced by the C++)", key="show_landmarks",
                         disabled=not has_lm, help=LANDMARK_NOTE)
     png = annotated_png(run.key, bool(show_lm and has_lm), True, run.rgb, trace)
-    st.image(png, output_format="PNG", caption=f"{run.name}: {len(trace.detections)} face(s)"
+    st.image(png, output_format="JPEG", caption=f"{run.name}: {len(trace.detections)} face(s)"
              + (f" — pink dots: {LANDMARK_NOTE}" if show_lm and has_lm else ""))
+    if len(trace.detections):
+        st.caption(SMALLER_THAN_MIN_FACE)
     _metrics(run)
     _tables(trace)
     _downloads(run)
@@ -69,14 +84,23 @@ def _metrics(run):
              "merged NMS": "after the cross-scale NMS 0.7", "final": "faces returned"}
     for col, (label, n) in zip(cols, counts):
         col.metric(label, n, help=helps.get(label))
-    cols[-1].metric("engine", stages.engine_used(trace, run.engine))
+    cols[-1].metric("engine", stages.engine_used(trace, run.engine).split(" · ")[0])
+    what, fix = stages.engine_honesty(trace, core.mc.kernels.COMPILED_ERROR is None)
+    st.caption(f"Engine: {stages.engine_used(trace, run.engine)}. {what}"
+               + (f" Faster exact path: `{fix}`." if fix else ""))
 
 
-def _table(title, rows, when_empty):
+#: Full-precision columns: 4 decimals of pixels, 7 of a float32 confidence (0.9999998, not 1).
+DETECTION_COLUMNS = {c: st.column_config.NumberColumn(c, format="%.4f") for c in "xywh"} | {
+    "confidence": st.column_config.NumberColumn("confidence", format="%.7f")}
+
+
+def _table(title, rows, when_empty, column_config=None):
     """A titled table of row dicts, or a note when there are none."""
     st.subheader(title)
     if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+                     column_config=column_config)
     else:
         when_empty()
 
@@ -85,7 +109,7 @@ def _tables(trace):
     left, right = st.columns([3, 2])
     with left:
         _table("Detections", stages.detection_rows(trace),
-               lambda: st.info("No face found with these parameters."))
+               lambda: st.info("No face found with these parameters."), DETECTION_COLUMNS)
     with right:
         _table("Time per stage", stages.timing_rows(trace),
                lambda: st.caption("This trace records no timing."))
@@ -94,12 +118,13 @@ def _tables(trace):
 def _downloads(run):
     trace = run.trace
     stem = run.name.rsplit(".", 1)[0]
-    js, csv, npz = trace_downloads(run.key, trace)
+    js, csv = trace_downloads(run.key, trace)
     cols = st.columns(4)
-    cols[0].download_button("Annotated PNG", annotated_png(run.key, False, False, run.rgb, trace),
-                            f"{stem}_faces.png", "image/png")
+    rgb = run.rgb
+    cols[0].download_button("Annotated PNG", lambda: full_png(rgb, trace), f"{stem}_faces.png",
+                            "image/png")
     cols[1].download_button("Detections CSV", csv, f"{stem}_detections.csv", "text/csv")
     cols[2].download_button("Trace JSON", js, f"{stem}.json", "application/json")
-    if npz is not None:
-        cols[3].download_button("Heatmaps npz", npz, f"{stem}.heatmaps.npz",
+    if trace.heatmaps():
+        cols[3].download_button("Heatmaps npz", lambda: heatmaps_npz(trace), f"{stem}.heatmaps.npz",
                                 "application/octet-stream")

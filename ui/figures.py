@@ -45,18 +45,22 @@ def image_figure(uri: str, pixel: float, width: int, height: int, title: str | N
                              hoverinfo="skip"))
     fig.update_xaxes(range=[0, width], showgrid=False, zeroline=False, constrain="domain")
     fig.update_yaxes(range=[height, 0], showgrid=False, zeroline=False, scaleanchor="x")
-    fig.update_layout(margin=dict(l=0, r=0, t=30 if title else 0, b=0), height=px_height,
-                      title=title, legend=dict(orientation="h", y=-0.02, yanchor="top"),
+    # legend above the plot, right-aligned: off the image and off the tick labels
+    fig.update_layout(margin=dict(l=0, r=0, t=34, b=0), height=px_height,
+                      title=dict(text=title, x=0, xanchor="left", y=1, yanchor="top", pad=dict(t=6)) if title else None,
+                      legend=dict(orientation="h", x=1, xanchor="right", y=1.0, yanchor="bottom"),
                       dragmode="pan")
     return fig
 
 
-def box_outline(boxes) -> tuple[list, list]:
-    """x/y lists tracing each [x, y, w, h] box as a closed line, boxes separated by None."""
-    xs, ys = [], []
-    for x, y, w, h in np.asarray(boxes, dtype=float).reshape(-1, 4):
-        xs += [x, x + w, x + w, x, x, None]
-        ys += [y, y, y + h, y + h, y, None]
+def box_outline(boxes) -> tuple[np.ndarray, np.ndarray]:
+    """x/y arrays tracing each [x, y, w, h] box as a closed line, boxes separated by NaN (a gap:
+    numpy arrays, so plotly does not validate a Python list element by element)."""
+    b = np.asarray(boxes, dtype=float).reshape(-1, 4)
+    x, y, w, h = (b[:, i:i + 1] for i in range(4))
+    gap = np.full_like(x, np.nan)
+    xs = np.hstack([x, x + w, x + w, x, x, gap]).ravel()
+    ys = np.hstack([y, y, y + h, y + h, y, gap]).ravel()
     return xs, ys
 
 
@@ -70,17 +74,40 @@ def add_boxes(fig: go.Figure, boxes, name: str, colour: str, width: float = 2, d
     return fig
 
 
+def edge_points(boxes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, y, box index) of 8 points on each box's outline (corners and edge middles): hover
+    targets that sit on the box, not over the face inside it."""
+    b = np.asarray(boxes, dtype=float).reshape(-1, 4)
+    x, y, w, h = b.T
+    fx = np.array([0, .5, 1, 1, 1, .5, 0, 0])
+    fy = np.array([0, 0, 0, .5, 1, 1, 1, .5])
+    px = (x[:, None] + w[:, None] * fx).ravel()
+    py = (y[:, None] + h[:, None] * fy).ravel()
+    return px, py, np.repeat(np.arange(len(b)), len(fx))
+
+
+def add_edge_hover(fig: go.Figure, boxes, texts, name: str, colour="white") -> go.Figure:
+    """Invisible hover targets on each box's outline carrying its text (no marker over faces)."""
+    px, py, which = edge_points(boxes)
+    texts = list(texts)
+    fig.add_trace(go.Scatter(x=px, y=py, mode="markers", name=name, showlegend=False,
+                             marker=dict(size=10, color=colour, opacity=0),
+                             text=np.asarray(texts, dtype=object)[which] if len(texts) else [],
+                             hovertemplate="%{text}<extra></extra>"))
+    return fig
+
+
 def add_box_hover(fig: go.Figure, boxes, texts, name: str, colour="white", scores=None,
                   showscale=False) -> go.Figure:
-    """Markers at box centres carrying the hover text (and the score colour bar, if scores given)."""
-    b = np.asarray(boxes, dtype=float).reshape(-1, 4)
-    marker = dict(size=6, color=colour, opacity=0.8, line=dict(width=1, color="black"))
-    if scores is not None:
-        marker.update(color=np.asarray(scores, float), colorscale=safe_colorscale(SCORE_SCALE), cmin=0, cmax=1,
-                      showscale=showscale, colorbar=dict(title="score", len=0.6))
-    fig.add_trace(go.Scatter(x=b[:, 0] + b[:, 2] / 2, y=b[:, 1] + b[:, 3] / 2, mode="markers",
-                             marker=marker, text=list(texts), hovertemplate="%{text}<extra></extra>",
-                             name=name, showlegend=False))
+    """Hover text on each box's outline (invisible targets, see add_edge_hover), and the score
+    colour bar if scores are given."""
+    add_edge_hover(fig, boxes, texts, name, colour)
+    if scores is not None and showscale:
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", showlegend=False,
+                                 hoverinfo="skip", marker=dict(
+                                     color=[0.0], colorscale=safe_colorscale(SCORE_SCALE), cmin=0,
+                                     cmax=1, showscale=True,
+                                     colorbar=dict(title="score", len=0.6, thickness=12))))
     return fig
 
 
@@ -157,15 +184,17 @@ def heatmap_figure(prob: np.ndarray, scale: float, t1: float, title: str | None 
     fig = go.Figure(go.Heatmap(
         z=prob, zmin=0, zmax=1, colorscale=safe_colorscale(colorscale), customdata=boxes,
         colorbar=dict(title="P(face)"),
-        hovertemplate=("cell row %{y}, col %{x}<br>P(face) = %{z:.4f}<br>"
+        hovertemplate=("cell row %{y}, col %{x}<br>P(face) = %{z:.7f}<br>"
                        "box x1=%{customdata[0]} y1=%{customdata[1]} "
                        "x2=%{customdata[2]} y2=%{customdata[3]}<extra></extra>")))
     if prob.size and prob.max() >= t1 > prob.min():
         fig.add_trace(go.Contour(z=prob, showscale=False, hoverinfo="skip", name=f"t1 = {t1}",
                                  contours=dict(start=t1, end=t1, size=1, coloring="none"),
                                  line=dict(color="cyan", width=2), showlegend=False))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", title="row y")
-    fig.update_xaxes(title="col x", constrain="domain")
+    h, w = prob.shape
+    # exact ranges (no empty padding around the map), kept square by shrinking the domain
+    fig.update_yaxes(range=[h - 0.5, -0.5], scaleanchor="x", constrain="domain", title="row y")
+    fig.update_xaxes(range=[-0.5, w - 0.5], constrain="domain", title="col x")
     fig.update_layout(height=px_height, margin=dict(l=0, r=0, t=30 if title else 0, b=0),
                       title=title, template="plotly_dark", paper_bgcolor="rgba(0,0,0,0)",
                       plot_bgcolor="rgba(0,0,0,0)")
@@ -182,9 +211,10 @@ def proposals_per_scale_figure(scales: list, current: int | None = None) -> go.F
     if current is not None and 0 <= current < len(labels):
         fig.add_vrect(x0=current - 0.5, x1=current + 0.5, fillcolor="orange", opacity=0.15,
                       line_width=0)
-    fig.update_layout(barmode="group", height=280, margin=dict(l=0, r=0, t=30, b=0),
-                      title="Proposals per scale", xaxis_title="level: scale",
-                      legend=dict(orientation="h", y=1.1))
+    fig.update_layout(barmode="group", height=300, margin=dict(l=0, r=0, t=60, b=0),
+                      title=dict(text="Proposals per scale", y=0.97, yanchor="top"),
+                      xaxis_title="level: scale",
+                      legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"))
     return fig
 
 
@@ -207,9 +237,11 @@ def diff_heatmap_figure(diff: np.ndarray, title: str, px_height: int = 360) -> g
         title = f"{title} (largest of {k}x{k} cells)"
     m = float(np.abs(diff).max()) if diff.size else 0.0
     fig = go.Figure(go.Heatmap(z=diff, zmin=-m or -1e-9, zmax=m or 1e-9, colorscale="RdBu",
-                               colorbar=dict(title="Δ"),
-                               hovertemplate="row %{y}, col %{x}<br>Δ = %{z:.3g}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x")
+                               colorbar=dict(title="Δ P"),
+                               hovertemplate="row %{y}, col %{x}<br>Δ = %{z:.3e}<extra></extra>"))
+    h, w = diff.shape
+    fig.update_yaxes(range=[h - 0.5, -0.5], scaleanchor="x", constrain="domain")
+    fig.update_xaxes(range=[-0.5, w - 0.5], constrain="domain")
     fig.update_layout(height=px_height, margin=dict(l=0, r=0, t=30, b=0), title=title,
                       template="plotly_dark", paper_bgcolor="rgba(0,0,0,0)",
                       plot_bgcolor="rgba(0,0,0,0)")

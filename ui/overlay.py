@@ -18,3 +18,9 @@ def image_figure(run, title=None, px_height=520):
     uri, pixel = display_uri(run.sha, run.rgb)
     h, w = run.rgb.shape[:2]
     return figures.image_figure(uri, pixel, w, h, title=title, px_height=px_height)
+
+
+def fit_height(run, width_px: int = 900, low: int = 360, high: int = 760) -> int:
+    """Figure height that shows the image at about width_px wide (clamped to [low, high])."""
+    h, w = run.rgb.shape[:2]
+    return int(min(max(width_px * h / max(w, 1), low), high))

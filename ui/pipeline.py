@@ -20,6 +20,31 @@ def get_models(folder: str | None, custom: bool = False):
     return core.mc.load_models(folder, custom_architecture=custom)
 
 
+@st.cache_resource(show_spinner=False)
+def _compiled_kernels_ready() -> float:
+    """Compile (first start on a machine) or load (later starts) the exact kernels once per
+    server process, with a progress bar; returns the seconds it took."""
+    bar = st.progress(0.0, text="Preparing the compiled exact kernels…")
+
+    def progress(name: str, fraction: float):
+        bar.progress(fraction, text=f"Preparing the compiled exact kernels: {name} (compiled once per "
+                                    "machine, ~10 s; later starts load them from the cache)")
+
+    seconds = core.mc.kernels.warm_up(progress)
+    bar.empty()
+    return seconds
+
+
+def kernels_ready():
+    """Make sure the compiled kernels are loaded; say so plainly when they cannot be."""
+    if core.mc.kernels.COMPILED_ERROR is not None:
+        st.sidebar.warning("The compiled kernels are unavailable (" + core.mc.kernels.COMPILED_ERROR
+                           + "): results are still exact, from the numpy reference kernels, but 10-20x "
+                             "slower. Fix: `pip install -r requirements.txt` (numba).")
+        return
+    _compiled_kernels_ready()
+
+
 @st.cache_data(max_entries=8, ttl=CACHE_TTL_S, show_spinner=False)
 def decoded_image(image_sha: str, _data: bytes) -> tuple[np.ndarray, list]:
     """(BGR uint8 image, decoder notes), keyed by the bytes' SHA-256."""
@@ -35,8 +60,8 @@ def rgb_image(image_sha: str, _data: bytes) -> np.ndarray:
 
 @st.cache_data(max_entries=16, ttl=CACHE_TTL_S, show_spinner=False)
 def run_detection(image_sha: str, params: tuple, model_folder: str | None, engine: str,
-                  _data: bytes, custom: bool = False):
-    """The Trace of one run, computed once per (image bytes, parameters, model set, engine).
+                  _data: bytes, custom: bool = False, cpp_build: str = "avx512"):
+    """The Trace of one run, computed once per (image bytes, parameters, model set, engine, build).
     Shared by every session with the same bytes, so it records no file name (state.current_run
     puts the session's own name on its copy).
 
@@ -50,7 +75,7 @@ def run_detection(image_sha: str, params: tuple, model_folder: str | None, engin
 
     models = get_models(model_folder, custom)
     trace = core.mc.detect(bgr, models=models, engine=engine, progress=progress,
-                           threads=core.mc.kernels.MAX_THREADS,
+                           threads=core.mc.kernels.MAX_THREADS, cpp_build=cpp_build,
                            image_info={"file": "", "sha256": image_sha},
                            **dict(zip(PARAM_KEYS, params)))
     bar.empty()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from . import core, figures, nets_input, overlay, stages
+from . import core, explain_cell, figures, nets_input, overlay, stages
 
 KEY = "pyr_level"
 
@@ -37,6 +37,14 @@ def level_caption(level, factor: float) -> str:
             f"{2 / level.scale:.1f} px of the original image.")
 
 
+def empty_level_note(level, t1: float) -> str:
+    """Why a level shows no proposal box."""
+    best = float(level.heatmap.max()) if level.heatmap is not None and level.heatmap.size else None
+    peak = f" (its highest P(face) is {best:.4f})" if best is not None else ""
+    return (f"No proposal at level {level.index}: no PNet cell reaches t1 = {t1}{peak}, so nothing "
+            f"of about {stages.min_face_for_scale(level.scale):.0f} px was found here.")
+
+
 def render(run):
     """Page body."""
     trace = run.trace
@@ -51,6 +59,9 @@ def render(run):
         _level_image(run, level)
     with right:
         _heatmap(run, level)
+    if level.num_above_t1 == 0:
+        st.info(empty_level_note(level, float(run.params["t1"])))
+    explain_cell.render(run, level)   # teach: follow one cell (ui/explain_cell.py)
     st.plotly_chart(proposals_figure(run, level), width="stretch", key="pyr_props")
     st.plotly_chart(figures.proposals_per_scale_figure(trace.scales, i), width="stretch",
                     key="pyr_chart")
@@ -67,25 +78,35 @@ def _heatmap(run, level):
         st.caption("No heatmap recorded for this level.")
         return
     fig = figures.heatmap_figure(level.heatmap, level.scale, float(run.params["t1"]),
-                                 title="PNet P(face) per cell (cyan: t1 contour)")
-    st.plotly_chart(fig, width="stretch", key="pyr_heat", theme=None)
+                                 title="PNet P(face) per cell (cyan: t1 contour)",
+                                 px_height=heatmap_height(level.heatmap.shape))
+    explain_cell.add_click_targets(fig, level)   # teach: a click picks the cell to explain
+    st.plotly_chart(fig, width="stretch", key="pyr_heat", theme=None,
+                    **explain_cell.heatmap_chart_kwargs(level))   # teach: click a cell to explain it
+
+
+def heatmap_height(shape, width_px: int = 560) -> int:
+    """Figure height that fits a (h, w) map drawn about width_px wide, without empty bands."""
+    h, w = shape
+    return int(min(max(width_px * h / max(w, 1) + 90, 240), 560))
 
 
 def proposals_figure(run, level):
     """This level's proposals on the original image: every cell ≥ t1 (faded) and the NMS survivors."""
     fig = overlay.image_figure(run, title=f"Level {level.index} proposals on the original image",
-                               px_height=480)
+                               px_height=overlay.fit_height(run, 760))
     cand = level.candidates
     if cand is not None and len(cand):
         gone = np.ones(len(cand), bool)
         if level.nms is not None:
             gone = level.nms.fate != core.KEPT
         figures.add_boxes(fig, cand.boxes[gone], f"≥ t1, removed by NMS 0.5 ({int(gone.sum())})",
-                          "#ff4d4d", width=1, opacity=0.45)
+                          "#ff5c5c", width=1.5, opacity=0.9, dash="dot")
     figures.add_boxes(fig, level.kept.boxes, f"kept after NMS 0.5 ({len(level.kept)})", "#2ec27e",
                       width=2)
     if len(level.kept):
-        texts = [f"kept #{k}: P={s:.4f}<br>x={b[0]:.0f} y={b[1]:.0f} w={b[2]:.0f} h={b[3]:.0f}"
+        texts = [f"kept #{k}: P={np.format_float_positional(s, trim='-')}<br>"
+                 f"x={b[0]:.0f} y={b[1]:.0f} w={b[2]:.0f} h={b[3]:.0f}"
                  for k, (b, s) in enumerate(zip(level.kept.boxes, level.kept.scores))]
         figures.add_box_hover(fig, level.kept.boxes, texts, "kept", colour="#2ec27e")
     return fig

@@ -9,6 +9,8 @@ from mtcnn_core import DEFAULTS
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = ROOT / "sample_images"
 CPP_DIR = SAMPLE_DIR / "cpp"
+#: Bundled C++ traces of each OpenFace build: AVX-512 (OpenBLAS SkylakeX) and AVX2 (Haswell) CPUs.
+CPP_DIRS = {"avx512": CPP_DIR, "avx2": SAMPLE_DIR / "cpp_haswell"}
 DEFAULT_SAMPLE = "faces_at_scales.png"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -48,18 +50,18 @@ def same_params(a: dict, b: dict) -> bool:
         return False
 
 
-def cpp_trace_path(image_name: str, params: dict) -> Path | None:
-    """The bundled C++ trace of a sample for these parameters: `<stem>.json` for OpenFace's
-    defaults, `<stem>__mfs20.json` for min face 20 / t1 0.5; None when no file matches."""
+def cpp_trace_path(image_name: str, params: dict, build: str = "avx512") -> Path | None:
+    """The bundled C++ trace of a sample for these parameters and OpenFace build: `<stem>.json`
+    for OpenFace's defaults, `<stem>__mfs20.json` for min face 20 / t1 0.5; None when none."""
     stem = Path(image_name).stem
     for suffix, ref in (("", DEFAULT_PARAMS), ("__mfs20", MFS20_PARAMS)):
-        path = CPP_DIR / f"{stem}{suffix}.json"
+        path = CPP_DIRS[build] / f"{stem}{suffix}.json"
         if path.exists() and same_params(params, ref):
             return path
     return None
 
 
-def cpp_traces_for(image_name: str) -> list[Path]:
-    """Every bundled C++ trace of a sample (any parameters)."""
+def cpp_traces_for(image_name: str, build: str = "avx512") -> list[Path]:
+    """Every bundled C++ trace of a sample (any parameters) made by that OpenFace build."""
     stem = Path(image_name).stem
-    return sorted(p for p in CPP_DIR.glob(f"{stem}*.json") if p.stem.split("__")[0] == stem)
+    return sorted(p for p in CPP_DIRS[build].glob(f"{stem}*.json") if p.stem.split("__")[0] == stem)

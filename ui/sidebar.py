@@ -5,7 +5,8 @@ import streamlit as st
 
 from . import core, pipeline, samples, state
 
-UPLOAD_TYPES = ["jpg", "jpeg", "png", "bmp", "webp", "tif", "tiff"]
+#: gif/avif are accepted and detected, with a warning that OpenFace's OpenCV 4.6 cannot read them.
+UPLOAD_TYPES = ["jpg", "jpeg", "png", "bmp", "webp", "tif", "tiff", "gif", "avif"]
 
 
 def on_sample_chosen():
@@ -60,7 +61,8 @@ def _image_source():
     if img and img["name"] != ss.sample_choice or not img:
         st.button("Use this sample", on_click=pick_sample, args=(ss.sample_choice,))
     st.file_uploader("…or upload an image", type=UPLOAD_TYPES, key="uploader", on_change=on_upload,
-                     help="JPEG, PNG, BMP, WebP or TIFF; up to the server's upload limit "
+                     help="JPEG, PNG, BMP, WebP or TIFF (GIF/AVIF too, which OpenFace itself "
+                          "cannot read); up to the server's upload limit "
                           f"and {core.max_pixels():,} pixels.")
     if img:
         st.caption(f"Current image: **{img['name']}** ({img['source']})")
@@ -90,3 +92,11 @@ def _engine_and_models():
                  help="exact: compiled kernels, bit for bit OpenFace's arithmetic (default); "
                       "reference: the same bits from the slow numpy kernels; blas: this machine's "
                       "BLAS, fast but not bit-exact.")
+    st.selectbox("C++ build", state.CPP_BUILDS, key="cpp_build",
+                 format_func=lambda b: {"auto": "auto (match the C++ result)",
+                                        "avx512": "AVX-512 CPUs (OpenBLAS SkylakeX)",
+                                        "avx2": "AVX2 CPUs (OpenBLAS Haswell)"}[b],
+                 help="Which OpenFace build's last bits to reproduce: the same OpenFace gives other "
+                      "last bits on AVX-512 and on AVX2-only CPUs. auto runs the AVX-512 build and, "
+                      "on the C++ vs Python page, compares with whichever build the C++ result "
+                      "matches.")

@@ -34,11 +34,53 @@ def detection_rows(trace) -> list[dict]:
 
 
 def engine_used(trace, requested: str) -> str:
-    """The engine the trace says it used (params/producer), else the requested one."""
-    for src in (getattr(trace, "engine", None), (trace.params or {}).get("engine")):
-        if src:
-            return str(src)
-    return requested
+    """The engine that actually ran, from the trace's producer ('exact · compiled kernels ·
+    avx512 build'); else what the params say; else the requested one."""
+    ran = producer_fields(trace)
+    if ran.get("engine"):
+        parts = [ran["engine"]]
+        if ran.get("kernels"):
+            parts.append(f"{ran['kernels']} kernels")
+        if ran.get("cpp_build"):
+            parts.append(f"{ran['cpp_build']} build")
+        return " · ".join(parts)
+    src = (trace.params or {}).get("engine")
+    return str(src) if src else requested
+
+
+def producer_fields(trace) -> dict:
+    """engine / kernels / cpp_build parsed from a producer like
+    'mtcnn_core 0.1.0 (engine=exact, kernels=compiled, cpp_build=avx512)'; {} if absent."""
+    import re
+    return dict(re.findall(r"(engine|kernels|cpp_build)=([\w.-]+)", str(trace.producer or "")))
+
+
+#: What each kernel implementation means, and the one-line fix when a faster exact path exists.
+KERNEL_EXPLAIN = {
+    "compiled": ("compiled exact kernels (numba): the C++'s FMA order, bit for bit, at BLAS speed",
+                 None),
+    "reference": ("numpy reference kernels: the same bits as the C++, 10-20x slower",
+                  "pip install -r requirements.txt (installs numba), then choose engine 'exact'"),
+    "blas": ("this machine's BLAS: fast, but the last bits depend on its kernel, not the C++'s",
+             "choose engine 'exact' for OpenFace's bits (compiled kernels, about as fast)"),
+}
+
+
+def engine_honesty(trace, compiled_available: bool) -> tuple[str, str | None]:
+    """(what ran for PNet, RNet and ONet and why, the one-line fix or None)."""
+    ran = producer_fields(trace)
+    kernels = ran.get("kernels")
+    if kernels not in KERNEL_EXPLAIN:
+        return "This trace does not say which kernels computed it.", None
+    text, fix = KERNEL_EXPLAIN[kernels]
+    why = ""
+    if kernels == "reference" and ran.get("engine") == "exact":
+        why = " (engine 'exact' fell back to them: the compiled kernels could not be loaded)"
+    elif kernels == "reference":
+        why = " (engine 'reference' chosen)"
+    if kernels == "reference" and ran.get("engine") != "exact" and compiled_available:
+        fix = "choose engine 'exact': the compiled kernels give the same bits 10-20x faster"
+    return f"PNet, RNet and ONet all ran on the {text}{why}.", fix
 
 
 def min_face_for_scale(scale: float) -> float:

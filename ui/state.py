@@ -18,6 +18,9 @@ COST_BUDGET_PIXELS = DEFAULT_BUDGET_PIXELS
 
 ENGINES = ("exact", "reference", "blas")
 BUNDLED = "bundled (models/)"
+#: Sidebar choice of the C++ build to reproduce: 'auto' runs the AVX-512 build and lets the C++ vs
+#: Python page compare with whichever build the C++ result matches; the others pin one.
+CPP_BUILDS = ("auto", "avx512", "avx2")
 
 
 @dataclass
@@ -30,6 +33,7 @@ class Run:
     params: dict
     model_folder: str | None
     engine: str
+    cpp_build: str              # the OpenFace build this run reproduces (avx512 / avx2)
     bgr: np.ndarray
     rgb: np.ndarray
     trace: object               # mtcnn_core Trace
@@ -39,7 +43,7 @@ class Run:
         """Cache key of this run for derived views (figures, downloads)."""
         p = ",".join(f"{self.params[k]}" for k in pipeline.PARAM_KEYS)
         name = hashlib.sha256(self.name.encode()).hexdigest()[:16]   # downloads carry the name
-        return f"{self.sha}|{p}|{self.model_folder}|{self.engine}|{name}"
+        return f"{self.sha}|{p}|{self.model_folder}|{self.engine}|{self.cpp_build}|{name}"
 
 
 def image_record(name: str, data: bytes, source: str) -> dict:
@@ -50,7 +54,7 @@ def image_record(name: str, data: bytes, source: str) -> dict:
 # Page-widget keys that must survive page switches (Streamlit drops the state of widgets that are
 # not drawn in a run; re-assigning the key each run turns it into plain session state).
 PERSISTENT_KEYS = ("pyr_level", "cascade_stage", "cascade_box", "show_landmarks", "cpp_source",
-                   "cpp_bundled_pick", "tol_px", "tol_score", "compare_scale", "act_net",
+                   "cpp_bundled_pick", "cpp_bundled_build", "tol_px", "tol_score", "compare_scale", "act_net",
                    "act_level", "act_box", "act_colour", "act_layer")
 
 
@@ -72,6 +76,8 @@ def init_state():
         ss.setdefault(key, value)
     if ss.get("engine") not in ENGINES:     # also an 'auto' kept from an earlier version
         ss.engine = "exact"
+    if ss.get("cpp_build") not in CPP_BUILDS:
+        ss.cpp_build = "auto"
     ss.setdefault("model_sets", {BUNDLED: None})
     ss.setdefault("model_set", BUNDLED)
     ss.setdefault("upload_error", None)
@@ -103,17 +109,27 @@ def custom_architecture() -> bool:
     return model_folder() is not None and bool(st.session_state.get("model_custom_arch"))
 
 
-def current_run() -> Run | None:
-    """The current image processed with the current settings (cached), or None with no image."""
+def pinned_build() -> str:
+    """The build the sidebar asks for ('auto' runs the default, AVX-512)."""
+    build = st.session_state.get("cpp_build", "auto")
+    return "avx512" if build == "auto" else build
+
+
+def current_run(cpp_build: str | None = None) -> Run | None:
+    """The current image processed with the current settings (cached), or None with no image;
+    cpp_build overrides the sidebar's build (the C++ vs Python page runs the other one too)."""
     img = st.session_state.get("image")
     if not img:
         return None
+    build = cpp_build or pinned_build()
     params, folder, engine = current_params(), model_folder(), st.session_state.engine
-    bgr, _ = pipeline.decoded_image(img["sha"], img["data"])
+    bgr, notes = pipeline.decoded_image(img["sha"], img["data"])
     check_budget(bgr.shape[0], bgr.shape[1], params, COST_BUDGET_PIXELS)   # before any level is made
     rgb = pipeline.rgb_image(img["sha"], img["data"])
     key = tuple(params[k] for k in pipeline.PARAM_KEYS)
-    trace = pipeline.run_detection(img["sha"], key, folder, engine, img["data"], custom_architecture())
-    trace = dataclasses.replace(trace, image={**trace.image, "file": img["name"]})
-    return Run(img["name"], img["sha"], img["data"], img["source"], params, folder, engine,
+    trace = pipeline.run_detection(img["sha"], key, folder, engine, img["data"], custom_architecture(),
+                                   build)
+    trace = dataclasses.replace(trace, image={**trace.image, "file": img["name"]},
+                                warnings=list(notes) + list(trace.warnings))
+    return Run(img["name"], img["sha"], img["data"], img["source"], params, folder, engine, build,
                bgr, rgb, trace)

@@ -17,6 +17,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -76,6 +77,16 @@ def arithmetic(engine="exact", build: str = "avx512", threads: int | None = 1) -
 
 _pool = None
 _pool_lock = threading.Lock()
+
+
+def _forget_pool():
+    """In a forked child the parent's worker threads do not exist: start a new pool on demand."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def kernel_pool() -> ThreadPoolExecutor:
@@ -141,11 +152,14 @@ def _conv_compiled(x, weight, bias, arith, slope):
     return out.reshape(o, ho, wo, n)
 
 
+@lru_cache(maxsize=512)
 def _tap_shifts(c, h, w, n, kh, kw) -> np.ndarray:
     """(C*kw*kh,) int64: where im2col term j = ci*kh*kw + cc*kh + r of output pixel q lies in the
     flattened (C, H, W, N) input, relative to q = (y*W + x)*N + box."""
     ci, cc, r = np.meshgrid(np.arange(c), np.arange(kw), np.arange(kh), indexing="ij")
-    return (((ci * h + r) * w + cc) * n).reshape(-1).astype(np.int64)
+    shifts = (((ci * h + r) * w + cc) * n).reshape(-1).astype(np.int64)
+    shifts.flags.writeable = False
+    return shifts
 
 
 def maxpool(x: np.ndarray, ky: int, kx: int, sy: int, sx: int, oh: int, ow: int) -> np.ndarray:
@@ -184,22 +198,36 @@ def fc(kind: str, cols: np.ndarray, weight: np.ndarray, bias: np.ndarray, arith)
     return fn(np.ascontiguousarray(cols.T), weight, bias, in_double).T
 
 
+#: fc1 chains run vectorised over the boxes from this many boxes on, else over the outputs
+#: (measured: RNet's 64-box batches are faster over boxes, ONet's 32-box ones over outputs).
+FC1_BOXES_VECTOR = 48
+
+
 def _fc1_compiled(cols, weight, bias, build):
     """fc1 of N boxes: cols (K, N) f32 -> (O, N). Each lane (avx512: k = l, l+16, ...) or K block
-    (avx2) is one chain per output, computed for all boxes at once; then the build's combine."""
+    (avx2) is one chain per output, run for all boxes and outputs at once (vectorised over the
+    longer of the two), then combined as the build does."""
     k, n = cols.shape
     o = weight.shape[0]
     chains = _fc1_chains(k, build)
     rows = max(int(t[-1]) for t in chains) + 1          # lanes may run past K on zero terms
-    xf = np.zeros(rows * n + compiled.PIXEL_TILE + 16, F32)
-    xf[:cols.size] = cols.reshape(-1)
+    padded = np.zeros((rows, n), F32)
+    padded[:k] = cols
     parts = []
-    for terms in chains:
-        wm = derived(weight, "fc1_chain", _chain_weights, terms[0], terms[-1] + 1, terms[1] - terms[0]
-                     if len(terms) > 1 else 1)
-        out = np.empty((o, n), F32)
-        compiled.chains(xf, (terms * n).astype(np.int64), wm, out)
-        parts.append(out)
+    if n >= FC1_BOXES_VECTOR:       # runs over the boxes; each weight the broadcast factor
+        xf = np.zeros(rows * n + compiled.PIXEL_TILE + 16, F32)
+        xf[:padded.size] = padded.reshape(-1)
+        wt = derived(weight, "fc1_rows", _weight_rows, rows)[:rows * o].reshape(rows, o)
+        for terms in chains:
+            out = np.empty((o, n), F32)
+            compiled.chains(xf, (terms * n).astype(np.int64), np.ascontiguousarray(wt[terms]), out)
+            parts.append(out)
+    else:                           # runs over the outputs; each box's input the factor
+        wt = derived(weight, "fc1_rows", _weight_rows, rows)
+        for terms in chains:
+            out = np.empty((n, o), F32)
+            compiled.chains(wt, (terms * o).astype(np.int64), np.ascontiguousarray(padded[terms]), out)
+            parts.append(out.T)
     bias = bias.astype(F32)[:, None]
     if build == "avx512":      # 16 lanes, adjacent-pairwise (3.6), then + bias
         lanes = np.stack(parts)
@@ -212,6 +240,15 @@ def _fc1_compiled(cols, weight, bias, build):
     return total
 
 
+def _weight_rows(weight: np.ndarray, rows: int) -> np.ndarray:
+    """(O, K) -> flat (rows x O) float32: row k holds every output's weight for term k (zero past
+    K), plus slack for the kernel's vector tail."""
+    o, k = weight.shape
+    flat = np.zeros(rows * o + compiled.PIXEL_TILE + 16, F32)
+    flat[:k * o] = weight.T.reshape(-1)
+    return flat
+
+
 def _fc1_chains(k: int, build: str) -> list:
     """The term indices of each chain of fc1: 16 lanes (avx512; zero-padded past K like the
     reference), or one run per K block (avx2)."""
@@ -220,13 +257,36 @@ def _fc1_chains(k: int, build: str) -> list:
     return [np.arange(s, e) for s, e in openblas.k_blocks(k)]
 
 
-def _chain_weights(weight: np.ndarray, start: int, stop: int, step: int) -> np.ndarray:
-    """(L, O) float32 weights of the terms start, start+step, ... < stop (zero past K)."""
-    o, k = weight.shape
-    padded = np.zeros((o, max(stop, k)), F32)
-    padded[:, :k] = weight
-    return np.ascontiguousarray(padded[:, start:stop:step].T)
+def _crop_once(rng):
+    from ..boxes import crop_batch
+    crop_batch(rng.integers(0, 256, (30, 30, 3), dtype=np.uint8), np.array([[2, 3, 20, 20]], F32), 24)
+
+
+def warm_up(progress=None) -> float:
+    """Compile (first use on a machine) or load from numba's cache (later starts) every compiled
+    kernel, by running each once on a tiny input. progress(name, fraction) is called before each.
+    Returns the seconds taken; 0 when the compiled kernels are unavailable."""
+    if compiled is None:
+        return 0.0
+    import time
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(0)
+    x = rng.random((2, 5, 5, 2), dtype=F32)
+    w, b = rng.random((16, 2, 3, 3), dtype=F32), rng.random(16, dtype=F32)
+    steps = [("convolution", lambda: conv(x, w, b, Arithmetic(), prelu_slope=b)),
+             ("max pooling", lambda: maxpool(x, 2, 2, 2, 2, 3, 3)),
+             ("fc1 chains", lambda: fc("fc1", rng.random((18, 2), dtype=F32), rng.random((128, 18), dtype=F32),
+                                       rng.random(128, dtype=F32), Arithmetic())),
+             ("double-sum FCs", lambda: fc("fc_seq_bias_double", rng.random((4, 2), dtype=F32),
+                                           rng.random((3, 4), dtype=F32), b[:3], Arithmetic())),
+             ("crops", lambda: _crop_once(rng))]
+    for i, (name, run) in enumerate(steps):
+        if progress is not None:
+            progress(name, i / len(steps))
+        run()
+    return time.perf_counter() - t0
 
 
 __all__ = ["Arithmetic", "arithmetic", "validate_engine", "validate_build", "ENGINES", "BUILDS",
-           "conv", "fc", "maxpool", "fuses_prelu", "FC_KINDS", "COMPILED_ERROR", "MAX_THREADS", "kernel_pool"]
+           "conv", "fc", "maxpool", "fuses_prelu", "FC_KINDS", "COMPILED_ERROR", "MAX_THREADS", "kernel_pool",
+           "warm_up"]

@@ -82,21 +82,39 @@ def _seq_taps(xf, taps, q0, wm, j0, j1, o0, ob_n, acc, pt):
 @njit(cache=True, nogil=True)
 def _split_taps(xf, taps, q0, wm, j0, j1, o0, ob_n, acc, odd, mask, pt):
     """Terms j0..j1-1 in (even, odd) pairs: even terms on acc; odd terms on `odd` where mask is
-    set (the split outputs of semantics 6.8), else on acc. j1 - j0 is even."""
-    for j in range(j0, j1, 2):
-        b0, b1 = q0 + taps[j], q0 + taps[j + 1]
-        s0, s1 = xf[b0:b0 + pt], xf[b1:b1 + pt]
-        for ob in range(ob_n):
-            w0, w1 = wm[j, o0 + ob], wm[j + 1, o0 + ob]
-            a, b, m = acc[ob], odd[ob], mask[ob]
+    set (the split outputs of semantics 6.8), else on acc. j1 - j0 is even. One channel at a
+    time, two pairs per pass, branch-free (selects, unconditional stores) so that it vectorises."""
+    for ob in range(ob_n):
+        o = o0 + ob
+        a, b, m = acc[ob], odd[ob], mask[ob]
+        j = j0
+        while j + 4 <= j1:
+            b0, b1, b2, b3 = q0 + taps[j], q0 + taps[j + 1], q0 + taps[j + 2], q0 + taps[j + 3]
+            s0, s1, s2, s3 = xf[b0:b0 + pt], xf[b1:b1 + pt], xf[b2:b2 + pt], xf[b3:b3 + pt]
+            w0, w1, w2, w3 = wm[j, o], wm[j + 1, o], wm[j + 2, o], wm[j + 3, o]
             for p in range(pt):
+                split = m[p] != 0
+                bo = b[p]
                 e = fma32(s0[p], w0, a[p])
-                t = fma32(s1[p], w1, b[p] if m[p] else e)
-                if m[p]:
-                    a[p] = e
-                    b[p] = t
-                else:
-                    a[p] = t
+                t = fma32(s1[p], w1, bo if split else e)
+                ao = e if split else t
+                bo = t if split else bo
+                e = fma32(s2[p], w2, ao)
+                t = fma32(s3[p], w3, bo if split else e)
+                a[p] = e if split else t
+                b[p] = t if split else bo
+            j += 4
+        if j < j1:
+            b0, b1 = q0 + taps[j], q0 + taps[j + 1]
+            s0, s1 = xf[b0:b0 + pt], xf[b1:b1 + pt]
+            w0, w1 = wm[j, o], wm[j + 1, o]
+            for p in range(pt):
+                split = m[p] != 0
+                bo = b[p]
+                e = fma32(s0[p], w0, a[p])
+                t = fma32(s1[p], w1, bo if split else e)
+                a[p] = e if split else t
+                b[p] = t if split else bo
 
 
 @njit(cache=True, nogil=True)
@@ -123,32 +141,57 @@ def _block(xf, taps, q0, wm, s, e, o0, ob_n, split, acc, odd, mask, pt):
             wb = wm[k, o0 + ob]
             a, b, m = acc[ob], odd[ob], mask[ob]
             for p in range(pt):
-                if bias_odd and m[p]:
-                    b[p] = b[p] + wb
-                else:
-                    a[p] = a[p] + wb
+                to_odd = bias_odd and m[p] != 0
+                av, bv = a[p], b[p]
+                a[p] = av if to_odd else av + wb
+                b[p] = bv + wb if to_odd else bv
     if split:
         for ob in range(ob_n):
             a, b, m = acc[ob], odd[ob], mask[ob]
             for p in range(pt):
-                if m[p]:
-                    a[p] = a[p] + b[p]
+                av = a[p]
+                a[p] = av + b[p] if m[p] != 0 else av
 
 
 @njit(cache=True, nogil=True)
-def _tile_mask(mask, table, colcode, q0, pt, o0, ob_n, wn, n, wo):
-    """mask[ob, p] <- split flag of channel o0+ob at virtual pixel q0+p; returns whether any."""
-    any_split = False
+def _tile_codes(codes, colcode, q0, pt, wn, n, wo):
+    """codes[p] <- column class (in its GEMM call) of virtual pixel q0+p (0 past the stored
+    columns); returns the set of classes present as bits."""
+    y = q0 // wn
+    rem = q0 - y * wn
+    x = rem // n
+    box = rem - x * n
+    w = wn // n
+    present = 0
     for p in range(pt):
-        q = q0 + p
-        y = q // wn
-        x = (q - y * wn) // n
         code = colcode[y * wo + x] if x < wo else 0
+        codes[p] = code
+        present |= 1 << code
+        box += 1
+        if box == n:
+            box = 0
+            x += 1
+            if x == w:
+                x = 0
+                y += 1
+    return present
+
+
+@njit(cache=True, nogil=True)
+def _tile_mask(mask, rowbits, codes, present, o0, ob_n, pt):
+    """mask[ob, p] <- split flag of channel o0+ob at pixel p (bit codes[p] of its row of the
+    split table); returns whether any output of the tile is split."""
+    split = False
+    for ob in range(ob_n):
+        bits = rowbits[o0 + ob]
+        split = split or (bits & present) != 0
+    if split:
         for ob in range(ob_n):
-            m = table[o0 + ob, code]
-            mask[ob, p] = m
-            any_split = any_split or m != 0
-    return any_split
+            bits = rowbits[o0 + ob]
+            m = mask[ob]
+            for p in range(pt):
+                m[p] = (bits >> codes[p]) & 1
+    return split
 
 
 @njit(cache=True, nogil=True)
@@ -168,15 +211,19 @@ def conv_span(xf, taps, wm, blocks, colcode, table, plus_zero, slope, fuse_prelu
     total = np.empty((CHANNEL_TILE, PIXEL_TILE), F32)
     mask = np.zeros((CHANNEL_TILE, PIXEL_TILE), np.uint8)
     any_table = False
+    rowbits = np.zeros(n_out, np.uint8)   # bit c: split in column class c
+    codes = np.zeros(PIXEL_TILE, np.uint8)
     for o in range(n_out):
         for c in range(table.shape[1]):
             any_table = any_table or table[o, c] != 0
+            rowbits[o] |= (table[o, c] != 0) << c
     q_end = (y1 - 1) * wn + wo * n        # past the last stored pixel of row y1-1
     for q0 in range(y0 * wn, q_end, PIXEL_TILE):
         pt = min(PIXEL_TILE, q_end - q0)
+        present = _tile_codes(codes, colcode, q0, pt, wn, n, wo) if any_table else 0
         for o0 in range(0, n_out, CHANNEL_TILE):
             ob_n = min(CHANNEL_TILE, n_out - o0)
-            split = any_table and _tile_mask(mask, table, colcode, q0, pt, o0, ob_n, wn, n, wo)
+            split = any_table and _tile_mask(mask, rowbits, codes, present, o0, ob_n, pt)
             for b in range(blocks.shape[0]):
                 _block(xf, taps, q0, wm, blocks[b, 0], blocks[b, 1], o0, ob_n, split, acc, odd,
                        mask, pt)
@@ -260,14 +307,42 @@ def maxpool(x, n, ky, kx, sy, sx, out):
     return out
 
 
+# ---- RNet/ONet crops ---------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def crop_bilinear(image, x0, y0, c0, c1, wx, r0, r1, wy, out):
+    """Bilinear crops gathered straight from the image, normalised, planar (semantics 4.9, 6.4,
+    2.6): the float32 operations of boxes.crop_batch in its order. image (H, W, 3) uint8 BGR;
+    x0, y0 (n,) int64 image position of each crop buffer's origin; c0, c1, wx (size, n) column
+    taps and weights, r0, r1, wy (size, n) row taps; pixels outside the image read 0.
+    out (3, size, size, n) float32 R, G, B."""
+    h, w = image.shape[0], image.shape[1]
+    size, n = c0.shape
+    one = F32(1)
+    for i in range(n):
+        for yy in range(size):
+            ya, yb, fy = y0[i] + r0[yy, i], y0[i] + r1[yy, i], wy[yy, i]
+            for xx in range(size):
+                xa, xb, fx = x0[i] + c0[xx, i], x0[i] + c1[xx, i], wx[xx, i]
+                for ch in range(3):
+                    p00 = F32(image[ya, xa, ch]) if 0 <= ya < h and 0 <= xa < w else F32(0)
+                    p01 = F32(image[ya, xb, ch]) if 0 <= ya < h and 0 <= xb < w else F32(0)
+                    p10 = F32(image[yb, xa, ch]) if 0 <= yb < h and 0 <= xa < w else F32(0)
+                    p11 = F32(image[yb, xb, ch]) if 0 <= yb < h and 0 <= xb < w else F32(0)
+                    top = p00 * (one - fx) + p01 * fx
+                    bottom = p10 * (one - fx) + p11 * fx
+                    v = top * (one - fy) + bottom * fy
+                    out[2 - ch, yy, xx, i] = (v - F32(127.5)) * F32(0.0078125)
+
+
 # ---- fully connected ---------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
 def chains(xf, taps, wm, out):
-    """out[o, n] <- the FMA chain from +0 over terms j of xf[taps[j] + n] * wm[j, o].
+    """out[r, p] <- the FMA chain from +0 over terms j of xf[taps[j] + p] * wm[j, r].
 
-    One chain per output of an FC over N boxes (fc1's lanes or K blocks, semantics 3.6, 6.8),
-    vectorised over the boxes. xf: the (K, N) inputs flattened plus >= PIXEL_TILE of slack;
-    taps (L,) int64 = k * N of each term; wm (L, O) f32 the matching weights; out (O, N).
+    fc1's chains (its lanes or K blocks, semantics 3.6, 6.8), vectorised over p: either the
+    outputs (xf: the weights as rows of O per term k, taps = k * O, wm (L, N) the boxes' inputs,
+    out (N, O)) or the boxes (xf: the inputs as rows of N per term, taps = k * N, wm (L, O) the
+    weights, out (O, N)). xf carries >= PIXEL_TILE of slack after its data.
     """
     n_out, width = out.shape
     acc = np.empty((CHANNEL_TILE, PIXEL_TILE), F32)

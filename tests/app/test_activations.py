@@ -48,3 +48,14 @@ def test_tile_and_kernels():
     _, cap = act.kernel_grid(np.random.randn(16, 10, 3, 3))
     assert "averaged" in cap
     assert act.as_maps(np.zeros((1, 256))).shape == (1, 1, 256)
+
+
+def test_changing_network_starts_at_layer_0():
+    """Regression: PNet layer 7 must not become RNet layer 7 (another layer entirely)."""
+    at = new_app("pages/activations.py", image="astronaut.png")
+    at.selectbox(key="act_layer").set_value(7).run()
+    assert at.selectbox(key="act_layer").value == 7
+    at.radio(key="act_net").set_value("RNet").run()
+    no_exception(at)
+    assert at.selectbox(key="act_layer").value == 0
+    assert at.selectbox(key="act_layer").options[0].startswith("0: conv")

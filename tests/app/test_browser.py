@@ -27,7 +27,10 @@ DOC_SHOTS = ROOT / "docs" / "screenshots"
 # (url path, name, selector that appears once the page has rendered its content)
 PAGES = [("", "detect", "[data-testid=stImage]"), ("pyramid", "pyramid", ".js-plotly-plot"),
          ("cascade", "cascade", ".js-plotly-plot"), ("activations", "activations", "[data-testid=stImage]"),
-         ("compare", "compare", ".js-plotly-plot"), ("models", "models", "[data-testid=stDataFrame]")]
+         ("compare", "compare", ".js-plotly-plot"), ("dataset", "dataset", "[data-testid=stMarkdown]"),
+         ("models", "models", "[data-testid=stDataFrame]")]
+#: Page widths every page is looked at (and, with MTCNN_LENS_SCREENSHOTS=1, documented) at.
+WIDTHS = (1400, 1024)
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--no-first-run"]
 
@@ -106,11 +109,22 @@ def green_box_pixels(png: bytes) -> int:
 
 
 def save_doc_shot(page, name):
-    """A small (quantised, 960 px wide) screenshot for the README."""
+    """A README screenshot (quantised, at most 1000 px wide, cut below the page's content)."""
     im = Image.open(io.BytesIO(page.screenshot())).convert("RGB")
-    im = im.resize((960, round(im.height * 960 / im.width)), Image.LANCZOS)
+    bottom = page.evaluate("""() => {
+        const blocks = document.querySelectorAll('[data-testid=stMainBlockContainer] > div > *');
+        let b = 0; blocks.forEach(e => { b = Math.max(b, e.getBoundingClientRect().bottom); });
+        return Math.ceil(b) + 24; }""")
+    im = im.crop((0, 0, im.width, min(im.height, max(int(bottom), 400))))
+    if im.width > 1000:
+        im = im.resize((1000, round(im.height * 1000 / im.width)), Image.LANCZOS)
     DOC_SHOTS.mkdir(parents=True, exist_ok=True)
     im.quantize(colors=256, dither=Image.Dither.NONE).save(DOC_SHOTS / f"{name}.png", optimize=True)
+
+
+def no_skeletons(page):
+    """Regression: charts stayed grey skeletons after the run on a first visit."""
+    return page.locator("[data-testid=stSkeleton]").count() == 0
 
 
 @pytest.fixture(scope="module")
@@ -130,13 +144,24 @@ def test_every_page_and_an_upload(server, browser):
     page.goto(f"{server}/cascade")
     wait_idle(page, ".js-plotly-plot")
     assert page.locator("[data-testid=stSidebar] input[type=file]").count() == 1
-    for path, name, ready in PAGES:
-        page.goto(f"{server}/{path}")
-        wait_idle(page, ready)
-        assert_clean(page, name)
-        page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-        if shots:
-            save_doc_shot(page, name)
+    assert no_skeletons(page)
+    for width in WIDTHS:
+        # tall viewport: Streamlit scrolls inside the page, so a full-page screenshot would not
+        page.set_viewport_size({"width": width, "height": 2400})
+        for path, name, ready in PAGES:
+            page.goto(f"{server}/{path}")
+            wait_idle(page, ready)
+            assert_clean(page, name)
+            assert no_skeletons(page), name
+            page.screenshot(path=str(ARTIFACTS / f"{name}_{width}.png"))
+            if shots:
+                save_doc_shot(page, f"{name}_{width}")
+    page.set_viewport_size({"width": 1440, "height": 900})
+    # the port debugger's view: a stage's boxes on the image, with the four categories counted
+    page.goto(f"{server}/compare")
+    wait_idle(page, ".js-plotly-plot")
+    text = page.inner_text("body")
+    assert "One stage on the image" in text and "only Python" in text and "Every stage" in text
     # upload through the real sidebar widget, then check boxes were drawn on the Detect page
     page.goto(server)
     wait_idle(page, PAGES[0][2])

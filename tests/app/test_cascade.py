@@ -68,3 +68,58 @@ def test_regression_target_is_the_cpp_corrected_box():
     for j, i in enumerate(trace.onet.filtered.order):
         want = correction_rule(sb.boxes[i], sb.corrections[i], True)
         assert np.array_equal(want.view(np.uint32), trace.onet.kept.boxes[j].view(np.uint32))
+
+
+def column_config(at):
+    import json
+    return json.loads(at.dataframe[0].proto.columns)
+
+
+def test_table_columns_fit_their_widest_value():
+    """Regression: x = 1022.2139 was shown as '022.2139' (auto width clipped the left digits)."""
+    from ui import state
+    from tests.app.conftest import SAMPLES
+    import cv2
+    import numpy as np
+    at = new_app()
+    img = cv2.imread(str(SAMPLES / "faces_at_scales.png"))
+    wide = np.hstack([img, img[:, ::-1]])             # faces beyond x = 1000
+    assert wide.shape[1] > 1100
+    big = cv2.imencode(".png", wide)[1].tobytes()
+    at.session_state["image"] = state.image_record("wide.png", big, "upload")
+    at.switch_page("pages/cascade.py").run()
+    no_exception(at)
+    assert at.dataframe[0].value["x"].max() >= 1000
+    cfg = column_config(at)
+    df = at.dataframe[0].value
+    px_per_char, padding = 8.5, 16          # glide grid's 14 px font, both cell paddings
+    for col in ("x", "y", "w", "h", "score"):
+        fmt = cfg[col]["type_config"]["format"]
+        widest = max(len(fmt % v) for v in df[col])
+        assert cfg[col]["width"] >= widest * px_per_char + padding, (col, widest)
+    longest = max(len(t) for t in df["fate"])
+    assert cfg["fate"]["width"] >= longest * 7 + padding
+
+
+def test_selection_is_one_state_highlighted_and_reset_by_an_image_change():
+    from ui import state
+    from tests.app.conftest import SAMPLES
+    at = new_app("pages/cascade.py")
+    at.select_slider(key="cascade_stage").set_value("RNet input").run()
+    n = len(at.selectbox(key="cascade_box").options)
+    assert n > 3
+    table_before = at.session_state["_cascade_table_version"]
+    at.selectbox(key="cascade_box").set_value(3).run()
+    no_exception(at)
+    assert at.session_state["cascade_box"] == 3
+    fig = at.get("plotly_chart")[0].proto.spec
+    assert '"inspected #3"' in fig
+    # the selector moved: the table is a new widget, so no stale tick marks another box
+    assert at.session_state["_cascade_table_version"] != table_before
+    at.session_state["image"] = state.image_record("astronaut.png",
+                                                   (SAMPLES / "astronaut.png").read_bytes(), "sample")
+    at.run()
+    no_exception(at)
+    assert at.session_state["cascade_box"] == 0
+    assert at.selectbox(key="cascade_box").value == 0
+    assert '"inspected #0"' in at.get("plotly_chart")[0].proto.spec

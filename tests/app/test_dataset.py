@@ -145,3 +145,24 @@ def test_filter_and_status_helpers():
     assert dataset_view.totals(df) == {s: 1 for s in dataset_view.STATUSES}
     assert list(dataset_view.filter_rows(df, stages=["onet.kept"])["file"]) == ["c.png"]
     assert dataset_view.divergent_stages(df) == ["onet.kept"]
+
+
+def test_open_in_compare_keeps_a_custom_model_set(batch_dir):
+    """The round trip Dataset -> C++ vs Python keeps the session's uploaded model set."""
+    from tests.app.test_sessions import DAT, upload_models
+    at = new_app("pages/models.py")
+    upload_models(at, [(f"{n}.dat", d) for n, d in DAT.items()])
+    custom = at.session_state["model_set"]
+    assert custom.startswith("custom ")
+    at.switch_page(PAGE).run()
+    at.text_input(key="dataset_dir").set_value(str(batch_dir)).run()
+    at.selectbox(key="dataset_row").set_value("cameraman.png").run()
+    at.text_input(key="dataset_images_dir").set_value(str(SAMPLES)).run()
+    at.text_input(key="dataset_cpp_dir").set_value(str(SAMPLES / "cpp")).run()
+    at.button(key="dataset_open").click().run()
+    no_exception(at)
+    assert at.title[0].value == "C++ vs Python"
+    assert at.session_state["model_set"] == custom
+    assert at.sidebar.selectbox(key="model_set").value == custom
+    at.switch_page("pages/detect.py").run()
+    assert at.session_state["model_set"] == custom

@@ -11,7 +11,13 @@ def test_compare_bundled_trace_is_bit_identical():
     no_exception(at)
     assert not errors(at)
     assert any("bit for bit" in s.value for s in at.success)
-    assert len(at.dataframe) == 2  # per-face and stage tables
+    # the chosen stage's boxes, every stage, per face
+    assert len(at.dataframe) == 3
+    assert at.selectbox(key="compare_stage").value == "detections"   # nothing diverges
+    every = at.dataframe[1].value
+    assert list(every["stage"])[-1] == "detections" and "rnet.kept" in list(every["stage"])
+    assert set(every["result"]) == {"identical"}
+    assert {m.label: m.value for m in at.metric}["only Python"] == "0"
 
 
 def test_compare_reports_parameter_mismatch():
@@ -61,7 +67,26 @@ def test_bad_npz_upload():
     at.file_uploader(key="cpp_npz").set_value(("x.heatmaps.npz", b"PK\x03\x04garbage", "application/zip"))
     at.run()
     no_exception(at)
-    assert len(errors(at)) == 1 and "npz" in errors(at)[0]
+    assert not errors(at)               # a broken npz does not block the comparison ...
+    why = [w.value for w in at.warning if "without heatmaps" in w.value]
+    assert len(why) == 1 and "npz" in why[0]    # ... and the page says why it is left out
+    assert any("bit for bit" in s.value for s in at.success)
+
+
+def test_npz_of_another_image_still_compares_without_heatmaps():
+    at = new_app("pages/compare.py")
+    at.radio(key="cpp_source").set_value("Upload a C++ result").run()
+    trace = (SAMPLES / "cpp" / "faces_at_scales.json").read_bytes()
+    other = (SAMPLES / "cpp" / "astronaut.heatmaps.npz").read_bytes()
+    at.file_uploader(key="cpp_upload").set_value(("faces_at_scales.json", trace, "application/json"))
+    at.file_uploader(key="cpp_npz").set_value(("astronaut.heatmaps.npz", other, "application/zip"))
+    at.run()
+    no_exception(at)
+    assert not errors(at)
+    assert any("without heatmaps" in w.value for w in at.warning)
+    assert any("bit for bit" in s.value for s in at.success)
+    assert len(at.dataframe) == 3
+    assert any("needs the C++ heatmaps" in c.value for c in at.caption)
 
 
 def test_csv_upload_detections_only():
