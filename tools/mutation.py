@@ -101,7 +101,7 @@ MUTANTS = [
     m("cascade.onet_no_add1", "cascade.py",
       "B.apply_correction(inp.boxes[passed], corr[passed], add1=True)",
       "B.apply_correction(inp.boxes[passed], corr[passed], add1=False)", "ONet correction without +1"),
-    m("cascade.onet_iou", "cascade.py", 'NMS_ONET, "min", engine)', 'NMS_ONET, "iou", engine)',
+    m("cascade.onet_iou", "cascade.py", 'NMS_ONET, "min", arith', 'NMS_ONET, "iou", arith',
       "ONet NMS by IoU instead of intersection over the smaller area"),
     m("cascade.scale_nms_thr", "cascade.py", "NMS_SCALE, NMS_MERGE, NMS_RNET, NMS_ONET = 0.5, 0.7, 0.7, 0.7",
       "NMS_SCALE, NMS_MERGE, NMS_RNET, NMS_ONET = 0.7, 0.7, 0.7, 0.7", "per-scale NMS at 0.7 instead of 0.5"),
@@ -288,7 +288,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-k", action="append", default=[], help="only mutants whose id contains this")
     ap.add_argument("--tests-from", help="git revision whose tests/ to run (e.g. main)")
-    ap.add_argument("--shared", help="a ../shared folder to place beside the copy (slower, more cases)")
+    ap.add_argument("--shared", help="a shared reference folder to place beside the copy (slower, more cases)")
     ap.add_argument("--timeout", type=float, default=600, help="seconds per mutant (default 600)")
     ap.add_argument("--list", action="store_true", help="list the mutants and exit")
     args = ap.parse_args(argv)
