@@ -73,14 +73,16 @@ def naive_crop(img, box, size):
     return planar_input(cv_resize(buf, size, size))
 
 
+@pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize("size", [24, 48])
-def test_crop_batch_equals_the_literal_crop_and_resize(size):
+def test_crop_batch_equals_the_literal_crop_and_resize(size, compiled):
+    # both implementations: the compiled kernel (default) and the numpy gather (numba missing)
     img = mc.load_image(SAMPLE)
     H, W = img.shape[:2]
     boxes = np.array([[10, 12, 40, 40], [0, 0, 23, 23], [-15, -9, 30, 30], [W - 20, H - 7, 35, 35],
                       [W - 1, 5, 11, 11], [3, H - 2, 60, 60], [50, 40, 5, 5], [20, 30, 1, 1],
                       [W + 3, 10, 20, 20], [-40, -40, 20, 20], [100, 80, 97, 97]], np.float32)
-    got = B.crop_batch(img, boxes, size)
+    got = B.crop_batch(img, boxes, size, compiled_crops=compiled)
     for i, box in enumerate(boxes):
         want = naive_crop(img, box, size)
         assert np.array_equal(got[i].view(np.uint32), want.view(np.uint32)), box

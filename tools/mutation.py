@@ -13,7 +13,7 @@ the survivors, each with its one-line description.
     python tools/mutation.py -k nms -k compare    # only mutants whose id contains a word
     python tools/mutation.py --list               # the mutants, without running anything
 
-The copy has no ../shared beside it unless --shared PATH is given, so parity runs on the traces
+The copy has no shared reference folder beside it unless --shared PATH is given, so parity runs on the traces
 bundled in sample_images/ (fast). Tests that already fail on the unmutated copy are deselected
 (and listed) so they cannot count as kills.
 """
@@ -101,7 +101,7 @@ MUTANTS = [
     m("cascade.onet_no_add1", "cascade.py",
       "B.apply_correction(inp.boxes[passed], corr[passed], add1=True)",
       "B.apply_correction(inp.boxes[passed], corr[passed], add1=False)", "ONet correction without +1"),
-    m("cascade.onet_iou", "cascade.py", 'NMS_ONET, "min", engine)', 'NMS_ONET, "iou", engine)',
+    m("cascade.onet_iou", "cascade.py", 'NMS_ONET, "min", arith', 'NMS_ONET, "iou", arith',
       "ONet NMS by IoU instead of intersection over the smaller area"),
     m("cascade.scale_nms_thr", "cascade.py", "NMS_SCALE, NMS_MERGE, NMS_RNET, NMS_ONET = 0.5, 0.7, 0.7, 0.7",
       "NMS_SCALE, NMS_MERGE, NMS_RNET, NMS_ONET = 0.7, 0.7, 0.7, 0.7", "per-scale NMS at 0.7 instead of 0.5"),
@@ -234,6 +234,16 @@ MUTANTS = [
       "trace floats written with 6 significant digits", TRACE),
 ]
 
+#: Survivors examined and found equivalent (no input the detector meets tells them apart), with why.
+EQUIVALENT = {
+    "crop.src_over_dst": "1/(dst/src) and src/dst differ by at most one double ulp; on every crop "
+                         "side 2..4000 -> 24/48 the float32 tap positions are identical",
+    "resize.src_over_dst": "the same for pyramid levels: no float32 tap differs on 60k random "
+                           "(dst, src) pairs, 15k of them with a different double scale",
+    "avx2.negative_zero": "the numpy reference's chains start at +0 and exact zero sums round to +0, "
+                          "so a block sum is never -0 and '+ 0' changes no bit",
+}
+
 
 def copy_repo(dest: Path, tests_from: str | None) -> None:
     """Tracked (and modified) files of the working tree -> dest; optionally tests/ of a revision."""
@@ -278,7 +288,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-k", action="append", default=[], help="only mutants whose id contains this")
     ap.add_argument("--tests-from", help="git revision whose tests/ to run (e.g. main)")
-    ap.add_argument("--shared", help="a ../shared folder to place beside the copy (slower, more cases)")
+    ap.add_argument("--shared", help="a shared reference folder to place beside the copy (slower, more cases)")
     ap.add_argument("--timeout", type=float, default=600, help="seconds per mutant (default 600)")
     ap.add_argument("--list", action="store_true", help="list the mutants and exit")
     args = ap.parse_args(argv)
@@ -330,6 +340,8 @@ def main(argv=None) -> int:
     print(f"\nkilled {len(killed)} of {n} mutants: {100 * len(killed) / max(n, 1):.1f} %")
     for mu in survived:
         print(f"  survived: {mu.id:<30} {mu.file:<32} {mu.why}")
+        if mu.id in EQUIVALENT:
+            print(f"            equivalent: {EQUIVALENT[mu.id]}")
     return 0
 
 
