@@ -77,7 +77,7 @@ def _heatmap(run, level):
         st.caption("No heatmap recorded for this level.")
         return
     fig = figures.heatmap_figure(level.heatmap, level.scale, float(run.params["t1"]),
-                                 title="PNet P(face) per cell (cyan: t1 contour)",
+                                 title="PNet P(face) per cell (cyan: t1)",
                                  px_height=heatmap_height(level.heatmap.shape))
     st.plotly_chart(fig, width="stretch", key="pyr_heat", theme=None)
 
