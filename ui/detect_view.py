@@ -78,16 +78,15 @@ def render(run):
 def _metrics(run):
     trace = run.trace
     counts = stages.stage_counts(trace)
-    cols = st.columns(len(counts) + 1)
+    cols = st.columns(len(counts))
     helps = {"PNet ≥ t1": "PNet cells at or above t1, all pyramid levels",
              "per-scale NMS": "proposals left after each level's NMS 0.5",
              "merged NMS": "after the cross-scale NMS 0.7", "final": "faces returned"}
     for col, (label, n) in zip(cols, counts):
         col.metric(label, n, help=helps.get(label))
-    cols[-1].metric("engine", stages.engine_used(trace, run.engine).split(" · ")[0])
     what, fix = stages.engine_honesty(trace, core.mc.kernels.COMPILED_ERROR is None)
-    st.caption(f"Engine: {stages.engine_used(trace, run.engine)}. {what}"
-               + (f" Faster exact path: `{fix}`." if fix else ""))
+    st.markdown(f"**Engine that ran:** {stages.engine_used(trace, run.engine)}. {what}"
+                + (f" Faster exact path: `{fix}`." if fix else ""))
 
 
 #: Full-precision columns: 4 decimals of pixels, 7 of a float32 confidence (0.9999998, not 1).
@@ -99,8 +98,11 @@ def _table(title, rows, when_empty, column_config=None):
     """A titled table of row dicts, or a note when there are none."""
     st.subheader(title)
     if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
-                     column_config=column_config)
+        df = pd.DataFrame(rows)
+        order = ["face", "confidence"] + [c for c in df.columns if c not in ("face", "confidence")] \
+            if "confidence" in df.columns else None   # confidence in view on a narrow page
+        st.dataframe(df, hide_index=True, width="stretch", column_config=column_config,
+                     column_order=order)
     else:
         when_empty()
 

@@ -25,10 +25,12 @@ def _font(size: int):
         return ImageFont.load_default()
 
 
-def label_size(box_w: float, lw: int) -> int:
+def label_size(box_w: float, lw: int, image_w: int = 0) -> int:
     """Score label font size for a box: about a fifth of its width (a label no wider than its face,
-    so labels of neighbouring faces in a crowd do not run into each other), 11 px at least."""
-    return int(min(max(box_w / 5.0, 11), max(11, 6 * lw + 6)))
+    so labels of neighbouring faces in a crowd do not run into each other), but at least 1/90 of
+    the image width (readable once the image is shrunk to the page) and 11 px."""
+    floor = max(11, image_w / 90)
+    return int(min(max(box_w / 5.0, floor), max(floor, 6 * lw + 6)))
 
 
 def score_label(s: float) -> str:
@@ -46,7 +48,7 @@ def draw_boxes(rgb: np.ndarray, boxes, scores=None, colour=FACE_COLOUR, labels=T
         box_lw = max(1, min(lw, round(w / 30)))
         d.rectangle([x, y, x + w, y + h], outline=colour, width=box_lw)
         if labels and scores is not None:
-            font = _font(label_size(w, lw))
+            font = _font(label_size(w, lw, im.width))
             text = score_label(scores[i])
             tx, ty = x, max(0.0, y - font.size - 2 * box_lw)
             bb = d.textbbox((tx, ty), text, font=font)

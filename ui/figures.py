@@ -46,7 +46,7 @@ def image_figure(uri: str, pixel: float, width: int, height: int, title: str | N
     fig.update_xaxes(range=[0, width], showgrid=False, zeroline=False, constrain="domain")
     fig.update_yaxes(range=[height, 0], showgrid=False, zeroline=False, scaleanchor="x")
     # legend above the plot, right-aligned: off the image and off the tick labels
-    fig.update_layout(margin=dict(l=0, r=0, t=34, b=0), height=px_height,
+    fig.update_layout(margin=dict(l=0, r=0, t=64 if title else 34, b=0), height=px_height,
                       title=dict(text=title, x=0, xanchor="left", y=1, yanchor="top", pad=dict(t=6)) if title else None,
                       legend=dict(orientation="h", x=1, xanchor="right", y=1.0, yanchor="bottom"),
                       dragmode="pan")
@@ -183,7 +183,7 @@ def heatmap_figure(prob: np.ndarray, scale: float, t1: float, title: str | None 
         title = f"{title or ''} (max of {k}x{k} cells)".strip()
     fig = go.Figure(go.Heatmap(
         z=prob, zmin=0, zmax=1, colorscale=safe_colorscale(colorscale), customdata=boxes,
-        colorbar=dict(title="P(face)"),
+        colorbar=dict(title="P(face)", thickness=12, len=0.9),
         hovertemplate=("cell row %{y}, col %{x}<br>P(face) = %{z:.7f}<br>"
                        "box x1=%{customdata[0]} y1=%{customdata[1]} "
                        "x2=%{customdata[2]} y2=%{customdata[3]}<extra></extra>")))

@@ -78,7 +78,7 @@ def _heatmap(run, level):
         st.caption("No heatmap recorded for this level.")
         return
     fig = figures.heatmap_figure(level.heatmap, level.scale, float(run.params["t1"]),
-                                 title="PNet P(face) per cell (cyan: t1 contour)",
+                                 title="PNet P(face) per cell (cyan: t1)",
                                  px_height=heatmap_height(level.heatmap.shape))
     explain_cell.add_click_targets(fig, level)   # teach: a click picks the cell to explain
     st.plotly_chart(fig, width="stretch", key="pyr_heat", theme=None,
