@@ -159,7 +159,7 @@ def _run_pnet(image, levels, nets, params, arith, clock, keys):
     map_keys = [keys.net("PNet", lv[1], lv[2]) for lv in levels]
     maps = [cache.get(k) for k in map_keys]
     jobs = [(i, lv) for i, lv in enumerate(levels) if maps[i] is None]
-    if arith.threads > 1 and len(jobs) > 1:
+    if arith.threads > 1 and len(jobs) > 1 and sum(lv[1] * lv[2] for _, lv in jobs) >= PARALLEL_MIN_PIXELS:
         one = replace(arith, threads=1)
         futures = [kernel_pool().submit(_level_maps, image, lv, nets, one) for _, lv in jobs]
         for done, _ in enumerate(as_completed(futures)):
@@ -188,6 +188,10 @@ def _run_pnet(image, levels, nets, params, arith, clock, keys):
         scales.append(st)
     return scales
 
+
+#: Below this many pyramid pixels, levels run one after another even with several threads (the
+#: hand-offs cost more than they save on small images: measured on the 2-core CI machine).
+PARALLEL_MIN_PIXELS = 200_000
 
 #: Boxes per RNet/ONet batch (by input side): small enough that a batch's layers stay in cache,
 #: big enough for efficient GEMMs (measured: ~15 % faster than one batch of 128-300 boxes).

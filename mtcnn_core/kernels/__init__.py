@@ -37,6 +37,8 @@ F32 = np.float32
 #: 'auto' is the name of the default in earlier versions; it now means 'exact'.
 ENGINES = ("exact", "reference", "blas", "auto")
 MAX_THREADS = max(1, os.cpu_count() or 1)
+#: A conv is split into row bands for several threads only from this many multiply-adds on.
+BAND_MIN_FMAS = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,9 @@ def _conv_compiled(x, weight, bias, arith, slope):
         compiled.conv_span(xf, taps, wm, blocks, codes, table, plus_zero, slope, fuse,
                            ho, w * n, n, wo, out, r0, r1)
 
-    _run_bands(band, ho, arith.threads)
+    # small convs on one thread: splitting them costs more than it saves
+    threads = arith.threads if o * ho * wo * n * wm.shape[0] >= BAND_MIN_FMAS else 1
+    _run_bands(band, ho, threads)
     return out.reshape(o, ho, wo, n)
 
 
