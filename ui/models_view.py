@@ -111,7 +111,8 @@ def validate_and_use():
 def render(run):
     """Page body."""
     models = pipeline.get_models(run.model_folder, state.custom_architecture())
-    st.markdown(f"**Loaded set:** `{st.session_state.model_set}` from `{models.folder}`")
+    where = "the bundled `models/` folder" if run.model_folder is None else "your upload (a private folder)"
+    st.markdown(f"**Loaded set:** `{st.session_state.model_set}` from {where}")   # no server paths
     st.dataframe(provenance_table(models), hide_index=True, width="stretch")
     tabs = st.tabs(list(NETS))
     for tab, name in zip(tabs, NETS):
@@ -126,7 +127,7 @@ def render(run):
 def provenance_table(models) -> pd.DataFrame:
     """Per network: file, size, SHA-256 and whether it is OpenFace 2.2.0's file."""
     same = models.matches_openface
-    return pd.DataFrame([{"network": n, "file": str(models.files[n]),
+    return pd.DataFrame([{"network": n, "file": models.files[n].name,   # the name only: no server paths
                           "bytes": Path(models.files[n]).stat().st_size,
                           "SHA-256": models.sha256[n],
                           "OpenFace 2.2.0's file": "yes" if same[n] else "no"} for n in NETS])
