@@ -92,11 +92,16 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+MANY = 24
+
+
 @pytest.fixture(scope="module")
 def many(tmp_path_factory):
+    # enough work that the batch is still running when a worker is killed (the compiled kernels
+    # run a 512 px image at min face 20 in ~50 ms)
     src = tmp_path_factory.mktemp("many")
-    for i in range(10):
-        image(src / f"img{i:02d}.png", i, size=512)
+    for i in range(MANY):
+        image(src / f"img{i:02d}.png", i, size=1024)
     return src
 
 
@@ -121,7 +126,8 @@ def test_killed_worker_loses_no_image(many, tmp_path):
     proc = _start(many, out)
     try:
         kids = _wait_for_workers(proc)
-        time.sleep(0.5)
+        time.sleep(0.3)
+        assert proc.poll() is None, "the batch ended before a worker could be killed"
         os.kill(kids[0], signal.SIGKILL)
         _, err = proc.communicate(timeout=300)
     finally:
@@ -129,7 +135,7 @@ def test_killed_worker_loses_no_image(many, tmp_path):
             proc.kill()
     assert proc.returncode == 0, err[-2000:]
     got = rows(out)
-    assert len(got) == 10 and not any(r["error"] for r in got), got
+    assert len(got) == MANY and not any(r["error"] for r in got), got
     assert "Traceback" not in err
 
 
