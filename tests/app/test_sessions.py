@@ -59,6 +59,13 @@ def upload_models(at, files, custom=False):
     no_exception(at)
 
 
+@pytest.fixture(autouse=True)
+def own_tempdir(tmp_path, monkeypatch):
+    """The app's per-session model folders go to this test's own temp folder, so other test runs
+    on the machine (creating and removing theirs in the shared temp dir) cannot change the counts."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+
 def private_dirs() -> set:
     return set(Path(tempfile.gettempdir()).glob("mtcnn_lens_models_*"))
 
