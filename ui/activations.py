@@ -94,6 +94,29 @@ def kernel_grid(weight: np.ndarray, max_out: int = 32) -> tuple[np.ndarray, str]
     return tile(normalise(w.mean(axis=1), "per layer")), "each filter averaged over its input maps"
 
 
+def colour_bar(width: int = 320, height: int = 14) -> np.ndarray:
+    """(height, width, 3) uint8 strip of the colour table: low (left) to high (right)."""
+    return np.repeat(LUT[np.linspace(0, 255, width).round().astype(int)][None], height, axis=0)
+
+
+def scale_text(mode: str, layer_range: tuple, global_range: tuple) -> str:
+    """What the colours of a feature grid mean in this colour mode, with the values at both ends."""
+    if mode == "per map":
+        return "colour scale: each map from its own minimum (left end) to its own maximum (right end)"
+    lo, hi = global_range if mode == "global" else layer_range
+    where = "every layer of this network" if mode == "global" else "every map of this layer"
+    return f"colour scale: {lo:.6g} (left end) … {hi:.6g} (right end), the same for {where}"
+
+
+def channel_names(net_name: str, index: int, n_layers: int, n_channels: int) -> list[str] | None:
+    """Names of the output channels where they have a meaning: the last layer's (face/non-face
+    logits, box regression, ONet's landmarks; see mtcnn_core.explain.output_names)."""
+    if index != n_layers - 1:
+        return None
+    from mtcnn_core.explain import output_names
+    return output_names(net_name, n_channels)
+
+
 def value_range(arrays) -> tuple[float, float]:
     """(min, max) over several arrays (for the 'global' colour scale)."""
     lo = min(float(np.min(a)) for a in arrays)

@@ -115,6 +115,12 @@ def _layer(net_name, layer, i, row, outs, mode, input_key):
     st.image(feature_grid_png(input_key, net_name, i, mode, outs),
              caption=f"{maps.shape[0]} map(s) of {maps.shape[1]}×{maps.shape[2]}, "
                      f"values {lo:.3g} … {hi:.3g} (colour: {mode}, dark = low, yellow = high)")
+    st.image(act.colour_bar())
+    st.caption(act.scale_text(mode, (lo, hi), act.value_range(outs)))
+    names = act.channel_names(net_name, i, len(outs), outs[i].shape[1])   # (N, C, H, W) or (N, F)
+    if names:
+        st.markdown("**Output channels** (in map order): " + " · ".join(
+            f"{k} = {name}" for k, name in enumerate(names)))
     if layer.kind == "conv":
         kg, cap = act.kernel_grid(layer.weight)
         st.image(act.upscale(kg, 240), caption=f"Kernels: {cap}")

@@ -59,3 +59,37 @@ def test_changing_network_starts_at_layer_0():
     no_exception(at)
     assert at.selectbox(key="act_layer").value == 0
     assert at.selectbox(key="act_layer").options[0].startswith("0: conv")
+
+
+def test_colour_bar_and_channel_names_say_what_the_numbers_are():
+    import mtcnn_core as mc
+    at = new_app("pages/activations.py", image="astronaut.png")
+    for net, n_out in (("PNet", 6), ("RNet", 6), ("ONet", 16)):
+        at.radio(key="act_net").set_value(net).run()
+        last = len(at.selectbox(key="act_layer").options) - 1
+        at.selectbox(key="act_layer").set_value(last).run()
+        no_exception(at)
+        text = " ".join(m.value for m in at.markdown)
+        assert "0 = " in text and "face" in text and f"{n_out - 1} = " in text, net
+        if net == "ONet":
+            assert "landmark" in text
+        at.selectbox(key="act_layer").set_value(0).run()
+        assert "Output channels" not in " ".join(m.value for m in at.markdown)   # only where meaningful
+    # the colour bar's caption gives the numbers of the chosen mode
+    at.radio(key="act_net").set_value("PNet").run()
+    at.selectbox(key="act_layer").set_value(0).run()
+    captions = {}
+    for mode in act.COLOUR_MODES:
+        at.radio(key="act_colour").set_value(mode).run()
+        captions[mode] = [c.value for c in at.caption if c.value.startswith("colour scale")]
+        assert len(captions[mode]) == 1, mode
+    assert "its own minimum" in captions["per map"][0]
+    assert "this layer" in captions["per layer"][0] and "this network" in captions["global"][0]
+    assert captions["per layer"][0] != captions["global"][0]
+    assert mc is not None
+
+
+def test_colour_bar_runs_low_to_high():
+    bar = act.colour_bar(100, 5)
+    assert bar.shape == (5, 100, 3)
+    assert bar[0, 0].tolist() == act.LUT[0].tolist() and bar[0, -1].tolist() == act.LUT[-1].tolist()
