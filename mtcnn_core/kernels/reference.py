@@ -24,15 +24,9 @@ _SHIFT29, _INT64_MIN = 35, np.iinfo(np.int64).min
 
 #: Outputs x terms per tile; tiles are sized so a tile's float64 product stays near this many values.
 TILE_ELEMENTS = 1 << 17
+#: Row bands of the reference conv run on up to two threads (the result does not depend on it).
 _threads = max(1, min(2, os.cpu_count() or 1))
 _pool = None
-
-
-def set_threads(n: int):
-    """Threads used by the exact kernels (results do not depend on it)."""
-    global _threads, _pool
-    _threads = max(1, int(n))
-    _pool = None
 
 
 def _map(fn, items):
