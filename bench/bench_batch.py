@@ -1,6 +1,10 @@
 """Throughput of `mtcnn_core batch` on every reference + sample image (default parameters):
 serial, a 2-process pool and a 2-worker dask LocalCluster; images/s and peak RSS per worker.
 
+"cold" is a first run_batch in a fresh interpreter (numba's start-up and the kernels' load
+included); "warm" is a second run_batch over the same images into a fresh folder in the same
+process (a new pool, forked from a warm parent): the throughput of a long batch.
+
 Each mode runs in a fresh interpreter (so peak RSS is not inherited from an earlier mode):
     python bench/bench_batch.py [--repeat N]   # prints the table; N copies of each image
                                                # measure throughput past the per-worker warm-up
@@ -62,17 +66,24 @@ def run_one(mode: str, base: Path) -> dict:
             t0 = time.perf_counter()           # cluster start-up is not batch throughput
             rows = run_batch(paths, out, cpp, options, scheduler=cluster.scheduler_address)
             dt = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            run_batch(paths, base / f"out_{mode}_warm", cpp, options, scheduler=cluster.scheduler_address)
+            warm = time.perf_counter() - t1
             with Client(cluster.scheduler_address) as c:
                 peaks = c.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
             rss = max(peaks.values())
     else:
-        rows = run_batch(paths, out, cpp, options, workers=1 if mode == "serial" else 2)
+        workers = 1 if mode == "serial" else 2
+        rows = run_batch(paths, out, cpp, options, workers=workers)
         dt = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        run_batch(paths, base / f"out_{mode}_warm", cpp, options, workers=workers)
+        warm = time.perf_counter() - t1
         who = resource.RUSAGE_SELF if mode == "serial" else resource.RUSAGE_CHILDREN
         rss = resource.getrusage(who).ru_maxrss
     failed = sum(1 for r in rows if r["error"])
     ident = sum(1 for r in rows if r["bit_identical"] == "yes")
-    return {"mode": mode, "images": len(rows), "seconds": dt, "failed": failed,
+    return {"mode": mode, "images": len(rows), "seconds": dt, "warm_seconds": warm, "failed": failed,
             "bit_identical": ident, "peak_rss_mib": kib_to_mib(rss)}
 
 
@@ -90,12 +101,15 @@ def main():
             p = subprocess.run([sys.executable, __file__, "--one", mode], env=env,
                                capture_output=True, text=True, check=True)
             res.append(json.loads(p.stdout.strip().splitlines()[-1]))
-    print(f"{'mode':<10}{'images':>7}{'seconds':>9}{'images/s':>10}{'peak RSS/worker MiB':>21}"
-          f"{'bit-identical':>15}{'failed':>8}")
+    base_cold, base_warm = res[0]["seconds"], res[0]["warm_seconds"]
+    print(f"{'mode':<10}{'images':>7}{'cold s':>8}{'warm s':>8}{'warm img/s':>11}{'speed-up cold/warm':>20}"
+          f"{'peak RSS/worker MiB':>21}{'bit-identical':>15}{'failed':>8}")
     for r in res:
-        print(f"{r['mode']:<10}{r['images']:>7}{r['seconds']:>9.1f}{r['images'] / r['seconds']:>10.2f}"
-              f"{r['peak_rss_mib']:>21.0f}{r['bit_identical']:>15}{r['failed']:>8}")
-    print(f"({os.cpu_count()} CPU(s); dask time excludes cluster start-up)")
+        up = f"{base_cold / r['seconds']:.2f}x / {base_warm / r['warm_seconds']:.2f}x"
+        print(f"{r['mode']:<10}{r['images']:>7}{r['seconds']:>8.2f}{r['warm_seconds']:>8.2f}"
+              f"{r['images'] / r['warm_seconds']:>11.1f}{up:>20}{r['peak_rss_mib']:>21.0f}"
+              f"{r['bit_identical']:>15}{r['failed']:>8}")
+    print(f"({os.cpu_count()} CPU(s); dask times exclude cluster start-up)")
 
 
 if __name__ == "__main__":

@@ -205,6 +205,28 @@ def _tiff_second_ifd(data: bytes) -> bool:
     return nxt != 0
 
 
+def decode_preview(data: bytes, longest: int, name: str = "image"):
+    """(image, (width, height) of the full image) for a thumbnail whose longest side is `longest`:
+    decoded at 1/2, 1/4 or 1/8 scale where the decoder can (JPEG), else in full. Not for detection."""
+    import cv2
+
+    size = declared_size(data)
+    if size and 0 < size[0] * size[1] <= DEFAULT_MAX_PIXELS and opencv_limit() is not None:
+        factor = max(f for f in (1, 2, 4, 8) if max(size) // f >= longest or f == 1)
+        flag = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+                8: cv2.IMREAD_REDUCED_COLOR_8}[factor]
+        try:
+            img = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+        except cv2.error:
+            img = None
+        if img is not None:
+            if (img.shape[1] > img.shape[0]) != (size[0] > size[1]) and size[0] != size[1]:
+                size = (size[1], size[0])       # turned by its EXIF orientation, as imread does
+            return img, size
+    img = decode_image(data, name=name).image
+    return img, (img.shape[1], img.shape[0])
+
+
 def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "image") -> DecodedImage:
     """Decode bytes like `cv::imread(path, IMREAD_COLOR)`; refuse empty, undecodable or huge images.
 

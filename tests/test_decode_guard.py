@@ -123,3 +123,47 @@ def test_pillow_global_limit_is_never_changed_even_under_concurrency(bomb_files)
     finally:
         Image.MAX_IMAGE_PIXELS = saved
     assert seen == {sentinel}
+
+
+PREVIEW_BODY = DECODE_BODY.replace("dec = mc.decode_image(data)", "dec = images.decode_preview(data, 220)[0]")
+PREVIEW_BODY = PREVIEW_BODY.replace('"shape": list(dec.image.shape)', '"shape": list(dec.shape)')
+
+
+@pytest.mark.parametrize("name", sorted(IMAGE_BOMBS))
+def test_thumbnail_decoding_is_guarded_like_detection(bomb_files, name):
+    """The batch report's reduced-size decoding refuses the same bombs in bounded memory."""
+    res = run_bounded(PREVIEW_BODY, args=(bomb_files[name], "header"))
+    assert res["rc"] == 0, res["stderr"][-2000:]
+    assert res["ok"] is False and "\n" not in res["error"], res
+    assert res["peak_mb"] < PEAK_MB, res
+
+
+def _exif_jpeg(img, orientation: int) -> bytes:
+    """A JPEG with an EXIF APP1 segment holding only the Orientation tag."""
+    import struct
+    import cv2
+    data = cv2.imencode(".jpg", img)[1].tobytes()
+    tiff = b"MM\x00\x2a" + struct.pack(">I", 8) + struct.pack(">H", 1)
+    tiff += struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack(">I", 0)
+    app1 = b"Exif\x00\x00" + tiff
+    return data[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + data[2:]
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_thumbnail_decoding_reduces_jpegs_and_keeps_the_full_size(orientation):
+    """A 1600x1200 JPEG is decoded at 1/4 scale (still >= 220 px) and reports its full size,
+    turned like imread turns it for an EXIF orientation of 6 (90 degrees)."""
+    import cv2
+    import numpy as np
+    from mtcnn_core.images import decode_preview
+    img = np.zeros((1200, 1600, 3), np.uint8)
+    img[:, :800] = 200                                   # left half bright
+    data = _exif_jpeg(img, orientation)
+    full = mc.decode_image(data).image
+    small, (w, h) = decode_preview(data, 220)
+    assert (w, h) == (full.shape[1], full.shape[0])
+    assert (w, h) == ((1600, 1200) if orientation == 1 else (1200, 1600))
+    assert max(small.shape[:2]) == max(w, h) // 4
+    assert small.shape[1] * h == small.shape[0] * w      # same orientation as the full decode
+    ref = cv2.resize(full, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA)
+    assert np.abs(ref.astype(int) - small.astype(int)).mean() < 8
