@@ -180,6 +180,18 @@ def test_compiled_conv_equals_the_scalar_rule(build, c, o, k, side):
 
 
 @pytest.mark.parametrize("build", openblas.BUILDS)
+@pytest.mark.parametrize("c,o", [(7, 16), (3, 24)])
+def test_compiled_conv_of_a_box_batch_equals_the_scalar_rule(build, c, o):
+    # 12 boxes: each column class is a run of 6 x 12 = 72 pixels, so the AVX2 build's split
+    # outputs take the select-free path; c = 7 gives K + 1 = 64, a split range that does not
+    # end on a multiple of 8 terms
+    x, w, b = rand(12, c, 11, 11), rand(o, c, 3, 3, scale=0.3), rand(o)
+    want = naive_conv(x, w, b, build)
+    got = nchw(kernels.conv(planar(x), w, b, COMPILED[build]))
+    assert same_bits(got, want)
+
+
+@pytest.mark.parametrize("build", openblas.BUILDS)
 def test_compiled_conv_with_two_k_blocks_equals_the_scalar_rule(build):
     # ONet conv3's K+1 = 577: blocks [0, 288) + [288, 577); 16 channels so some are split
     x, w, b = rand(1, 64, 5, 5), rand(16, 64, 3, 3, scale=0.1), rand(16)

@@ -122,34 +122,34 @@ def _split_taps(xf, taps, q0, wm, j0, j1, o0, ob_n, acc, odd, mask, pt):
 @njit(cache=True, nogil=True)
 def _split_taps_all(xf, taps, q0, wm, j0, j1, o0, ob_n, acc, odd, pt):
     """_split_taps where every output of the tile is split (no mask, no selects): even terms on
-    acc, odd terms on odd; two channels and two pairs per pass."""
+    acc, odd terms on odd; two channels and four pairs per pass."""
     ob = 0
     while ob < ob_n:
         two = ob + 1 < ob_n
-        o, o2 = o0 + ob, o0 + ob + 1 if two else o0 + ob
+        o, o2 = o0 + ob, o0 + ob + (1 if two else 0)
         a, b = acc[ob], odd[ob]
-        a2, b2 = (acc[ob + 1], odd[ob + 1]) if two else (acc[ob], odd[ob])
+        a2, b2 = acc[o2 - o0], odd[o2 - o0]
         j = j0
-        while j + 4 <= j1:
-            b0, b1, bb2, b3 = q0 + taps[j], q0 + taps[j + 1], q0 + taps[j + 2], q0 + taps[j + 3]
-            s0, s1, s2, s3 = xf[b0:b0 + pt], xf[b1:b1 + pt], xf[bb2:bb2 + pt], xf[b3:b3 + pt]
+        while j + 8 <= j1:
+            s0, s1 = xf[q0 + taps[j]:], xf[q0 + taps[j + 1]:]
+            s2, s3 = xf[q0 + taps[j + 2]:], xf[q0 + taps[j + 3]:]
+            s4, s5 = xf[q0 + taps[j + 4]:], xf[q0 + taps[j + 5]:]
+            s6, s7 = xf[q0 + taps[j + 6]:], xf[q0 + taps[j + 7]:]
             w0, w1, w2, w3 = wm[j, o], wm[j + 1, o], wm[j + 2, o], wm[j + 3, o]
-            if two:
-                v0, v1, v2, v3 = wm[j, o2], wm[j + 1, o2], wm[j + 2, o2], wm[j + 3, o2]
-                for p in range(pt):
-                    x0, x1, x2, x3 = s0[p], s1[p], s2[p], s3[p]
-                    a[p] = fma32(x2, w2, fma32(x0, w0, a[p]))
-                    b[p] = fma32(x3, w3, fma32(x1, w1, b[p]))
-                    a2[p] = fma32(x2, v2, fma32(x0, v0, a2[p]))
-                    b2[p] = fma32(x3, v3, fma32(x1, v1, b2[p]))
-            else:
-                for p in range(pt):
-                    a[p] = fma32(s2[p], w2, fma32(s0[p], w0, a[p]))
-                    b[p] = fma32(s3[p], w3, fma32(s1[p], w1, b[p]))
-            j += 4
-        if j < j1:
-            b0, b1 = q0 + taps[j], q0 + taps[j + 1]
-            s0, s1 = xf[b0:b0 + pt], xf[b1:b1 + pt]
+            w4, w5, w6, w7 = wm[j + 4, o], wm[j + 5, o], wm[j + 6, o], wm[j + 7, o]
+            v0, v1, v2, v3 = wm[j, o2], wm[j + 1, o2], wm[j + 2, o2], wm[j + 3, o2]
+            v4, v5, v6, v7 = wm[j + 4, o2], wm[j + 5, o2], wm[j + 6, o2], wm[j + 7, o2]
+            for p in range(pt):
+                x0, x1, x2, x3 = s0[p], s1[p], s2[p], s3[p]
+                x4, x5, x6, x7 = s4[p], s5[p], s6[p], s7[p]
+                a[p] = fma32(x6, w6, fma32(x4, w4, fma32(x2, w2, fma32(x0, w0, a[p]))))
+                b[p] = fma32(x7, w7, fma32(x5, w5, fma32(x3, w3, fma32(x1, w1, b[p]))))
+                if two:
+                    a2[p] = fma32(x6, v6, fma32(x4, v4, fma32(x2, v2, fma32(x0, v0, a2[p]))))
+                    b2[p] = fma32(x7, v7, fma32(x5, v5, fma32(x3, v3, fma32(x1, v1, b2[p]))))
+            j += 8
+        while j < j1:
+            s0, s1 = xf[q0 + taps[j]:], xf[q0 + taps[j + 1]:]
             for q in range(2 if two else 1):
                 oq = o0 + ob + q
                 w0, w1 = wm[j, oq], wm[j + 1, oq]
@@ -157,6 +157,7 @@ def _split_taps_all(xf, taps, q0, wm, j0, j1, o0, ob_n, acc, odd, pt):
                 for p in range(pt):
                     aq[p] = fma32(s0[p], w0, aq[p])
                     bq[p] = fma32(s1[p], w1, bq[p])
+            j += 2
         ob += 2 if two else 1
 
 
