@@ -194,7 +194,7 @@ def test_batch_row_status(kind, stage_verdicts):
 
 
 def test_dataset_page_statuses_of_a_summary():
-    from ui import dataset_view as dv
+    from ui.views import dataset_view as dv
     rows = [summary_row(k)[0] for k in ("identical", "tol", "diverges")]
     rows.append({**rows[0], "file": "broken.png", "error": "not a decodable image", "bit_identical": "",
                  "faces_cpp": ""})

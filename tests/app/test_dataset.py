@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from tests.app.conftest import ROOT, SAMPLES, errors, new_app, no_exception
-from ui import dataset_view
+from ui.views import dataset_view
 
 PAGE = "pages/dataset.py"
 IMAGES = ("cameraman.png", "chelsea_cat.png")
