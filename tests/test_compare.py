@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import mtcnn_core as mc
-from mtcnn_core import batch
-from mtcnn_core.cli import main as cli_main
+from mtcnn_core.tools import batch
+from mtcnn_core.tools.cli import main as cli_main
 from conftest import ROOT
 
 REF = ROOT / "sample_images" / "cpp" / "astronaut.json"

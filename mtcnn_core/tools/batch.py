@@ -25,7 +25,7 @@ from pathlib import Path
 
 import cv2
 
-from .safe_io import MAX_IMAGE_BYTES, read_regular_file
+from ..safe_io import MAX_IMAGE_BYTES, read_regular_file
 import numpy as np
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
@@ -60,11 +60,11 @@ def add_batch_parser(subparsers, add_params):
 
 def cmd_batch(a) -> int:
     """Run the batch described by parsed args; 0 only if no image failed."""
-    from .cascade import validate_params
+    from ..cascade import validate_params
     params = dict(min_face_size=a.min_face_size, t1=a.t1, t2=a.t2, t3=a.t3,
                   pyramid_factor=a.pyramid_factor)
     validate_params(**params)
-    from .cli import threads_arg
+    from .options import threads_arg
     options = {"params": params, "engine": a.engine, "cpp_build": a.cpp_build,
                "threads": threads_arg(a.threads), "models": a.models, "heatmaps": a.heatmaps,
                "tol_px": a.tol_px, "tol_score": a.tol_score}
@@ -205,7 +205,7 @@ def _init_worker():
         exit_with_parent()
         keep_freed_memory()
         os.environ["OPENBLAS_NUM_THREADS"] = "1"
-        from .report import set_blas_threads
+        from ..engine_info import set_blas_threads
         set_blas_threads(1)   # a forked worker inherits the parent's already-started BLAS
         _worker_ready = True
 
@@ -239,13 +239,13 @@ def empty_row(name) -> dict:
 
 def _detect_and_compare(task, res):
     """Fill `res` in place: trace JSON, optional npz, compare JSON and the summary row."""
-    from . import detect_bytes, load_models
+    from .. import detect_bytes, load_models
     row, opt = res["row"], task["options"]
     if task["read_error"] and task["image"] is None:
         raise OSError(task["read_error"])
     t0 = time.perf_counter()
     models = load_models(opt["models"], custom_architecture=opt.get("custom_architecture", False))
-    from .cost import DEFAULT_BUDGET_PIXELS
+    from ..cost import DEFAULT_BUDGET_PIXELS
     budget = None if opt.get("allow_expensive") else DEFAULT_BUDGET_PIXELS
 
     def run(build):
@@ -269,13 +269,13 @@ def _detect_and_compare(task, res):
 
 def _compare_into(task, trace, res, run_build):
     """Load the C++ reference, compare, and put the report and its summary into `res`."""
-    from . import compare
-    from .trace import load_any
+    from .. import compare
+    from ..trace import load_any
     opt, row = task["options"], res["row"]
     try:
         ref = load_any(task["cpp"], name=task["cpp_name"], heatmaps=None)
         if task["cpp_heatmaps"] is not None and ref.has_stages:
-            from .trace import attach_heatmaps
+            from ..trace import attach_heatmaps
             attach_heatmaps(ref, io.BytesIO(task["cpp_heatmaps"]), task["cpp_name"])
     except Exception as e:
         raise ValueError(f"bad C++ reference {task['cpp_name']}: {_reason(e)}") from None
@@ -288,13 +288,13 @@ def _compare_into(task, trace, res, run_build):
 def _build_match(ref, rep, trace, run_build) -> str:
     """Which OpenFace build the C++ reference matches bit for bit: the run's own build, else the
     other one (run only then), else 'neither'."""
-    from .identify import identical
-    from .kernels import BUILDS
+    from ..identify import identical
+    from ..kernels import BUILDS
     own = trace.params.get("cpp_build", "avx512")
     if identical(rep):
         return own
     other = next(b for b in BUILDS if b != own)
-    from . import compare
+    from .. import compare
     return other if identical(compare(ref, run_build(other))) else "neither"
 
 
@@ -495,7 +495,7 @@ def _execute(todo, cpp_dir, options, workers, scheduler, stems):
 
 def largest_first(paths) -> list:
     """Biggest images (by declared pixel count) first, so parallel workers finish together."""
-    from .images import declared_size
+    from ..images import declared_size
 
     def pixels(p):
         try:
@@ -513,7 +513,7 @@ IN_FLIGHT_PER_WORKER = 2
 
 def _new_pool(workers):
     from concurrent.futures import ProcessPoolExecutor
-    from .kernels import warm_up
+    from ..kernels import warm_up
     warm_up()   # load (or compile) the kernels once here: forked workers inherit them, ready
     return ProcessPoolExecutor(max_workers=workers, initializer=_init_worker)
 
@@ -735,7 +735,7 @@ def thumbnails(results, kinds, paths, n=8) -> str:
 def thumbnail_uri(path, extra, size=220):
     """data: URI of a PNG thumbnail with both box sets drawn, or None if unreadable."""
     try:
-        from .images import decode_image
+        from ..images import decode_image
         img = decode_image(Path(path).read_bytes(), name=str(path)).image
     except Exception:
         return None
