@@ -157,7 +157,7 @@ def build_parser(prog="python -m mtcnn_core"):
     c.add_argument("--json", action="store_true", help="print the report as JSON (default: text)")
     _add_tolerances(c)
     try:
-        from .batch import add_batch_parser
+        from .batch.command import add_batch_parser
         add_batch_parser(sub, _add_params)
     except ImportError:
         pass

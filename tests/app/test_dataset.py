@@ -41,7 +41,7 @@ def metric(at, label):
 
 
 def test_header_matches_batch():
-    from mtcnn_core.tools.batch import SUMMARY_FIELDS
+    from mtcnn_core.tools.batch.summary import SUMMARY_FIELDS
     assert dataset_view.SUMMARY_FIELDS == SUMMARY_FIELDS
 
 

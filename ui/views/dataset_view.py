@@ -20,7 +20,7 @@ import streamlit as st
 from .. import data_roots
 from . import page, state
 
-# The batch's header (mtcnn_core/tools/batch.py SUMMARY_FIELDS); kept here so the page does not import the
+# The batch's header (mtcnn_core/tools/batch/summary.py SUMMARY_FIELDS); kept here so the page does not import the
 # batch module (cv2, worker code) just to read a CSV. tests/app/test_dataset.py checks they agree.
 SUMMARY_FIELDS = ["file", "faces_cpp", "faces_py", "bit_identical", "first_divergent_stage",
                   "max_abs_dx", "max_abs_dy", "max_abs_dw", "max_abs_dh", "min_iou",
