@@ -4,7 +4,7 @@ Run with `streamlit run app.py`. Every page renders one cached Trace of the curr
 """
 import streamlit as st
 
-from ui import pipeline, sidebar, state
+from ui.views import pipeline, sidebar, state
 
 st.set_page_config(page_title="MTCNN Lens", page_icon=":material/face:", layout="wide")
 

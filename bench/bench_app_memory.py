@@ -43,7 +43,7 @@ def main():
     ap.add_argument("--images", type=int, default=50)
     a = ap.parse_args()
     from conftest import new_app  # the app tests' AppTest factory (MPA v2 fix included)
-    from ui import state
+    from ui.views import state
 
     at = new_app()
     gc.collect()

@@ -32,7 +32,7 @@ def stage_inputs(base: Path, repeat: int = 1):
     (repeat > 1: that many copies under new stems, to measure throughput past the warm-up)."""
     img, cpp = base / "images", base / "cpp"
     img.mkdir(), cpp.mkdir()
-    from mtcnn_core.batch import IMAGE_EXTS
+    from mtcnn_core.tools.batch.command import IMAGE_EXTS
     for idir, cdir in SETS:
         for p in sorted(idir.iterdir()):
             if p.suffix.lower() not in IMAGE_EXTS:
@@ -52,7 +52,8 @@ def kib_to_mib(k):
 
 def run_one(mode: str, base: Path) -> dict:
     """Run one mode in this process; wall time, image count and peak RSS of the workers (MiB)."""
-    from mtcnn_core.batch import find_images, run_batch
+    from mtcnn_core.tools.batch.command import find_images
+    from mtcnn_core.tools.batch.run import run_batch
     img, cpp = base / "images", base / "cpp"
     options = {"params": dict(min_face_size=60, t1=0.6, t2=0.7, t3=0.7, pyramid_factor=0.709),
                "engine": "auto", "models": None, "heatmaps": False, "tol_px": 0.01, "tol_score": 1e-4}

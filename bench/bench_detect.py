@@ -56,7 +56,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1, help="kernel threads")
     ap.add_argument("--mfs20", action="store_true", help="the min_face_size=20, t1=0.5 set")
     a = ap.parse_args()
-    from mtcnn_core.report import blas_description
+    from mtcnn_core.engine_info import blas_description
     timing = {} if a.mfs20 else cpp_times(a.cpp_build)
     print(f"engine={a.engine} cpp_build={a.cpp_build} threads={a.threads} runs={a.runs} "
           f"BLAS: {blas_description()} (OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')})")

@@ -21,7 +21,8 @@ import logging  # noqa: E402
 from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from ui import samples, state  # noqa: E402
+from ui import samples  # noqa: E402
+from ui.views import state  # noqa: E402
 
 PAGES = ["detect", "pyramid", "cascade", "activations", "compare", "models"]
 DEFAULT_IMAGES = [ROOT / "sample_images", ROOT.parent / "shared" / "reference" / "images"]

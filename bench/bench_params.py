@@ -83,7 +83,7 @@ def bench_app(path: Path, img):
 
     PagesManager.__init__ = init_v2
     logging.getLogger("streamlit").setLevel(logging.ERROR)
-    from ui import state
+    from ui.views import state
     data = cv2.imencode(".png", img)[1].tobytes()
     tmp = Path(tempfile.mkdtemp()) / "bench.png"
     tmp.write_bytes(data)

@@ -16,7 +16,7 @@ from .trace import BoxSet, Filtered, NetStage, ScaleTrace, Trace
 
 def engine_report(models=None, engine="exact", cpp_build="avx512") -> str:
     """How each GEMM layer of each network is computed (kernels and the C++ build's rule)."""
-    from .report import engine_report as _report
+    from .engine_info import engine_report as _report
     return _report(models, engine, cpp_build)
 
 

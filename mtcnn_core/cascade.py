@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import math
 import time
 from concurrent.futures import as_completed
 from dataclasses import replace
@@ -14,6 +13,7 @@ from .kernels import arithmetic, kernel_pool
 from .images import decode_image, resize_planes
 from .cvmath import cv_exp32, glibc_expf
 from .models import ModelSet, load_models
+from .scales import pyramid
 from .stage_cache import StageCache, image_digest, models_digest, size_of, stage_cache
 from .trace import (BELOW_THRESHOLD, KEPT, SUPPRESSED, BoxSet, Filtered, NetStage, ScaleTrace,
                     Trace)
@@ -36,19 +36,6 @@ def validate_params(min_face_size, t1, t2, t3, pyramid_factor) -> dict:
         raise ValueError(f"pyramid_factor must be a number in (0, 1), got {pyramid_factor!r}")
     return dict(min_face_size=int(min_face_size), t1=float(t1), t2=float(t2), t3=float(t3),
                 pyramid_factor=float(pyramid_factor))
-
-
-def pyramid(height: int, width: int, min_face_size: int, factor: float):
-    """[(scale, h, w)] of every level (semantics 2.3-2.5), or None where the C++ would throw."""
-    min_dim = min(height, width)
-    n = math.floor(math.log(min_face_size / min_dim) / math.log(factor)) + 1
-    if n < 0:
-        return None
-    levels = []
-    for i in range(n):
-        s = (12.0 / min_face_size) * math.pow(factor, i)
-        levels.append((s, math.ceil(height * s), math.ceil(width * s)))
-    return levels
 
 
 def pnet_input(image: np.ndarray, level) -> np.ndarray:

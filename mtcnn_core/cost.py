@@ -21,7 +21,7 @@ class CostError(MTCNNInputError):
 
 def pyramid_pixels(height: int, width: int, min_face_size: int, pyramid_factor: float) -> int:
     """Sum of h*w over the pyramid levels the detector would build (0 if none)."""
-    from .cascade import pyramid
+    from .scales import pyramid
     levels = pyramid(height, width, int(min_face_size), float(pyramid_factor)) or []
     return sum(h * w for _, h, w in levels)
 

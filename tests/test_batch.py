@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, SHARED, needs_shared, require_chromium, require_dask
-from mtcnn_core.cli import main
+from mtcnn_core.tools.cli import main
 
 IMAGES = ["tiny_astronaut_96.png", "portrait_astronaut.png", "no_face_cat.png"]
 ARTIFACTS = ROOT / "tests" / "artifacts"

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import ROOT
 from mtcnn_core import __version__
-from mtcnn_core.cli import build_parser, main
+from mtcnn_core.tools.cli import build_parser, main
 
 SAMPLES = ROOT / "sample_images"
 

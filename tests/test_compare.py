@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import mtcnn_core as mc
-from mtcnn_core import batch
-from mtcnn_core.cli import main as cli_main
+from mtcnn_core.tools.batch import summary
+from mtcnn_core.tools.cli import main as cli_main
 from conftest import ROOT
 
 REF = ROOT / "sample_images" / "cpp" / "astronaut.json"
@@ -173,10 +173,10 @@ def test_cli_compare_exit_code_and_verdict(kind, code, tmp_path, capsys):
 
 
 def summary_row(kind):
-    row = {k: "" for k in batch.SUMMARY_FIELDS}
+    row = {k: "" for k in summary.SUMMARY_FIELDS}
     row["file"] = f"{kind}.png"
     ref, cand = perturbed(kind)
-    extra = batch.row_from_report(mc.compare(ref, cand), row)
+    extra = summary.row_from_report(mc.compare(ref, cand), row)
     return row, extra
 
 
@@ -186,7 +186,7 @@ def summary_row(kind):
     ("diverges", {"rnet.kept": "identical", "pnet.merged": "diverges"})])
 def test_batch_row_status(kind, stage_verdicts):
     row, extra = summary_row(kind)
-    assert batch.row_status(row) == kind
+    assert summary.row_status(row) == kind
     assert row["bit_identical"] == ("yes" if kind == "identical" else "no")
     assert row["first_divergent_stage"] == ("pnet.merged" if kind == "diverges" else "")
     assert extra["ok"] == (kind != "diverges")
@@ -194,16 +194,16 @@ def test_batch_row_status(kind, stage_verdicts):
 
 
 def test_dataset_page_statuses_of_a_summary():
-    from ui import dataset_view as dv
+    from ui.views import dataset_view as dv
     rows = [summary_row(k)[0] for k in ("identical", "tol", "diverges")]
     rows.append({**rows[0], "file": "broken.png", "error": "not a decodable image", "bit_identical": "",
                  "faces_cpp": ""})
     rows.append({**rows[0], "file": "nocpp.png", "bit_identical": "", "first_divergent_stage": "",
                  "faces_cpp": ""})
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=batch.SUMMARY_FIELDS)
+    w = csv.DictWriter(buf, fieldnames=summary.SUMMARY_FIELDS)
     w.writeheader()
     w.writerows(rows)
     df = dv.parse_summary(buf.getvalue())
     assert df["status"].tolist() == [dv.IDENTICAL, dv.TOLERANCE, dv.DIVERGING, dv.FAILED, dv.NO_CPP]
-    assert batch.status_counts(rows) == {"identical": 1, "tol": 1, "diverges": 1, "failed": 1, "nocpp": 1}
+    assert summary.status_counts(rows) == {"identical": 1, "tol": 1, "diverges": 1, "failed": 1, "nocpp": 1}

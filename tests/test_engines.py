@@ -17,9 +17,9 @@ sys.path.insert(0, sys.argv[1])
 if sys.argv[2] == "no-numba":
     sys.modules["numba"] = None          # `import numba` now raises ImportError
 import mtcnn_core as mc
-from mtcnn_core import kernels, report
+from mtcnn_core import engine_info, kernels
 threads = int(sys.argv[3])
-out = {"core": report.openblas_core(), "compiled_error": kernels.COMPILED_ERROR,
+out = {"core": engine_info.openblas_core(), "compiled_error": kernels.COMPILED_ERROR,
        "report": mc.engine_report(), "cases": []}
 for js, img in zip(sys.argv[4::2], sys.argv[5::2]):
     ref = mc.Trace.load(js)

@@ -8,7 +8,7 @@ import pytest
 
 import mtcnn_core as mc
 from conftest import ROOT, reference_cases
-from mtcnn_core.cli import main
+from mtcnn_core.tools.cli import main
 
 CASES = [pytest.param(*c.values, "avx512", id=c.id) for c in reference_cases("avx512")] + \
         [pytest.param(*c.values, "avx2", id=c.id) for c in reference_cases("avx2")]

@@ -42,7 +42,7 @@ FILES = tracked_text_files()
 
 
 def test_file_list_is_real():
-    assert {"README.md", "pyproject.toml", "mtcnn_core/cli.py", "docs/trace_format.md"} <= set(FILES)
+    assert {"README.md", "pyproject.toml", "mtcnn_core/tools/cli.py", "docs/trace_format.md"} <= set(FILES)
 
 
 def test_no_machine_paths():

@@ -61,12 +61,12 @@ def m(id, file, old, new, why, tests=CORE):
 
 MUTANTS = [
     # ---- pyramid and probabilities (semantics 2, 4.1, 4.10) ---------------------------------------
-    m("pyramid.num_scales_off_by_one", "cascade.py", "/ math.log(factor)) + 1", "/ math.log(factor))",
+    m("pyramid.num_scales_off_by_one", "scales.py", "/ math.log(factor)) + 1", "/ math.log(factor))",
       "one pyramid level too few (num_scales without the +1)"),
-    m("pyramid.scale_float32", "cascade.py", "s = (12.0 / min_face_size) * math.pow(factor, i)",
-      "s = float(np.float32(12.0 / min_face_size) * np.float32(math.pow(factor, i)))",
+    m("pyramid.scale_float32", "scales.py", "s = (12.0 / min_face_size) * math.pow(factor, i)",
+      "s = float(__import__('numpy').float32(12.0 / min_face_size) * __import__('numpy').float32(math.pow(factor, i)))",
       "pyramid scale computed in float32 instead of double"),
-    m("pyramid.trunc_height", "cascade.py", "math.ceil(height * s), math.ceil(width * s)",
+    m("pyramid.trunc_height", "scales.py", "math.ceil(height * s), math.ceil(width * s)",
       "int(height * s), math.ceil(width * s)", "level height truncated instead of ceil"),
     m("pnet.np_exp", "cascade.py", "e = cv_exp32((out[0] - out[1]).astype(F32))",
       "e = np.exp((out[0] - out[1]).astype(F32))", "np.exp instead of OpenCV's cv::exp for the heatmap"),

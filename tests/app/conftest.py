@@ -34,7 +34,7 @@ def new_app(page: str | None = None, image: str | None = None) -> AppTest:
     """An AppTest of app.py, run once (optionally on a page, with another sample)."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     if image is not None:
-        from ui import state
+        from ui.views import state
         at.session_state["image"] = state.image_record(image, (SAMPLES / image).read_bytes(), "sample")
     at.run()
     if page is not None:

@@ -2,7 +2,7 @@
 import numpy as np
 
 from tests.app.conftest import errors, new_app, no_exception
-from ui import activations as act
+from ui.figures import activations as act
 
 
 def test_every_network_layer_and_colour_mode():

@@ -103,7 +103,7 @@ def assert_clean(page, name):
 
 
 def green_box_pixels(png: bytes) -> int:
-    """Pixels of the face-box colour (ui.draw.FACE_COLOUR) in an annotated image."""
+    """Pixels of the face-box colour (ui.figures.draw.FACE_COLOUR) in an annotated image."""
     a = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
     return int((np.abs(a - np.array([0, 200, 90])).sum(axis=2) < 40).sum())
 
@@ -140,7 +140,7 @@ def test_every_page_and_an_upload(server, browser):
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     shots = os.environ.get("MTCNN_LENS_SCREENSHOTS") == "1"
     # the first request is a deep link: with a pages/ folder Streamlit would run that page file
-    # alone (no app shell, no sidebar); ui.page.ensure_shell must recover
+    # alone (no app shell, no sidebar); ui.views.page.ensure_shell must recover
     page.goto(f"{server}/cascade")
     wait_idle(page, ".js-plotly-plot")
     assert page.locator("[data-testid=stSidebar] input[type=file]").count() == 1

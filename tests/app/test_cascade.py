@@ -1,6 +1,6 @@
 """AppTest of the Cascade page: every stage renders, boxes can be inspected, state persists."""
 from tests.app.conftest import errors, new_app, no_exception
-from ui import cascade_model as cm
+from ui.figures import cascade_model as cm
 
 
 def test_every_stage_and_a_box_render():
@@ -77,7 +77,7 @@ def column_config(at):
 
 def test_table_columns_fit_their_widest_value():
     """Regression: x = 1022.2139 was shown as '022.2139' (auto width clipped the left digits)."""
-    from ui import state
+    from ui.views import state
     from tests.app.conftest import SAMPLES
     import cv2
     import numpy as np
@@ -102,7 +102,7 @@ def test_table_columns_fit_their_widest_value():
 
 
 def test_selection_is_one_state_highlighted_and_reset_by_an_image_change():
-    from ui import state
+    from ui.views import state
     from tests.app.conftest import SAMPLES
     at = new_app("pages/cascade.py")
     at.select_slider(key="cascade_stage").set_value("RNet input").run()

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from tests.app.conftest import ROOT, SAMPLES, errors, new_app, no_exception
-from ui import dataset_view
+from ui.views import dataset_view
 
 PAGE = "pages/dataset.py"
 IMAGES = ("cameraman.png", "chelsea_cat.png")
@@ -41,7 +41,7 @@ def metric(at, label):
 
 
 def test_header_matches_batch():
-    from mtcnn_core.batch import SUMMARY_FIELDS
+    from mtcnn_core.tools.batch.summary import SUMMARY_FIELDS
     assert dataset_view.SUMMARY_FIELDS == SUMMARY_FIELDS
 
 

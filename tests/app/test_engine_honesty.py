@@ -5,7 +5,7 @@ import numpy as np
 
 import mtcnn_core as mc
 from tests.app.conftest import new_app, no_exception
-from ui import stages
+from ui.figures import stages
 
 
 def trace_with(producer):

@@ -8,7 +8,8 @@ import tomllib
 import pytest
 
 from tests.app.conftest import ROOT, SAMPLES, errors, new_app, no_exception
-from ui import data_roots, dataset_view
+from ui import data_roots
+from ui.views import dataset_view
 
 PAGE = "pages/dataset.py"
 

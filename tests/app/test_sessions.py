@@ -11,7 +11,7 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from mtcnn_core.dat_format import write_dat
 from tests.app.conftest import ROOT, SAMPLES, errors, new_app, no_exception
-from ui import models_view
+from ui.views import models_view
 
 DAT = {n: (ROOT / "models" / f"{n}.dat").read_bytes() for n in ("PNet", "RNet", "ONet")}
 ALICE = "alice_private_2024_medical.jpg"

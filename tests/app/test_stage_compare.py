@@ -6,8 +6,8 @@ import pytest
 
 import mtcnn_core as mc
 from tests.app.conftest import SAMPLES
-from ui import stage_compare as sc
-from ui.figures import image_figure
+from ui.figures import stage_compare as sc
+from ui.figures.plots import image_figure
 
 
 @pytest.fixture(scope="module")

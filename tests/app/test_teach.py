@@ -2,8 +2,8 @@
 import numpy as np
 
 from tests.app.conftest import errors, new_app, no_exception
-from ui import cascade_model as cm
-from ui import explain_box, explain_cell, tour
+from ui.figures import cascade_model as cm
+from ui.views import explain_box, explain_cell, tour
 
 
 def markdown_with(at, text):

@@ -4,8 +4,9 @@ import plotly.graph_objects as go
 import pytest
 
 from tests.app.conftest import SAMPLES
-from ui import draw, figures, samples, stages
-from ui.compare_view import mismatch_messages
+from ui.figures import draw, plots, stages
+from ui import samples
+from ui.views.compare_view import mismatch_messages
 from mtcnn_core.trace import Trace
 
 CPP = SAMPLES / "cpp"
@@ -17,7 +18,7 @@ def ref():
 
 
 def test_cell_boxes_follow_cpp_formula():
-    b = figures.cell_boxes((3, 4), 0.2)
+    b = plots.cell_boxes((3, 4), 0.2)
     # x1 = trunc((2x+1)/s), x2 = trunc((2x+12)/s) in float32
     assert b[0, 0].tolist() == [5, 5, 60, 60]
     assert b[2, 3].tolist() == [int(np.float32(7) / np.float32(0.2)), int(np.float32(5) / np.float32(0.2)),
@@ -29,7 +30,7 @@ def test_cell_boxes_match_cpp_kept_boxes(ref):
     for s in ref.scales:
         if s.heatmap is None or not len(s.kept):
             continue
-        cells = figures.cell_boxes(s.heatmap.shape, s.scale).reshape(-1, 4)
+        cells = plots.cell_boxes(s.heatmap.shape, s.scale).reshape(-1, 4)
         xywh = np.c_[cells[:, :2], cells[:, 2:] - cells[:, :2]].astype(np.float32)
         rows = {tuple(r) for r in xywh.tolist()}
         assert all(tuple(b) in rows for b in s.kept.boxes.tolist()), s.index
@@ -37,7 +38,7 @@ def test_cell_boxes_match_cpp_kept_boxes(ref):
 
 def test_heatmap_figure_has_t1_contour_and_box_hover(ref):
     s = ref.scales[0]
-    fig = figures.heatmap_figure(s.heatmap, s.scale, 0.6)
+    fig = plots.heatmap_figure(s.heatmap, s.scale, 0.6)
     assert isinstance(fig.data[0], go.Heatmap)
     assert np.asarray(fig.data[0].customdata).shape == s.heatmap.shape + (4,)
     assert "x1=" in fig.data[0].hovertemplate
@@ -45,7 +46,7 @@ def test_heatmap_figure_has_t1_contour_and_box_hover(ref):
 
 
 def test_box_outline_closes_each_box():
-    xs, ys = figures.box_outline([[1, 2, 3, 4], [0, 0, 1, 1]])
+    xs, ys = plots.box_outline([[1, 2, 3, 4], [0, 0, 1, 1]])
     assert xs[:5].tolist() == [1, 4, 4, 1, 1] and ys[:5].tolist() == [2, 2, 6, 6, 2]
     assert np.isnan(xs[5]) and np.isnan(ys[5])     # a gap between boxes
     assert len(xs) == 12
@@ -53,16 +54,16 @@ def test_box_outline_closes_each_box():
 
 def test_image_figure_coordinates():
     rgb = np.zeros((50, 80, 3), np.uint8)
-    uri, pixel = figures.image_data_uri(rgb)
+    uri, pixel = plots.image_data_uri(rgb)
     assert uri.startswith("data:image/jpeg;base64,") and pixel == 1.0
-    fig = figures.image_figure(uri, pixel, 80, 50)
+    fig = plots.image_figure(uri, pixel, 80, 50)
     assert list(fig.layout.yaxis.range) == [50, 0]
-    figures.add_scored_boxes(fig, [[1, 1, 5, 5], [10, 10, 5, 5]], [0.1, 0.95], "x")
+    plots.add_scored_boxes(fig, [[1, 1, 5, 5], [10, 10, 5, 5]], [0.1, 0.95], "x")
     assert len(fig.data) == 3
 
 
 def test_big_image_is_shrunk_for_display():
-    uri, pixel = figures.image_data_uri(np.zeros((100, 3200, 3), np.uint8))
+    uri, pixel = plots.image_data_uri(np.zeros((100, 3200, 3), np.uint8))
     assert pixel == 2.0
 
 
@@ -70,12 +71,12 @@ def test_stage_counts_and_funnel(ref):
     counts = stages.stage_counts(ref)
     assert counts[0] == ("PNet ≥ t1", sum(s.num_above_t1 for s in ref.scales))
     assert counts[-1] == ("final", len(ref.detections))
-    fig = figures.funnel_figure(counts, current="final")
+    fig = plots.funnel_figure(counts, current="final")
     assert list(fig.data[0].x) == [c[1] for c in counts]
 
 
 def test_proposals_per_scale_chart(ref):
-    fig = figures.proposals_per_scale_figure(ref.scales, 1)
+    fig = plots.proposals_per_scale_figure(ref.scales, 1)
     assert list(fig.data[0].y) == [s.num_above_t1 for s in ref.scales]
 
 
@@ -113,7 +114,7 @@ def test_timing_rows_put_total_last(ref):
 
 
 def test_colour_scale_avoids_streamlit_placeholders():
-    stops = figures.safe_colorscale("Magma")
+    stops = plots.safe_colorscale("Magma")
     assert stops[0][1] == "rgb(0,0,4)" and not any(c.startswith("#") for _, c in stops)
 
 
@@ -124,16 +125,16 @@ def test_big_heatmap_figure_is_downsampled_keeping_peaks_and_boxes():
     h, w = 3495, 3495
     prob = np.zeros((h, w), np.float32)
     prob[1234, 2345] = 0.97
-    fig = figures.heatmap_figure(prob, 0.5, 0.6)
+    fig = plots.heatmap_figure(prob, 0.5, 0.6)
     z = np.asarray(fig.data[0].z)
-    k = figures.display_factor((h, w))
-    assert z.size <= figures.MAX_HEATMAP_CELLS and z.shape == (-(-h // k), -(-w // k))
+    k = plots.display_factor((h, w))
+    assert z.size <= plots.MAX_HEATMAP_CELLS and z.shape == (-(-h // k), -(-w // k))
     assert z.max() == np.float32(0.97) and z[1234 // k, 2345 // k] == np.float32(0.97)
     cd = np.asarray(fig.data[0].customdata)
-    full = figures.cell_boxes((h, w), 0.5)
+    full = plots.cell_boxes((h, w), 0.5)
     assert tuple(cd[0, 0]) == tuple(full[0, 0, :2]) + tuple(full[k - 1, k - 1, 2:])
     assert len(json.dumps(fig.to_plotly_json(), default=lambda a: np.asarray(a).tolist())) < 20e6
     d = np.zeros((h, w))
     d[5, 7] = -0.5
-    dz = np.asarray(figures.diff_heatmap_figure(d, "x").data[0].z)
-    assert dz.size <= figures.MAX_HEATMAP_CELLS and dz.min() == -0.5
+    dz = np.asarray(plots.diff_heatmap_figure(d, "x").data[0].z)
+    assert dz.size <= plots.MAX_HEATMAP_CELLS and dz.min() == -0.5

@@ -12,8 +12,8 @@ from PIL import Image
 import mtcnn_core as mc
 from mtcnn_core import boxes as B
 from tests.app.conftest import SAMPLES
-from ui import activations as act
-from ui import figures
+from ui.figures import activations as act
+from ui.figures import plots
 
 F32 = np.float32
 MFS20 = SAMPLES / "cpp" / "faces_at_scales__mfs20.json"     # 1280 x 720: non-square levels
@@ -30,9 +30,9 @@ def test_heatmap_hover_box_of_every_cell_is_the_cpp_rule():
     double_differs = 0
     for level in trace.scales:
         h, w = level.heatmap_height, level.heatmap_width
-        assert figures.display_factor((h, w)) == 1, "every cell has its own hover box"
+        assert plots.display_factor((h, w)) == 1, "every cell has its own hover box"
         prob = np.zeros((h, w), F32)
-        custom = np.asarray(figures.heatmap_figure(prob, level.scale, 0.6).data[0].customdata)
+        custom = np.asarray(plots.heatmap_figure(prob, level.scale, 0.6).data[0].customdata)
         assert custom.shape == (h, w, 4)
         xs = np.array([cell_rule(c, level.scale) for c in range(w)])
         ys = np.array([cell_rule(r, level.scale) for r in range(h)])
@@ -51,8 +51,8 @@ def test_heatmap_hover_box_of_every_cell_is_the_cpp_rule():
 def test_downsampled_heatmap_hover_spans_its_block():
     prob = np.zeros((700, 900), F32)
     scale = 0.3
-    fig = figures.heatmap_figure(prob, scale, 0.6)
-    k = figures.display_factor(prob.shape)
+    fig = plots.heatmap_figure(prob, scale, 0.6)
+    k = plots.display_factor(prob.shape)
     custom = np.asarray(fig.data[0].customdata)
     assert k > 1 and custom.shape == (math.ceil(700 / k), math.ceil(900 / k), 4)
     for R, C in [(0, 0), (3, 7), (custom.shape[0] - 1, custom.shape[1] - 1)]:
@@ -84,7 +84,7 @@ def on_outline(box, px, py) -> bool:
 
 def test_pyramid_hover_texts_describe_the_box_under_them(run):
     # every hover point sits on the outline of the box its text names, with that box's numbers
-    from ui import pyramid_view
+    from ui.views import pyramid_view
     level = max(run.trace.scales, key=lambda s: len(s.kept))
     assert len(level.kept) >= 2
     x, y, texts = hover_trace(pyramid_view.proposals_figure(run, level))
@@ -103,8 +103,8 @@ def test_pyramid_hover_texts_describe_the_box_under_them(run):
 
 @pytest.mark.parametrize("stage", ["PNet merged", "RNet kept", "ONet kept"])
 def test_cascade_hover_texts_describe_the_box_under_them(run, stage):
-    from ui import cascade_model as cm
-    from ui import cascade_view
+    from ui.figures import cascade_model as cm
+    from ui.views import cascade_view
     sb = cm.stage_boxes(run.trace, stage)
     assert len(sb) >= 2
     x, y, texts = hover_trace(cascade_view.stage_figure(run, sb))
@@ -150,7 +150,8 @@ def test_colour_ranges_of_each_mode(pnet_outputs):
 
 @pytest.mark.parametrize("mode", act.COLOUR_MODES)
 def test_the_page_picture_uses_the_chosen_scale(pnet_outputs, mode):
-    from ui import activations_view, imaging
+    from ui.views import activations_view
+    from ui.figures import imaging
     outs = pnet_outputs
     g = act.value_range(outs)
     grange = g if mode == "global" else None

@@ -5,8 +5,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from . import cascade_model as cm
-from . import core, draw, explain_box, figures, nets_input, overlay
+from ..figures import cascade_model as cm
+from .. import core
+from ..figures import draw, plots
+from . import explain_box, nets_input, overlay
 
 STAGE_KEY, BOX_KEY = "cascade_stage", "cascade_box"
 #: Which (image, parameters, stage) the inspected box index refers to, and the table's version
@@ -42,9 +44,9 @@ def render(run):
     selected = selected_box(run, sb)
     st.plotly_chart(stage_figure(run, sb, selected), width="stretch", key="cascade_fig")
     _table_and_box(run, sb, selected)
-    st.plotly_chart(figures.funnel_figure(cm.funnel_counts(trace), current=name),
+    st.plotly_chart(plots.funnel_figure(cm.funnel_counts(trace), current=name),
                     width="stretch", key="cascade_funnel")
-    if len(sb):   # teach: follow the selected box (ui/explain_box.py)
+    if len(sb):   # teach: follow the selected box (ui/views/explain_box.py)
         explain_box.render(run, name, int(st.session_state.get(BOX_KEY, 0)))
 
 
@@ -68,17 +70,17 @@ def stage_figure(run, sb: cm.StageBoxes, selected: int | None = None) -> go.Figu
     for fate, (colour, label) in FADED.items():
         sel = sb.fate == fate
         if sel.any():
-            figures.add_boxes(fig, sb.boxes[sel], f"{label} ({int(sel.sum())})", colour, width=1.5,
+            plots.add_boxes(fig, sb.boxes[sel], f"{label} ({int(sel.sum())})", colour, width=1.5,
                               opacity=0.9, dash="dot")
     if kept.any():
-        figures.add_scored_boxes(fig, sb.boxes[kept], sb.scores[kept], "kept")
+        plots.add_scored_boxes(fig, sb.boxes[kept], sb.scores[kept], "kept")
     if selected is not None and 0 <= selected < len(sb):
-        figures.add_boxes(fig, sb.boxes[selected:selected + 1], f"inspected #{selected}",
+        plots.add_boxes(fig, sb.boxes[selected:selected + 1], f"inspected #{selected}",
                           SELECTED_COLOUR, width=4)
     if len(sb):
         texts = [f"#{i}: {sb.score_label} {cm.full_score(s)}<br>{cm.fate_text(sb, i)}"
                  for i, s in enumerate(sb.scores)]
-        figures.add_box_hover(fig, sb.boxes, texts, sb.name, scores=sb.scores, showscale=True)
+        plots.add_box_hover(fig, sb.boxes, texts, sb.name, scores=sb.scores, showscale=True)
     return fig
 
 
@@ -145,8 +147,8 @@ def _box_detail(run, sb: cm.StageBoxes, i: int):
 def regression_figure(run, box, corr, add1: bool = False) -> go.Figure:
     """A zoom on one box with arrows showing how the regression moves each edge."""
     fig = overlay.image_figure(run, px_height=320)
-    figures.add_boxes(fig, [box], "box", "#ffd60a", width=2)
-    figures.add_boxes(fig, [cm.corrected_box(box, corr, add1)], "after regression", "#00e5ff",
+    plots.add_boxes(fig, [box], "box", "#ffd60a", width=2)
+    plots.add_boxes(fig, [cm.corrected_box(box, corr, add1)], "after regression", "#00e5ff",
                       width=2, dash="dash")
     for x0, y0, x1, y1 in cm.regression_arrows(box, corr, add1):
         fig.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y",

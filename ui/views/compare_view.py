@@ -6,8 +6,10 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from . import core, figures, overlay, pipeline, samples, state
-from . import stage_compare as sc
+from .. import core, samples
+from ..figures import plots
+from . import overlay, pipeline, state
+from ..figures import stage_compare as sc
 
 CPP_COLOUR, PY_COLOUR = sc.CPP_COLOUR, sc.PY_COLOUR
 STAGE_PICK = "compare_stage"
@@ -267,8 +269,8 @@ def _verdict(report):
 def overlay_figure(run, ref, label):
     """The image with C++ and Python final boxes in two colours (legend)."""
     fig = overlay.image_figure(run, px_height=560)
-    figures.add_boxes(fig, ref.detections.boxes, label, CPP_COLOUR, width=3)
-    figures.add_boxes(fig, run.trace.detections.boxes, "Python (mtcnn_core)", PY_COLOUR, width=2,
+    plots.add_boxes(fig, ref.detections.boxes, label, CPP_COLOUR, width=3)
+    plots.add_boxes(fig, run.trace.detections.boxes, "Python (mtcnn_core)", PY_COLOUR, width=2,
                       dash="dash")
     return fig
 
@@ -313,12 +315,12 @@ def _heatmaps(run, ref):
         return
     c1, c2, c3 = st.columns(3)
     t1 = float(run.params["t1"])
-    c1.plotly_chart(figures.heatmap_figure(a, ref_maps[i].scale, t1, "C++", 320), width="stretch",
+    c1.plotly_chart(plots.heatmap_figure(a, ref_maps[i].scale, t1, "C++", 320), width="stretch",
                     key="hm_cpp", theme=None)
-    c2.plotly_chart(figures.heatmap_figure(b, py_maps[i].scale, t1, "Python", 320), width="stretch",
+    c2.plotly_chart(plots.heatmap_figure(b, py_maps[i].scale, t1, "Python", 320), width="stretch",
                     key="hm_py", theme=None)
     d = sc.heatmap_difference(a, b)
-    c3.plotly_chart(figures.diff_heatmap_figure(d["diff"], "Python − C++ (probability)"),
+    c3.plotly_chart(plots.diff_heatmap_figure(d["diff"], "Python − C++ (probability)"),
                     width="stretch", key="hm_diff", theme=None)
     st.caption(heatmap_caption(i, d))
 

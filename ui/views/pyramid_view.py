@@ -4,7 +4,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from . import core, explain_cell, figures, nets_input, overlay, stages
+from .. import core
+from . import explain_cell, nets_input, overlay
+from ..figures import plots, stages
 
 KEY = "pyr_level"
 
@@ -61,9 +63,9 @@ def render(run):
         _heatmap(run, level)
     if level.num_above_t1 == 0:
         st.info(empty_level_note(level, float(run.params["t1"])))
-    explain_cell.render(run, level)   # teach: follow one cell (ui/explain_cell.py)
+    explain_cell.render(run, level)   # teach: follow one cell (ui/views/explain_cell.py)
     st.plotly_chart(proposals_figure(run, level), width="stretch", key="pyr_props")
-    st.plotly_chart(figures.proposals_per_scale_figure(trace.scales, i), width="stretch",
+    st.plotly_chart(plots.proposals_per_scale_figure(trace.scales, i), width="stretch",
                     key="pyr_chart")
 
 
@@ -77,7 +79,7 @@ def _heatmap(run, level):
     if level.heatmap is None:
         st.caption("No heatmap recorded for this level.")
         return
-    fig = figures.heatmap_figure(level.heatmap, level.scale, float(run.params["t1"]),
+    fig = plots.heatmap_figure(level.heatmap, level.scale, float(run.params["t1"]),
                                  title="PNet P(face) per cell (cyan: t1)",
                                  px_height=heatmap_height(level.heatmap.shape))
     explain_cell.add_click_targets(fig, level)   # teach: a click picks the cell to explain
@@ -100,13 +102,13 @@ def proposals_figure(run, level):
         gone = np.ones(len(cand), bool)
         if level.nms is not None:
             gone = level.nms.fate != core.KEPT
-        figures.add_boxes(fig, cand.boxes[gone], f"≥ t1, removed by NMS 0.5 ({int(gone.sum())})",
+        plots.add_boxes(fig, cand.boxes[gone], f"≥ t1, removed by NMS 0.5 ({int(gone.sum())})",
                           "#ff5c5c", width=1.5, opacity=0.9, dash="dot")
-    figures.add_boxes(fig, level.kept.boxes, f"kept after NMS 0.5 ({len(level.kept)})", "#2ec27e",
+    plots.add_boxes(fig, level.kept.boxes, f"kept after NMS 0.5 ({len(level.kept)})", "#2ec27e",
                       width=2)
     if len(level.kept):
         texts = [f"kept #{k}: P={np.format_float_positional(s, trim='-')}<br>"
                  f"x={b[0]:.0f} y={b[1]:.0f} w={b[2]:.0f} h={b[3]:.0f}"
                  for k, (b, s) in enumerate(zip(level.kept.boxes, level.kept.scores))]
-        figures.add_box_hover(fig, level.kept.boxes, texts, "kept", colour="#2ec27e")
+        plots.add_box_hover(fig, level.kept.boxes, texts, "kept", colour="#2ec27e")
     return fig

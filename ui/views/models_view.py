@@ -11,7 +11,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from . import core, pipeline, state
+from .. import core
+from . import pipeline, state
 
 NETS = ("PNet", "RNet", "ONet")
 MAX_DAT_BYTES = 8 << 20          # per uploaded file (OpenFace's ONet.dat is 1.7 MB)

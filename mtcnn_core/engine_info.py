@@ -1,4 +1,5 @@
-"""`engine_report()`: per network and layer, which kernels run it and which C++ rule they follow."""
+"""`engine_report()`: per network and layer, which kernels run it and which C++ rule they follow;
+and what numpy's host BLAS is (name, OpenBLAS core, thread count), which only engine 'blas' uses."""
 from __future__ import annotations
 
 import numpy as np

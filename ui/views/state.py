@@ -11,7 +11,8 @@ import streamlit as st
 
 from mtcnn_core.cost import DEFAULT_BUDGET_PIXELS, check_budget
 
-from . import pipeline, samples
+from . import pipeline
+from .. import samples
 
 #: Pyramid pixels one run may send through PNet in the app (a shared server: no override).
 COST_BUDGET_PIXELS = DEFAULT_BUDGET_PIXELS

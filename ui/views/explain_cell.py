@@ -12,8 +12,9 @@ import streamlit as st
 
 from mtcnn_core import explain as E
 
-from . import draw, figures, imaging, journey, nets_input, overlay, pipeline, state
-from . import explain_figures as xf
+from ..figures import draw, plots, imaging
+from . import journey, nets_input, overlay, pipeline, state
+from ..figures import explain_figures as xf
 
 ROW, COL, LEVEL = "xc_row", "xc_col", "xc_level"
 CONV_CH, CONV_DY, CONV_DX = "xc_conv_ch", "xc_conv_dy", "xc_conv_dx"
@@ -36,7 +37,7 @@ def clicked_cell(points, shape: tuple) -> tuple[int, int] | None:
     x, y = p.get("x"), p.get("y")
     if x is None or y is None:
         return None
-    k = figures.display_factor(shape)
+    k = plots.display_factor(shape)
     r, c = int(round(float(y))) * k, int(round(float(x))) * k
     return min(max(r, 0), shape[0] - 1), min(max(c, 0), shape[1] - 1)
 
@@ -154,7 +155,7 @@ def _window(run, level, ex):
 
 def cell_box_figure(run, ex):
     """The cell's box on the photo, the regression as arrows, the moved box and its square."""
-    from . import figures as F
+    from ..figures import plots as F
     fig = overlay.image_figure(run, px_height=340)
     F.add_boxes(fig, [ex.box], "cell box", "#ffd60a", width=3)
     F.add_boxes(fig, [ex.corrected], "after regression", "#00e5ff", width=2, dash="dash")

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from . import core, draw, imaging, stages
+from .. import core
+from ..figures import draw, imaging, stages
 
 SMALLER_THAN_MIN_FACE = (
     "Why a box can be smaller than the min face size: the cascade finds square face windows of "

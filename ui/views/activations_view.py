@@ -6,8 +6,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from . import activations as act
-from . import draw, imaging, nets_input, pipeline, state
+from ..figures import activations as act
+from ..figures import draw, imaging
+from . import nets_input, pipeline, state
 
 NET_STAGE = {"RNet": ("rnet", 24), "ONet": ("onet", 48)}
 

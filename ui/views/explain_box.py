@@ -12,8 +12,9 @@ import streamlit as st
 
 from mtcnn_core import explain as E
 
-from . import draw, figures, imaging, journey, occlusion, overlay, pipeline, state
-from . import explain_figures as xf
+from ..figures import draw, plots, imaging
+from . import journey, occlusion, overlay, pipeline, state
+from ..figures import explain_figures as xf
 
 
 def net_input_of(trace, stage: str, i: int):
@@ -95,8 +96,8 @@ def box_figure(run, ex):
     """The square on the photo, the regression arrows, the moved box and ONet's landmarks."""
     import plotly.graph_objects as go
     fig = overlay.image_figure(run, px_height=320)
-    figures.add_boxes(fig, [ex.geometry.square], "square", "#ffd60a", width=3)
-    figures.add_boxes(fig, [ex.corrected], "after regression", "#00e5ff", width=2, dash="dash")
+    plots.add_boxes(fig, [ex.geometry.square], "square", "#ffd60a", width=3)
+    plots.add_boxes(fig, [ex.corrected], "after regression", "#00e5ff", width=2, dash="dash")
     xf.add_arrows(fig, xf.edge_arrows(ex.geometry.square, ex.corrected))
     if ex.landmarks is not None:
         fig.add_trace(go.Scatter(x=ex.landmarks[:, 0], y=ex.landmarks[:, 1], mode="markers",

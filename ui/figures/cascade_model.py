@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import core
+from .. import core
 
 STAGES = ("PNet merged", "RNet input", "RNet kept", "ONet input", "ONet kept", "final")
 EXPLAIN = {

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from . import figures
+from . import plots
 
 CPP_COLOUR, PY_COLOUR = "#ff8c00", "#00e5ff"
 MATCHED_COLOUR, MOVED_COLOUR = "#39d353", "#ffd60a"
@@ -135,10 +135,10 @@ def stage_figure(base: go.Figure, ref_boxes, cand_boxes, cats: Categories,
     for label, (boxes, scores), colour, width, dash, idx, who in layers:
         if not len(boxes):
             continue
-        figures.add_boxes(base, boxes, label, colour, width=width, dash=dash)
+        plots.add_boxes(base, boxes, label, colour, width=width, dash=dash)
         texts = [f"{who} #{k}: score {float(s):.9g}<br>x={b[0]:.4f} y={b[1]:.4f} "
                  f"w={b[2]:.4f} h={b[3]:.4f}" for k, s, b in zip(idx, scores, boxes)]
-        figures.add_edge_hover(base, boxes, texts, label, colour)
+        plots.add_edge_hover(base, boxes, texts, label, colour)
     for i, j in cats.moved:
         a, b = ref_boxes.boxes[i], cand_boxes.boxes[j]
         base.add_annotation(x=float(b[0] + b[2] / 2), y=float(b[1] + b[3] / 2),

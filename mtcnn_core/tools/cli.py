@@ -6,7 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import MTCNNInputError
+from ..errors import MTCNNInputError
+from .options import threads_arg
 
 
 def _add_params(p):
@@ -47,10 +48,10 @@ def _params(a) -> dict:
 
 def run_detect(image_path, a):
     """Load the image and models, validate parameters, and return the Trace."""
-    from . import detect_bytes, load_models
-    from .cascade import validate_params
+    from .. import detect_bytes, load_models
+    from ..cascade import validate_params
 
-    from .safe_io import MAX_IMAGE_BYTES, read_regular_file
+    from ..safe_io import MAX_IMAGE_BYTES, read_regular_file
 
     validate_params(**_params(a))
     try:
@@ -58,20 +59,10 @@ def run_detect(image_path, a):
     except OSError as e:
         raise MTCNNInputError(f"{image_path}: cannot read ({e.strerror or e})") from None
     models = load_models(a.models, custom_architecture=a.custom_architecture)
-    from .cost import DEFAULT_BUDGET_PIXELS
+    from ..cost import DEFAULT_BUDGET_PIXELS
     budget = None if a.allow_expensive else DEFAULT_BUDGET_PIXELS
     return detect_bytes(data, Path(image_path).name, models=models, engine=a.engine, budget=budget,
                         cpp_build=a.cpp_build, threads=threads_arg(a.threads), **_params(a))
-
-
-def threads_arg(threads) -> int:
-    """--threads, defaulting to all cores; refuses counts below 1."""
-    from .kernels import MAX_THREADS
-    if threads is None:
-        return MAX_THREADS
-    if threads < 1:
-        raise ValueError(f"--threads must be >= 1, got {threads}")
-    return threads
 
 
 def cmd_detect(a):
@@ -79,7 +70,7 @@ def cmd_detect(a):
     for w in trace.warnings:
         print(f"warning: {w}", file=sys.stderr)
     if a.json:
-        from .trace import _rows
+        from ..trace import _rows
         print(json.dumps({"image": trace.image, "params": trace.params,
                           "detections": _rows(trace.detections), "warnings": trace.warnings}))
     else:
@@ -102,8 +93,8 @@ def cmd_trace(a):
 
 
 def cmd_compare(a):
-    from . import compare
-    from .trace import load_any
+    from .. import compare
+    from ..trace import load_any
     ref = load_any(a.reference)                   # + its heatmaps sidecar
     if a.candidate is None:
         return _compare_builds(ref, a)
@@ -115,9 +106,9 @@ def cmd_compare(a):
 
 def _compare_builds(ref, a):
     """No candidate: run this port as both C++ builds on --image and say which one `ref` is."""
-    from . import decode_image, load_models
-    from .identify import identify_build
-    from .safe_io import MAX_IMAGE_BYTES, read_regular_file
+    from .. import decode_image, load_models
+    from ..identify import identify_build
+    from ..safe_io import MAX_IMAGE_BYTES, read_regular_file
     if not a.image:
         raise ValueError("compare needs a CANDIDATE file, or --image to run both C++ builds on")
     try:
@@ -136,7 +127,7 @@ def _compare_builds(ref, a):
 
 
 def build_parser(prog="python -m mtcnn_core"):
-    from .cascade import __version__
+    from ..cascade import __version__
     from .commands import add_app_parser, add_models_parser
     ap = argparse.ArgumentParser(prog=prog, description="OpenFace 2.2 MTCNN, bit-exact in numpy")
     ap.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -166,7 +157,7 @@ def build_parser(prog="python -m mtcnn_core"):
     c.add_argument("--json", action="store_true", help="print the report as JSON (default: text)")
     _add_tolerances(c)
     try:
-        from .batch import add_batch_parser
+        from .batch.command import add_batch_parser
         add_batch_parser(sub, _add_params)
     except ImportError:
         pass

@@ -6,8 +6,10 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from . import cascade_model as cm
-from . import cascade_view, core, figures, overlay
+from ..figures import cascade_model as cm
+from . import cascade_view, overlay
+from .. import core
+from ..figures import plots
 
 KEY = "tour_step"
 TITLES = ("1. The image pyramid", "2. PNet's heatmap", "3. Proposals", "4. Non-maximum suppression",
@@ -60,7 +62,7 @@ def _pyramid(run):
     t = run.trace
     lv, _, _ = strongest(t)
     s = t.scales[lv]
-    fig = figures.proposals_per_scale_figure(t.scales, lv)
+    fig = plots.proposals_per_scale_figure(t.scales, lv)
     fig.update_layout(height=BIG)
     return (f"The detector looks for faces of one size only: 12×12 pixels. So it shrinks the photo into "
             f"<b>{len(t.scales)} levels</b> (each {t.params['pyramid_factor']} times the previous); on level "
@@ -72,9 +74,9 @@ def _heatmap(run):
     t = run.trace
     lv, r, c = strongest(t)
     s = t.scales[lv]
-    fig = figures.heatmap_figure(s.heatmap, s.scale, float(t.params["t1"]), px_height=BIG,
+    fig = plots.heatmap_figure(s.heatmap, s.scale, float(t.params["t1"]), px_height=BIG,
                                  title=f"Level {lv}: P(face) per 12×12 window")
-    k = figures.display_factor(s.heatmap.shape)
+    k = plots.display_factor(s.heatmap.shape)
     fig.add_trace(go.Scatter(x=[c // k], y=[r // k], mode="markers", showlegend=False, hoverinfo="skip",
                              marker=dict(size=22, color="rgba(0,0,0,0)", line=dict(color=HIGHLIGHT, width=3))))
     return (f"PNet slides over the level every 2 px and gives each window a face probability: one cell "
@@ -89,13 +91,13 @@ def _proposals(run):
     n = 0
     for s in t.scales:
         if s.candidates is not None and len(s.candidates):
-            figures.add_boxes(fig, s.candidates.boxes, f"level {s.index}", "#2ec27e", width=1, opacity=0.5,
+            plots.add_boxes(fig, s.candidates.boxes, f"level {s.index}", "#2ec27e", width=1, opacity=0.5,
                               showlegend=False)
             n += len(s.candidates)
     lv, r, c = strongest(t)
     s = t.scales[lv]
     k = int(np.flatnonzero((s.cells[:, 0] == r) & (s.cells[:, 1] == c))[0])
-    figures.add_boxes(fig, [s.candidates.boxes[k]], "strongest", HIGHLIGHT, width=4)
+    plots.add_boxes(fig, [s.candidates.boxes[k]], "strongest", HIGHLIGHT, width=4)
     return (f"Every cell ≥ t1 is mapped back to a box on the photo: <b>{n} proposals</b> over all levels. "
             f"Highlighted: the strongest cell's box. Most proposals overlap: one face fires many "
             f"neighbouring windows on several levels."), fig
@@ -108,11 +110,11 @@ def _stage(run, name, text):
     j = notable_drop(sb)
     extra = ""
     if j is not None:
-        figures.add_boxes(fig, [sb.boxes[j]], "highlighted", HIGHLIGHT, width=4)
+        plots.add_boxes(fig, [sb.boxes[j]], "highlighted", HIGHLIGHT, width=4)
         extra = f" Highlighted: #{j} (score {float(sb.scores[j]):.4f}), {cm.fate_text(sb, j)}."
         by = int(sb.suppressed_by[j])
         if sb.fate[j] == core.SUPPRESSED and by >= 0:
-            figures.add_boxes(fig, [sb.boxes[by]], "suppressor", "white", width=4, dash="dot")
+            plots.add_boxes(fig, [sb.boxes[by]], "suppressor", "white", width=4, dash="dot")
             extra += f" Dotted white: #{by}, the box that removed it."
     kept = int((sb.fate == core.KEPT).sum())
     return f"{text} <b>{kept} of {len(sb)}</b> kept.{extra}", fig
@@ -138,8 +140,8 @@ def _onet(run):
 def _final(run):
     t = run.trace
     fig = overlay.image_figure(run, px_height=BIG)
-    figures.add_boxes(fig, t.onet.kept.boxes, "ONet boxes", "#00e5ff", width=2, dash="dash")
-    figures.add_boxes(fig, t.detections.boxes, "final faces", HIGHLIGHT, width=4)
+    plots.add_boxes(fig, t.onet.kept.boxes, "ONet boxes", "#00e5ff", width=2, dash="dash")
+    plots.add_boxes(fig, t.detections.boxes, "final faces", HIGHLIGHT, width=4)
     return (f"OpenFace finally shifts and shrinks each ONet box by fixed factors (x − 0.0075·w, "
             f"y + 0.2459·h, 1.0323·w, 0.7751·h) to fit its landmark detector: dashed cyan → orange. "
             f"<b>{len(t.detections)} face(s)</b>."), fig

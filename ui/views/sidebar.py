@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from . import core, pipeline, samples, state
+from .. import core, samples
+from . import pipeline, state
 
 #: gif/avif are accepted and detected, with a warning that OpenFace's OpenCV 4.6 cannot read them.
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "bmp", "webp", "tif", "tiff", "gif", "avif"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from . import core
+from .. import core
 
 CACHE_TTL_S = 3600
 PARAM_KEYS = ("min_face_size", "t1", "t2", "t3", "pyramid_factor")

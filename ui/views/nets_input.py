@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from . import core, draw, imaging
+from .. import core
+from ..figures import draw, imaging
 
 
 @st.cache_data(max_entries=32, ttl=3600, show_spinner=False)

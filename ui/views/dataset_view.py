@@ -17,9 +17,10 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from . import data_roots, page, state
+from .. import data_roots
+from . import page, state
 
-# The batch's header (mtcnn_core/batch.py SUMMARY_FIELDS); kept here so the page does not import the
+# The batch's header (mtcnn_core/tools/batch/summary.py SUMMARY_FIELDS); kept here so the page does not import the
 # batch module (cv2, worker code) just to read a CSV. tests/app/test_dataset.py checks they agree.
 SUMMARY_FIELDS = ["file", "faces_cpp", "faces_py", "bit_identical", "first_divergent_stage",
                   "max_abs_dx", "max_abs_dy", "max_abs_dw", "max_abs_dh", "min_iou",
@@ -327,7 +328,7 @@ def render():
         _body()
     except SummaryError as e:
         st.error(str(e))
-    except Exception as e:  # last resort, as ui.page.run_page does
+    except Exception as e:  # last resort, as ui.views.page.run_page does
         st.error(f"Unexpected problem ({type(e).__name__}): {str(e)[:300]}")
 
 

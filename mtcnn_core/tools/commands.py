@@ -39,8 +39,8 @@ def add_app_parser(subparsers):
 
 
 def app_dir() -> Path:
-    """Folder of app.py: `mtcnn_lens/` beside this package when installed, else the checkout root."""
-    root = Path(__file__).resolve().parent.parent
+    """Folder of app.py: `mtcnn_lens/` beside mtcnn_core when installed, else the checkout root."""
+    root = Path(__file__).resolve().parents[2]
     for folder in (root / "mtcnn_lens", root):
         if (folder / "app.py").is_file() and (folder / "pages").is_dir() and (folder / "ui").is_dir():
             return folder
@@ -110,7 +110,7 @@ def describe_models(models) -> list:
 
 
 def cmd_models(a) -> int:
-    from .models import load_models
+    from ..models import load_models
     models = load_models(a.models)
     print("\n".join(describe_models(models)))
     same = all(models.matches_openface.values())

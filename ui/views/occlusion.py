@@ -10,8 +10,9 @@ import streamlit as st
 
 from mtcnn_core import explain as E
 
-from . import draw, imaging, pipeline, state
-from . import explain_figures as xf
+from ..figures import draw, imaging
+from . import pipeline, state
+from ..figures import explain_figures as xf
 
 PATCH, STRIDE = "occ_patch", "occ_stride"
 

@@ -6,10 +6,10 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from . import figures
+from . import plots
 
 
-MAP_SCALE = figures.safe_colorscale("RdBu_r")   # signed values: blue < 0 < red, 0 white
+MAP_SCALE = plots.safe_colorscale("RdBu_r")   # signed values: blue < 0 < red, 0 white
 PROB_SCALE = "Magma"
 RGB_NAMES = ("R", "G", "B")
 
@@ -118,7 +118,7 @@ def occlusion_figure(pixel_drop: np.ndarray, title: str, px_height: int = 340) -
     """Mean fall of P(face) per input pixel when a grey patch covers it (red: the pixel mattered)."""
     d = np.asarray(pixel_drop, np.float32)
     m = float(np.abs(d).max()) or 1e-9
-    fig = go.Figure(go.Heatmap(z=d, zmin=-m, zmax=m, colorscale=figures.safe_colorscale("RdBu_r"),
+    fig = go.Figure(go.Heatmap(z=d, zmin=-m, zmax=m, colorscale=plots.safe_colorscale("RdBu_r"),
                                colorbar=dict(title="drop in<br>P(face)", thickness=12),
                                hovertemplate="row %{y}, col %{x}<br>mean drop %{z:.4g}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", scaleanchor="x", showgrid=False)

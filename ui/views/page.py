@@ -4,7 +4,8 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from . import core, state
+from .. import core
+from . import state
 
 
 def ensure_shell():
