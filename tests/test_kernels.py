@@ -369,3 +369,35 @@ def test_compiled_crops_equal_the_numpy_crops(size):
     got = B.crop_batch(img, squares, size, planar=True)
     want = B.crop_batch(img, squares, size, planar=True, compiled_crops=False)
     assert same_bits(got, want)
+
+
+def test_warm_up_prepares_every_kernel_a_detection_uses():
+    """After kernels.warm_up() a real detection (both builds, 2 threads) compiles nothing more:
+    warm_up calls each kernel with the argument types the detector gives it. In a fresh process,
+    so that no earlier test has compiled anything."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    code = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import cv2, numba
+import mtcnn_core as mc
+from mtcnn_core.kernels import compiled, warm_up
+warm_up()
+kernels = {n: f for n, f in vars(compiled).items() if isinstance(f, numba.core.registry.CPUDispatcher)}
+before = {n: len(f.signatures) for n, f in kernels.items()}
+image = cv2.imread(sys.argv[2])
+for build in ("avx512", "avx2"):
+    mc.detect(image, cpp_build=build, threads=2, cache=False)
+print(json.dumps({"before": before, "after": {n: len(f.signatures) for n, f in kernels.items()}}))
+"""
+    image = root / "sample_images" / "faces_at_scales.png"
+    p = subprocess.run([sys.executable, "-c", code, str(root), str(image)], capture_output=True, text=True,
+                       timeout=600, cwd=root)
+    assert p.returncode == 0, p.stderr[-2000:]
+    res = json.loads(p.stdout.strip().splitlines()[-1])
+    assert res["after"] == res["before"], res
+    assert res["before"]["conv_span"] == 1 and res["before"]["crop_bilinear"] == 1

@@ -261,9 +261,12 @@ def _fc1_chains(k: int, build: str) -> list:
     return [np.arange(s, e) for s, e in openblas.k_blocks(k)]
 
 
-def _crop_once(rng):
-    from ..boxes import crop_batch
-    crop_batch(rng.integers(0, 256, (30, 30, 3), dtype=np.uint8), np.array([[2, 3, 20, 20]], F32), 24)
+def _crop_once():
+    """The crop kernel once, with the argument types boxes.crop_batch gives it."""
+    size, n = 24, 1
+    taps, weights = np.zeros((size, n), np.int64), np.zeros((size, n), F32)
+    compiled.crop_bilinear(np.zeros((4, 4, 3), np.uint8), np.zeros(n, np.int64), np.zeros(n, np.int64),
+                           taps, taps, weights, taps, taps, weights, np.empty((3, size, size, n), F32))
 
 
 def warm_up(progress=None) -> float:
@@ -283,7 +286,7 @@ def warm_up(progress=None) -> float:
                                        rng.random(128, dtype=F32), Arithmetic())),
              ("double-sum FCs", lambda: fc("fc_seq_bias_double", rng.random((4, 2), dtype=F32),
                                            rng.random((3, 4), dtype=F32), b[:3], Arithmetic())),
-             ("crops", lambda: _crop_once(rng))]
+             ("crops", _crop_once)]
     for i, (name, run) in enumerate(steps):
         if progress is not None:
             progress(name, i / len(steps))
