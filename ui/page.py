@@ -5,6 +5,7 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from . import core, state
+from .box_cap_notice import cap_warning
 
 
 def ensure_shell():
@@ -31,6 +32,8 @@ def run_page(title: str, body, caption: str | None = None):
             return
         for w in run.trace.warnings:
             st.warning(w)
+        if cap_warning(run.trace.cap_cuts):
+            st.warning(cap_warning(run.trace.cap_cuts), icon=":material/content_cut:")
         body(run)
     except core.MTCNNInputError as e:
         st.error(str(e))

@@ -12,6 +12,7 @@ import streamlit as st
 from mtcnn_core.cost import DEFAULT_BUDGET_PIXELS, check_budget
 
 from . import pipeline, samples
+from .box_cap_notice import APP_BOX_CAP
 
 #: Pyramid pixels one run may send through PNet in the app (a shared server: no override).
 COST_BUDGET_PIXELS = DEFAULT_BUDGET_PIXELS
@@ -128,7 +129,7 @@ def current_run(cpp_build: str | None = None) -> Run | None:
     rgb = pipeline.rgb_image(img["sha"], img["data"])
     key = tuple(params[k] for k in pipeline.PARAM_KEYS)
     trace = pipeline.run_detection(img["sha"], key, folder, engine, img["data"], custom_architecture(),
-                                   build)
+                                   build, APP_BOX_CAP)
     trace = dataclasses.replace(trace, image={**trace.image, "file": img["name"]},
                                 warnings=list(notes) + list(trace.warnings))
     return Run(img["name"], img["sha"], img["data"], img["source"], params, folder, engine, build,
