@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from . import core, state
+from . import core, cost_gate, state
 from .box_cap_notice import cap_warning
 
 
@@ -35,6 +35,8 @@ def run_page(title: str, body, caption: str | None = None):
         if cap_warning(run.trace.cap_cuts):
             st.warning(cap_warning(run.trace.cap_cuts), icon=":material/content_cut:")
         body(run)
+    except cost_gate.CostConfirmation as e:
+        cost_gate.ask(e)
     except core.MTCNNInputError as e:
         st.error(str(e))
     except Exception as e:  # last resort: a short message instead of a traceback
