@@ -6,7 +6,7 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from . import core, figures, overlay, pipeline, samples, state
+from . import core, figures, overlay, pipeline, quotas, samples, state
 from . import stage_compare as sc
 
 CPP_COLOUR, PY_COLOUR = sc.CPP_COLOUR, sc.PY_COLOUR
@@ -176,9 +176,9 @@ def _bundled(run):
 
 
 def _uploaded(run):
-    up = st.file_uploader("C++ trace JSON, or detections JSON/CSV (x,y,w,h,confidence)",
-                          type=["json", "csv"], key="cpp_upload")
-    npz = st.file_uploader("Optional heatmaps (.heatmaps.npz)", type=["npz"], key="cpp_npz")
+    up = quotas.kept(st.file_uploader("C++ trace JSON, or detections JSON/CSV (x,y,w,h,confidence)",
+                                      type=["json", "csv"], key="cpp_upload"))
+    npz = quotas.kept(st.file_uploader("Optional heatmaps (.heatmaps.npz)", type=["npz"], key="cpp_npz"))
     if up is None:
         preset = preset_reference(run)
         if preset is None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from . import data_roots, page, state
+from . import data_roots, page, quotas, state
 
 # The batch's header (mtcnn_core/batch.py SUMMARY_FIELDS); kept here so the page does not import the
 # batch module (cv2, worker code) just to read a CSV. tests/app/test_dataset.py checks they agree.
@@ -345,7 +345,8 @@ def _body():
                  f"the server's data roots ({data_roots.ENV})."))
     else:
         st.caption(f"Reading folders on this server is off (no data roots: set {data_roots.ENV}).")
-    up = st.file_uploader("…or upload a summary.csv (table only)", type=["csv"], key="dataset_csv")
+    up = quotas.kept(st.file_uploader("…or upload a summary.csv (table only)", type=["csv"],
+                                      key="dataset_csv"))
     folder = batch_folder(text, roots)
     if folder is not None:
         try:
