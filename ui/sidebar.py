@@ -21,9 +21,11 @@ def pick_sample(name: str):
 
 def on_upload():
     """Uploader callback: accept a decodable image, else keep the current one and record why."""
-    up = st.session_state.get("uploader")
+    raw = st.session_state.get("uploader")
+    up = quotas.kept(raw)
     if up is None:
-        st.session_state.upload_error = None
+        if raw is None:               # the user removed the file; else it is one already
+            st.session_state.upload_error = None      # taken in (or dropped) and released
         return
     old = st.session_state.get("image") or {}
     freed = len(old.get("data", b"")) if old.get("source") == "upload" else 0
