@@ -113,3 +113,17 @@ def test_stage_cache_keeps_capped_and_exact_runs_apart(exact, photo):
 def test_bad_cap_is_refused(photo, bad):
     with pytest.raises(ValueError, match="box_cap"):
         mc.detect(photo[:100, :100], cache=False, box_cap=bad)
+
+
+def test_a_capped_cells_journey_says_so(photo):
+    from mtcnn_core.explain import journey_from_cell
+    tr = mc.detect(photo, cache=False, box_cap=2000, **ZERO)
+    level = tr.scales[0]
+    k = int(np.flatnonzero(level.nms.fate == CAPPED)[0])
+    row, col = (int(v) for v in level.cells[k])
+    steps = journey_from_cell(tr, 0, row, col)
+    assert [s.outcome for s in steps] == ["kept", "cut by the box cap"]
+    assert "2000 highest-scored" in steps[-1].text and "C++ would have processed it" in steps[-1].text
+    kept = int(level.nms.order[0])                    # a kept cell still walks the whole cascade
+    steps = journey_from_cell(tr, 0, *(int(v) for v in level.cells[kept]))
+    assert len(steps) > 2
