@@ -95,6 +95,17 @@ def test_two_sessions_never_see_each_others_names_or_models(server, browser, tmp
         bob.screenshot(path=str(ARTIFACTS / "sessions_bob.png"))
         assert "custom " + custom in visible_text(alice)          # alice keeps her own set
         assert any(custom in o for o in model_set_options(alice))
+        # alice replaces her image (the old one is freed) and keeps working across pages
+        second = tmp_path / "alice_second_scan.png"
+        shutil.copy(ROOT / "sample_images" / "cameraman.png", second)
+        alice.set_input_files(SIDEBAR_FILE, str(second))
+        alice.wait_for_selector(f"text=Current image: {second.name}", timeout=120_000)
+        for path in ("cascade", "models"):
+            go(alice, path)
+            assert_clean(alice, path)
+            assert f"Current image: {second.name}" in visible_text(alice)
+        go(bob, "cascade")
+        assert "alice" not in visible_text(bob)
     finally:
         ctx_a.close()
         ctx_b.close()
