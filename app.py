@@ -4,7 +4,7 @@ Run with `streamlit run app.py`. Every page renders one cached Trace of the curr
 """
 import streamlit as st
 
-from ui.views import pipeline, sidebar, state
+from ui.views import pipeline, quotas, sidebar, state
 
 st.set_page_config(page_title="MTCNN Lens", page_icon=":material/face:", layout="wide")
 
@@ -21,6 +21,7 @@ PAGES = [
 
 state.init_state()
 state.keep_page_state()
+quotas.enforce()          # before any uploader reads the store: drop what is over the session's quota
 # st.navigation must come before the sidebar widgets: with streamlit 1.67 a sidebar file_uploader
 # created before it drops the first upload after a server start.
 page = st.navigation(PAGES)

@@ -9,13 +9,14 @@ from dataclasses import replace
 import numpy as np
 
 from . import boxes as B
+from .box_cap import cap_cuts, capped_nms
 from .kernels import arithmetic, kernel_pool
 from .images import decode_image, resize_planes
 from .cvmath import cv_exp32, glibc_expf
 from .models import ModelSet, load_models
 from .scales import pyramid
 from .stage_cache import StageCache, image_digest, models_digest, size_of, stage_cache
-from .trace import (BELOW_THRESHOLD, KEPT, SUPPRESSED, BoxSet, Filtered, NetStage, ScaleTrace,
+from .trace import (BELOW_THRESHOLD, CAPPED, KEPT, SUPPRESSED, BoxSet, Filtered, NetStage, ScaleTrace,
                     Trace)
 
 F32, F64 = np.float32, np.float64
@@ -92,7 +93,7 @@ class _Keys:
         """A filtering stage: depends on the pyramid and every threshold up to that stage."""
         upto = {"merged": ("t1",), "rnet": ("t1", "t2"), "onet": ("t1", "t2", "t3")}[name]
         return (("stage", name) + self.base + (params["min_face_size"], params["pyramid_factor"])
-                + tuple(params[t] for t in upto) + what)
+                + tuple(params[t] for t in upto) + (params.get("box_cap"),) + what)
 
 
 class _Clock:
@@ -124,15 +125,16 @@ def _level_maps(image, level, nets, arith):
     return maps, t1 - t0, time.perf_counter() - t1
 
 
-def _level_proposals(i, level, maps, t1) -> ScaleTrace:
-    """A level's cells >= t1 as boxes, and its per-scale NMS 0.5 (semantics 4.2-4.3)."""
+def _level_proposals(i, level, maps, t1, cap=None) -> ScaleTrace:
+    """A level's cells >= t1 as boxes, and its per-scale NMS 0.5 (semantics 4.2-4.3) over at
+    most `cap` of them (box_cap.py; None: all, as the C++)."""
     s, h, w = level
     prob, reg = maps
     cand_boxes, cells = B.generate_boxes(prob, s, t1)
     cand = BoxSet(cand_boxes, prob[cells[:, 0], cells[:, 1]],
                   reg[:, cells[:, 0], cells[:, 1]].T.copy())
-    order, sup = B.nms(cand.boxes, cand.scores, NMS_SCALE)
-    fate = np.where(sup >= 0, SUPPRESSED, KEPT).astype(np.int8)
+    order, sup, cut = capped_nms(cand.boxes, cand.scores, NMS_SCALE, cap=cap)
+    fate = np.where(cut, CAPPED, np.where(sup >= 0, SUPPRESSED, KEPT)).astype(np.int8)
     return ScaleTrace(i, s, w, h, prob.shape[1], prob.shape[0], len(cand), cand.take(order), prob,
                       reg, cand, cells, Filtered(fate, sup, order.astype(np.int32)))
 
@@ -167,10 +169,10 @@ def _run_pnet(image, levels, nets, params, arith, clock, keys):
     clock.ms["pnet"] -= wall * 1000 * share
     scales = []
     for i, lv in enumerate(levels):
-        key = (map_keys[i], i, lv[0], params["t1"])
+        key = (map_keys[i], i, lv[0], params["t1"], params.get("box_cap"))
         st = cache.get(key)
         if st is None:
-            st = _level_proposals(i, lv, maps[i], params["t1"])
+            st = _level_proposals(i, lv, maps[i], params["t1"], params.get("box_cap"))
             cache.put(key, st, size_of(st) - sum(m.nbytes for m in maps[i]))   # maps: counted once
         scales.append(st)
     return scales
@@ -233,7 +235,7 @@ def _empty_stage(inp: BoxSet) -> NetStage:
 
 def detect(image: np.ndarray, min_face_size=60, t1=0.6, t2=0.7, t3=0.7, pyramid_factor=0.709,
            models=None, engine="exact", progress=None, image_info=None, cpp_build="avx512",
-           threads=1, cache=True) -> Trace:
+           threads=1, cache=True, box_cap=None) -> Trace:
     """Run OpenFace 2.2's MTCNN on an (H, W, 3) uint8 BGR image and return the full Trace.
 
     cpp_build: which OpenFace build's last bits to reproduce, 'avx512' (OpenBLAS SkylakeX kernels)
@@ -241,10 +243,16 @@ def detect(image: np.ndarray, min_face_size=60, t1=0.6, t2=0.7, t3=0.7, pyramid_
     cache: True = the process's stage cache (stage_cache.py: a threshold change re-runs only
     thresholding and NMS), False = compute everything, or a StageCache of your own. The Trace is
     the same bits either way; its arrays may be shared with other traces, read-only.
+    box_cap: None (the C++'s behaviour) or at most this many boxes enter each NMS, so also RNet
+    and ONet (box_cap.py; the app's guard); a run the cap cut records where in `cap_cuts`.
     """
     params = validate_params(min_face_size, t1, t2, t3, pyramid_factor)
     arith = arithmetic(engine, cpp_build, threads)
     params["cpp_build"] = cpp_build
+    if box_cap is not None:
+        if isinstance(box_cap, bool) or not isinstance(box_cap, (int, np.integer)) or box_cap < 1:
+            raise ValueError(f"box_cap must be an integer >= 1 or None, got {box_cap!r}")
+        params["box_cap"] = int(box_cap)
     image = _as_bgr(image)
     nets = models if isinstance(models, ModelSet) else load_models(models)   # None/str/Path: a folder
     clock = _Clock(progress)
@@ -266,7 +274,7 @@ def detect(image: np.ndarray, min_face_size=60, t1=0.6, t2=0.7, t3=0.7, pyramid_
     keys = _Keys(image, nets, arith, stage_cache() if cache is True else cache or StageCache(0))
     scales = _run_pnet(image, levels, nets, params, arith, clock, keys)
     merged, merged_nms, rnet_in, warnings = _cached_stage(
-        keys.cache, keys.stage("merged", params), lambda: _merge_scales(scales, W, H))
+        keys.cache, keys.stage("merged", params), lambda: _merge_scales(scales, W, H, box_cap))
     clock.lap("nms")
 
     clock.report("RNet", 0.65)
@@ -285,7 +293,7 @@ def detect(image: np.ndarray, min_face_size=60, t1=0.6, t2=0.7, t3=0.7, pyramid_
     clock.ms["total"] = (time.perf_counter() - clock.t0) * 1000
     clock.report("done", 1.0)
     return Trace(producer, info, params, scales, merged, merged_nms, rnet, onet, dets,
-                 clock.ms, warnings)
+                 clock.ms, warnings, cap_cuts(scales, merged_nms, box_cap))
 
 
 def _cached_stage(cache, key, compute):
@@ -294,14 +302,14 @@ def _cached_stage(cache, key, compute):
     return value if value is not None else cache.put(key, compute())
 
 
-def _merge_scales(scales, W, H):
-    """Cross-scale NMS 0.7, then PNet correction and squaring (semantics 4.4):
-    (merged BoxSet, its Filtered, RNet input BoxSet, warnings)."""
+def _merge_scales(scales, W, H, cap=None):
+    """Cross-scale NMS 0.7 (over at most `cap` boxes), then PNet correction and squaring
+    (semantics 4.4): (merged BoxSet, its Filtered, RNet input BoxSet, warnings)."""
     allb = _concat([s.kept for s in scales])
-    order, sup = B.nms(allb.boxes, allb.scores, NMS_MERGE)
+    order, sup, cut = capped_nms(allb.boxes, allb.scores, NMS_MERGE, cap=cap)
     merged = allb.take(order)
-    merged_nms = Filtered(np.where(sup >= 0, SUPPRESSED, KEPT).astype(np.int8), sup,
-                          order.astype(np.int32))
+    merged_nms = Filtered(np.where(cut, CAPPED, np.where(sup >= 0, SUPPRESSED, KEPT)).astype(np.int8),
+                          sup, order.astype(np.int32))
     squares = B.rectify(B.apply_correction(merged.boxes, merged.corrections, add1=False))
     return merged, merged_nms, BoxSet(squares, merged.scores.copy()), \
         _offimage_warnings(squares, W, H, "RNet")

@@ -25,7 +25,7 @@ from .cvmath import cv_exp32, glibc_expf
 from .kernels import arithmetic, openblas
 from .kernels.reference import conv_weight_matrix, fma32
 from .network import NET_INPUT
-from .trace import BELOW_THRESHOLD, KEPT, SUPPRESSED
+from .trace import BELOW_THRESHOLD, CAPPED, KEPT, SUPPRESSED
 
 F32 = np.float32
 
@@ -33,7 +33,8 @@ F32 = np.float32
 LANDMARK_POINTS = ("left eye", "right eye", "nose", "left mouth corner", "right mouth corner")
 HEAD_OUTPUTS = ("non-face logit", "face logit", "dx1 (left edge)", "dy1 (top edge)",
                 "dx2 (right edge)", "dy2 (bottom edge)")
-OUTCOMES = {KEPT: "kept", BELOW_THRESHOLD: "below threshold", SUPPRESSED: "suppressed"}
+OUTCOMES = {KEPT: "kept", BELOW_THRESHOLD: "below threshold", SUPPRESSED: "suppressed",
+            CAPPED: "cut by the box cap"}
 #: Occlusion: the most patch positions one map may run through a network (bounds time and memory).
 MAX_OCCLUSION_POSITIONS = 2304
 OCCLUSION_BATCH = 64
@@ -230,6 +231,8 @@ def journey_from_cell(trace, level: int, row: int, col: int) -> list:
     steps = [Step("PNet t1", "kept", f"P(face) {p:.4f} ≥ t1 = {t1}: proposal #{k} of level {level}",
                   k, p, t1, box=s.candidates.boxes[k])]
     stage = f"NMS {NMS_SCALE} within level {level}"
+    if s.nms.fate[k] == CAPPED:
+        return steps + [_capped(stage, k, p, s.candidates.boxes[k], trace)]
     if s.nms.fate[k] == SUPPRESSED:
         steps.append(_suppressed(stage, k, s.candidates.boxes, s.candidates.scores,
                                  int(s.nms.suppressed_by[k]), NMS_SCALE, "iou",
@@ -248,6 +251,8 @@ def journey_from_merged(trace, m: int) -> list:
     scores = np.concatenate([b.scores for b in parts])
     stage = f"NMS {NMS_MERGE} across levels"
     f = trace.merged_nms
+    if f.fate[m] == CAPPED:
+        return [_capped(stage, m, float(scores[m]), boxes[m], trace)]
     if f.fate[m] == SUPPRESSED:
         return [_suppressed(stage, m, boxes, scores, int(f.suppressed_by[m]), NMS_MERGE, "iou",
                             lambda b: _cell_name(trace, *merged_source(trace, b)))]
@@ -255,6 +260,14 @@ def journey_from_merged(trace, m: int) -> list:
     step = Step(stage, "kept", f"kept as merged proposal #{q}; PNet's regression moves it and it is "
                 f"squared into RNet input #{q}", m, float(scores[m]), box=boxes[m])
     return [step] + journey_from_net(trace, "RNet", q)
+
+
+def _capped(stage, i, score, box, trace) -> Step:
+    """A box the run's box cap left out of an NMS (box_cap.py): the C++ would have gone on."""
+    cap = trace.params.get("box_cap")
+    return Step(stage, "cut by the box cap", f"not among the {cap} highest-scored boxes this run let "
+                "into this NMS (the app's box cap); OpenFace's C++ would have processed it, so its "
+                "fate there is unknown here", i, score, box=box)
 
 
 def journey_from_net(trace, net_name: str, i: int) -> list:

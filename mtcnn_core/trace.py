@@ -22,7 +22,10 @@ FORMAT, VERSION = "mtcnn-trace", 1
 
 # Fate codes for a box that entered a filtering step.
 KEPT, BELOW_THRESHOLD, SUPPRESSED = 0, 1, 2
-FATE_NAMES = {KEPT: "kept", BELOW_THRESHOLD: "below threshold", SUPPRESSED: "suppressed by NMS"}
+#: Left out of an NMS by a run's box cap (box_cap.py): the C++ would have processed it.
+CAPPED = 3
+FATE_NAMES = {KEPT: "kept", BELOW_THRESHOLD: "below threshold", SUPPRESSED: "suppressed by NMS",
+              CAPPED: "cut by the box cap (the C++ would process it)"}
 
 
 @dataclass
@@ -103,6 +106,7 @@ class Trace:
     detections: BoxSet                       # final boxes; scores = ONet confidence
     timing_ms: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
+    cap_cuts: list = field(default_factory=list)   # where a box cap cut boxes (box_cap.cap_cuts)
 
     @property
     def has_stages(self) -> bool:
@@ -152,6 +156,8 @@ class Trace:
             if st is not None and st.filtered is not None:
                 ext[f"{name}_fate"] = st.filtered.fate.tolist()
                 ext[f"{name}_suppressed_by"] = st.filtered.suppressed_by.tolist()
+        if self.cap_cuts:
+            ext["box_cap_cuts"] = [dict(c) for c in self.cap_cuts]
         return ext
 
     def to_json(self) -> str:
@@ -350,11 +356,32 @@ def _trace_from_dict(d, source) -> Trace:
         lm = ext.get("onet_landmarks")
         if isinstance(lm, dict) and lm.get("points"):
             onet.landmarks = _matrix(lm["points"], 10, f"{source}.mtcnn_lens.onet_landmarks")
+    cuts = _cap_cuts(ext.get("box_cap_cuts") if isinstance(ext, dict) else None, source)
     timing = d.get("timing_ms") or {}
     warnings = d.get("warnings") or []
     return Trace(str(d.get("producer", "")), image, params, scales, merged, None, rnet, onet, dets,
                  timing if isinstance(timing, dict) else {},
-                 [str(w) for w in warnings] if isinstance(warnings, list) else [])
+                 [str(w) for w in warnings] if isinstance(warnings, list) else [], cuts)
+
+
+def _cap_cuts(cuts, source) -> list:
+    """The optional `mtcnn_lens.box_cap_cuts` list (absent: [])."""
+    if cuts is None:
+        return []
+    where = f"{source}.mtcnn_lens.box_cap_cuts"
+    if not isinstance(cuts, list) or len(cuts) > 10_000:
+        raise TraceFormatError(f"{where}: expected a list of cut records")
+    out = []
+    for i, c in enumerate(cuts):
+        ok = (isinstance(c, dict) and c.get("stage") in ("pnet_scale", "pnet_merged")
+              and all(isinstance(c.get(k), int) and not isinstance(c.get(k), bool) and c[k] >= 0
+                      for k in ("boxes", "processed"))
+              and (c.get("index") is None or (isinstance(c["index"], int) and c["index"] >= 0)))
+        if not ok:
+            raise TraceFormatError(f"{where}[{i}]: expected stage 'pnet_scale' or 'pnet_merged', "
+                                   "index, and non-negative integer boxes and processed")
+        out.append({k: c.get(k) for k in ("stage", "index", "boxes", "processed")})
+    return out
 
 
 def attach_heatmaps(trace: Trace, npz, source="trace"):

@@ -1,6 +1,7 @@
 """A cost budget per request: a run whose pyramid would exceed the budget is refused before PNet
 runs, with a message naming min face size and the smallest value that fits; the CLI allows it
-with --allow-expensive, the app never does."""
+with --allow-expensive; the app asks to confirm up to its hard ceiling and refuses above it
+(tests/app/test_cost_confirm.py)."""
 import subprocess
 import sys
 

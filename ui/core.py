@@ -5,11 +5,11 @@ import numpy as np
 
 import mtcnn_core as mc
 from mtcnn_core.errors import ImageError, MTCNNInputError, ModelFormatError, TraceFormatError
-from mtcnn_core.trace import (FATE_NAMES, KEPT, BELOW_THRESHOLD, SUPPRESSED, BoxSet, Filtered,
+from mtcnn_core.trace import (CAPPED, FATE_NAMES, KEPT, BELOW_THRESHOLD, SUPPRESSED, BoxSet, Filtered,
                               Trace, detections_to_csv, load_any)
 
 __all__ = ["mc", "MTCNNInputError", "ImageError", "ModelFormatError", "TraceFormatError",
-           "Trace", "BoxSet", "Filtered", "FATE_NAMES", "KEPT", "BELOW_THRESHOLD", "SUPPRESSED",
+           "Trace", "BoxSet", "Filtered", "FATE_NAMES", "KEPT", "BELOW_THRESHOLD", "SUPPRESSED", "CAPPED",
            "load_any", "detections_to_csv", "decode_image", "max_pixels"]
 
 

@@ -15,7 +15,8 @@ STAGE_KEY, BOX_KEY = "cascade_stage", "cascade_box"
 #: (a new version is a new table widget: its tick is cleared when the selector moves away).
 BOX_OWNER, TABLE_VERSION = "_cascade_box_for", "_cascade_table_version"
 FADED = {core.BELOW_THRESHOLD: ("#d0d0d0", "below threshold"),
-         core.SUPPRESSED: ("#ff5c5c", "suppressed by NMS")}
+         core.SUPPRESSED: ("#ff5c5c", "suppressed by NMS"),
+         core.CAPPED: ("#b57bff", "cut by the app's box cap")}
 SELECTED_COLOUR = "#ffffff"
 
 

@@ -8,7 +8,7 @@ import streamlit as st
 
 from .. import core, samples
 from ..figures import plots
-from . import overlay, pipeline, state
+from . import overlay, pipeline, quotas, state
 from ..figures import stage_compare as sc
 
 CPP_COLOUR, PY_COLOUR = sc.CPP_COLOUR, sc.PY_COLOUR
@@ -178,9 +178,9 @@ def _bundled(run):
 
 
 def _uploaded(run):
-    up = st.file_uploader("C++ trace JSON, or detections JSON/CSV (x,y,w,h,confidence)",
-                          type=["json", "csv"], key="cpp_upload")
-    npz = st.file_uploader("Optional heatmaps (.heatmaps.npz)", type=["npz"], key="cpp_npz")
+    up = quotas.kept(st.file_uploader("C++ trace JSON, or detections JSON/CSV (x,y,w,h,confidence)",
+                                      type=["json", "csv"], key="cpp_upload"))
+    npz = quotas.kept(st.file_uploader("Optional heatmaps (.heatmaps.npz)", type=["npz"], key="cpp_npz"))
     if up is None:
         preset = preset_reference(run)
         if preset is None:

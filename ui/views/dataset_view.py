@@ -12,13 +12,14 @@ import io
 import json
 import math
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from .. import data_roots
-from . import page, state
+from .. import batch_rows, data_roots
+from . import page, quotas, state
 
 # The batch's header (mtcnn_core/tools/batch/summary.py SUMMARY_FIELDS); kept here so the page does not import the
 # batch module (cv2, worker code) just to read a CSV. tests/app/test_dataset.py checks they agree.
@@ -200,12 +201,15 @@ def traced_image_info(folder: Path, stem: str) -> dict:
     return info if isinstance(info, dict) else {}
 
 
-def locate_inputs(folder: Path, file: str, images_dir: str = "", cpp_dir: str = "") -> RowInputs:
+def locate_inputs(folder: Path, file: str, images_dir: str = "", cpp_dir: str = "",
+                  row: dict | None = None) -> RowInputs:
     """Find a row's image and C++ reference. The batch records neither path (row.json keeps only
     options and output names), so the image is looked for in `images_dir` (default: the batch
-    folder) and checked against the trace's SHA-256, and the C++ file in `cpp_dir` as the batch's
-    --cpp did (`<stem>.json`, else `<stem>.csv`, plus `<stem>.heatmaps.npz` beside a JSON)."""
-    stem, out = Path(file).stem, RowInputs()
+    folder) and its subfolders and checked against the trace's SHA-256, and the C++ file in
+    `cpp_dir` as the batch's --cpp did (`<input stem>.json`, else `.csv`, plus
+    `<input stem>.heatmaps.npz` beside a JSON). `row`: the summary row, which tells apart rows
+    of the same file name (the same name in two input folders)."""
+    stem, out = output_stem(folder, file, row), RowInputs()
     marker = read_marker(folder, stem)
     if marker is None:
         out.problems.append(f"{folder / (stem + '.row.json')} is missing or unreadable: "
@@ -217,8 +221,24 @@ def locate_inputs(folder: Path, file: str, images_dir: str = "", cpp_dir: str = 
     out.params, out.engine = opts.get("params"), opts.get("engine")
     out.tolerances = {k: float(opts[k]) for k in ("tol_px", "tol_score") if k in opts}
     out.image = _find_image(folder, file, stem, images_dir, out.problems)
-    out.cpp, out.npz = _find_cpp(stem, cpp_dir, out.problems)
+    out.cpp, out.npz = _find_cpp(Path(Path(file).name).stem, cpp_dir, out.problems)
     return out
+
+
+def output_stem(folder: Path, file: str, row=None) -> str:
+    """The name the batch gave a row's outputs (batch_rows.py), from the completion markers,
+    which record their row; same-named rows are told apart by the summary row's values."""
+    name = Path(file).name
+    found = []
+    for stem in batch_rows.candidate_stems(folder, name):
+        m = read_marker(folder, stem)
+        if m is not None and isinstance(m.get("row"), dict) and m["row"].get("file") == name:
+            found.append((stem, m["row"]))
+    if not found:
+        return Path(name).stem         # no marker: locate_inputs says the image did not finish
+    same = [stem for stem, r in found
+            if row is not None and batch_rows.same_row(r, row, SUMMARY_FIELDS)]
+    return (same or [found[0][0]])[0]
 
 
 def _look_in(text: str, default: Path | None, problems: list, what: str) -> Path | None:
@@ -231,21 +251,35 @@ def _look_in(text: str, default: Path | None, problems: list, what: str) -> Path
     return where
 
 
+#: Files of a row's name whose SHA-256 is checked.
+MAX_IMAGE_CANDIDATES = 16
+
+
 def _find_image(folder: Path, file: str, stem: str, images_dir: str, problems: list) -> Path | None:
+    """The file named `file` in the images folder or below it (the batch's inputs may come from
+    several folders) whose SHA-256 is the traced one; only files inside the data roots."""
     where = _look_in(images_dir, folder, problems, "Images folder")
     if where is None:
         return None
     file = Path(file).name           # a name from summary.csv, never a path
-    p = where / file
-    if not p.is_file() or not data_roots.inside(p, data_roots.configured_roots()):
-        problems.append(f"Image {file} not found in {where} (the batch does not record input "
-                        "paths): enter the folder holding the images.")
-        return None
     want = traced_image_info(folder, stem).get("sha256")
-    if want and hashlib.sha256(_read_small(p)).hexdigest() != want:
-        problems.append(f"{p} is not the file the batch traced (SHA-256 differs).")
-        return None
-    return p
+    roots, other = data_roots.configured_roots(), None
+    for p in islice(batch_rows.same_name_files(where, file), MAX_IMAGE_CANDIDATES):
+        if not data_roots.inside(p, roots):
+            continue
+        try:
+            if not want or hashlib.sha256(_read_small(p)).hexdigest() == want:
+                return p
+        except OSError:
+            continue
+        other = other or p
+    if other is not None:
+        problems.append(f"{other} is not the file the batch traced (SHA-256 differs), nor is any "
+                        f"{file} below {where}.")
+    else:
+        problems.append(f"Image {file} not found in {where} or its subfolders (the batch does not "
+                        "record input paths): enter the folder holding the images.")
+    return None
 
 
 def _find_cpp(stem: str, cpp_dir: str, problems: list):
@@ -346,7 +380,8 @@ def _body():
                  f"the server's data roots ({data_roots.ENV})."))
     else:
         st.caption(f"Reading folders on this server is off (no data roots: set {data_roots.ENV}).")
-    up = st.file_uploader("…or upload a summary.csv (table only)", type=["csv"], key="dataset_csv")
+    up = quotas.kept(st.file_uploader("…or upload a summary.csv (table only)", type=["csv"],
+                                      key="dataset_csv"))
     folder = batch_folder(text, roots)
     if folder is not None:
         try:
@@ -391,23 +426,33 @@ def _filtered_table(df: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
+def row_labels(shown: pd.DataFrame) -> dict:
+    """{selectbox label: row index}: the file name, plus its summary.csv line where the same
+    name occurs more than once (inputs of that name from several folders)."""
+    names = shown["file"].value_counts()
+    return {(f if names[f] == 1 else f"{f} (summary.csv line {i + 2})"): i
+            for i, f in zip(shown.index, shown["file"])}
+
+
 def _open_row(folder: Path, shown: pd.DataFrame):
     st.subheader("Open an image")
     if shown.empty:
         st.info("No image matches the filters.")
         return
-    files = list(shown["file"])
-    for key, allowed in (("dataset_row", files), ("dataset_images_dir", None),
+    labels = row_labels(shown)
+    for key, allowed in (("dataset_row", list(labels)), ("dataset_images_dir", None),
                          ("dataset_cpp_dir", None)):
         _restore(key, allowed)
-    file = _remember("dataset_row", st.selectbox("Image", files, key="dataset_row"))
+    label = _remember("dataset_row", st.selectbox("Image", list(labels), key="dataset_row"))
+    row = shown.loc[labels[label]]
+    file = row["file"]
     c1, c2 = st.columns(2)
     images_dir = _remember("dataset_images_dir", c1.text_input(
         "Images folder", key="dataset_images_dir", placeholder=f"default: {folder}",
         help="Where the batch's input images are (it does not record paths)."))
     cpp_dir = _remember("dataset_cpp_dir", c2.text_input("C++ results folder (--cpp)",
                                                          key="dataset_cpp_dir"))
-    inputs = locate_inputs(folder, file, images_dir, cpp_dir)
+    inputs = locate_inputs(folder, file, images_dir, cpp_dir, row)
     for p in inputs.problems:
         st.warning(p)
     if st.button("Open in C++ vs Python", key="dataset_open", disabled=not inputs.ready,

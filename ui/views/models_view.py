@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from .. import core
-from . import pipeline, state
+from . import pipeline, quotas, state
 
 NETS = ("PNet", "RNet", "ONet")
 MAX_DAT_BYTES = 8 << 20          # per uploaded file (OpenFace's ONet.dat is 1.7 MB)
@@ -84,11 +84,17 @@ def validate_and_use():
     the session's previous custom set (and its folder) is dropped."""
     ss = st.session_state
     ss.model_error = None
-    ups = ss.get("dat_upload") or []
+    ups = quotas.kept(ss.get("dat_upload") or [])
     if not ups:
         ss.model_error = "Choose the three .dat files (PNet, RNet, ONet) first."
         return
     custom = bool(ss.get("dat_custom_arch"))
+    old_set = ss.get(SET_KEY)
+    freed = sum(p.stat().st_size for p in old_set.folder.iterdir()) if old_set is not None else 0
+    problem = quotas.admit("The model set", sum(u.size for u in ups), replacing=freed)
+    if problem is not None:
+        ss.model_error = problem
+        return
     try:
         if any(u.size > MAX_DAT_BYTES for u in ups):
             big = next(u for u in ups if u.size > MAX_DAT_BYTES)
@@ -107,6 +113,9 @@ def validate_and_use():
     ss.model_set = label
     if old is not None:
         old.remove()
+    ss[quotas.MODEL_FILE_IDS] = [u.file_id for u in ups]
+    for u in ups:                   # kept once: in the private folder
+        quotas.release(u.file_id)
 
 
 def render(run):

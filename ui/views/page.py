@@ -5,7 +5,8 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from .. import core
-from . import state
+from . import cost_gate, state
+from ..box_cap_notice import cap_warning
 
 
 def ensure_shell():
@@ -32,7 +33,11 @@ def run_page(title: str, body, caption: str | None = None):
             return
         for w in run.trace.warnings:
             st.warning(w)
+        if cap_warning(run.trace.cap_cuts):
+            st.warning(cap_warning(run.trace.cap_cuts), icon=":material/content_cut:")
         body(run)
+    except cost_gate.CostConfirmation as e:
+        cost_gate.ask(e)
     except core.MTCNNInputError as e:
         st.error(str(e))
     except Exception as e:  # last resort: a short message instead of a traceback

@@ -60,8 +60,10 @@ def rgb_image(image_sha: str, _data: bytes) -> np.ndarray:
 
 @st.cache_data(max_entries=16, ttl=CACHE_TTL_S, show_spinner=False)
 def run_detection(image_sha: str, params: tuple, model_folder: str | None, engine: str,
-                  _data: bytes, custom: bool = False, cpp_build: str = "avx512"):
-    """The Trace of one run, computed once per (image bytes, parameters, model set, engine, build).
+                  _data: bytes, custom: bool = False, cpp_build: str = "avx512",
+                  box_cap: int | None = None):
+    """The Trace of one run, computed once per (image bytes, parameters, model set, engine, build,
+    box cap).
     Shared by every session with the same bytes, so it records no file name (state.current_run
     puts the session's own name on its copy).
 
@@ -76,7 +78,7 @@ def run_detection(image_sha: str, params: tuple, model_folder: str | None, engin
     models = get_models(model_folder, custom)
     trace = core.mc.detect(bgr, models=models, engine=engine, progress=progress,
                            threads=core.mc.kernels.MAX_THREADS, cpp_build=cpp_build,
-                           image_info={"file": "", "sha256": image_sha},
+                           image_info={"file": "", "sha256": image_sha}, box_cap=box_cap,
                            **dict(zip(PARAM_KEYS, params)))
     bar.empty()
     return trace

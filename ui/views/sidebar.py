@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from .. import core, samples
-from . import pipeline, state
+from . import pipeline, quotas, state
 
 #: gif/avif are accepted and detected, with a warning that OpenFace's OpenCV 4.6 cannot read them.
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "bmp", "webp", "tif", "tiff", "gif", "avif"]
@@ -22,11 +22,21 @@ def pick_sample(name: str):
 
 def on_upload():
     """Uploader callback: accept a decodable image, else keep the current one and record why."""
-    up = st.session_state.get("uploader")
+    raw = st.session_state.get("uploader")
+    up = quotas.kept(raw)
     if up is None:
-        st.session_state.upload_error = None
+        if raw is None:               # the user removed the file; else it is one already
+            st.session_state.upload_error = None      # taken in (or dropped) and released
         return
-    st.session_state.upload_error = accept_image(up.name, up.getvalue())
+    old = st.session_state.get("image") or {}
+    freed = len(old.get("data", b"")) if old.get("source") == "upload" else 0
+    problem = quotas.admit(up.name, up.size, replacing=freed)
+    if problem is None:
+        problem = accept_image(up.name, up.getvalue())
+    if problem is None:
+        st.session_state.image["file_id"] = up.file_id
+    st.session_state.upload_error = problem
+    quotas.release(up.file_id)      # kept once: in the session's image record, or not at all
 
 
 def accept_image(name: str, data: bytes) -> str | None:
@@ -47,6 +57,7 @@ def accept_image(name: str, data: bytes) -> str | None:
 def build_sidebar():
     """Draw the shared sidebar (called after st.navigation, see app.py)."""
     with st.sidebar:
+        quotas.show_message()
         _image_source()
         _parameters()
         _engine_and_models()

@@ -9,13 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from mtcnn_core.cost import DEFAULT_BUDGET_PIXELS, check_budget
-
-from . import pipeline
+from . import cost_gate, pipeline
 from .. import samples
-
-#: Pyramid pixels one run may send through PNet in the app (a shared server: no override).
-COST_BUDGET_PIXELS = DEFAULT_BUDGET_PIXELS
+from ..box_cap_notice import APP_BOX_CAP
 
 ENGINES = ("exact", "reference", "blas")
 BUNDLED = "bundled (models/)"
@@ -125,11 +121,12 @@ def current_run(cpp_build: str | None = None) -> Run | None:
     build = cpp_build or pinned_build()
     params, folder, engine = current_params(), model_folder(), st.session_state.engine
     bgr, notes = pipeline.decoded_image(img["sha"], img["data"])
-    check_budget(bgr.shape[0], bgr.shape[1], params, COST_BUDGET_PIXELS)   # before any level is made
+    cost_key = f"{img['sha']}|{sorted(params.items())}|{folder}|{engine}"
+    cost_gate.check(bgr.shape[0], bgr.shape[1], params, cost_key)   # before any level is made
     rgb = pipeline.rgb_image(img["sha"], img["data"])
     key = tuple(params[k] for k in pipeline.PARAM_KEYS)
     trace = pipeline.run_detection(img["sha"], key, folder, engine, img["data"], custom_architecture(),
-                                   build)
+                                   build, APP_BOX_CAP)
     trace = dataclasses.replace(trace, image={**trace.image, "file": img["name"]},
                                 warnings=list(notes) + list(trace.warnings))
     return Run(img["name"], img["sha"], img["data"], img["source"], params, folder, engine, build,
