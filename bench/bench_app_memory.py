@@ -6,6 +6,7 @@ Each image is a distinct variant (crop, flip, brightness) of a bundled sample, s
 upload the way the sidebar does, then the Detect page runs. The app's caches are capped
 (`max_entries`/`ttl`), so RSS should level off instead of growing with every upload.
 """
+
 import argparse
 import gc
 import sys
@@ -43,6 +44,7 @@ def main():
     ap.add_argument("--images", type=int, default=50)
     a = ap.parse_args()
     from conftest import new_app  # the app tests' AppTest factory (MPA v2 fix included)
+
     from ui.views import state
 
     at = new_app()
@@ -57,8 +59,10 @@ def main():
             gc.collect()
             marks.append((i, rss_mb()))
             print(f"after {i:3d} uploads: RSS {marks[-1][1]:.0f} MB", flush=True)
-    print(f"RSS before: {before:.0f} MB, after {a.images} uploads: {marks[-1][1]:.0f} MB "
-          f"(growth from upload 10 to {a.images}: {marks[-1][1] - marks[0][1]:+.0f} MB)")
+    print(
+        f"RSS before: {before:.0f} MB, after {a.images} uploads: {marks[-1][1]:.0f} MB "
+        f"(growth from upload 10 to {a.images}: {marks[-1][1] - marks[0][1]:+.0f} MB)"
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ Each mode runs in a fresh interpreter (so peak RSS is not inherited from an earl
     python bench/bench_batch.py [--repeat N]   # prints the table; N copies of each image
                                                # measure throughput past the per-worker warm-up
 """
+
 import json
 import os
 import resource
@@ -22,8 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT))
-SETS = ((SHARED / "reference" / "images", SHARED / "reference" / "cpp"),
-        (SHARED / "sample_images", SHARED / "sample_images" / "cpp"))
+SETS = (
+    (SHARED / "reference" / "images", SHARED / "reference" / "cpp"),
+    (SHARED / "sample_images", SHARED / "sample_images" / "cpp"),
+)
 MODES = ("serial", "workers2", "dask2")
 
 
@@ -33,6 +36,7 @@ def stage_inputs(base: Path, repeat: int = 1):
     img, cpp = base / "images", base / "cpp"
     img.mkdir(), cpp.mkdir()
     from mtcnn_core.tools.batch.command import IMAGE_EXTS
+
     for idir, cdir in SETS:
         for p in sorted(idir.iterdir()):
             if p.suffix.lower() not in IMAGE_EXTS:
@@ -54,17 +58,26 @@ def run_one(mode: str, base: Path) -> dict:
     """Run one mode in this process; wall time, image count and peak RSS of the workers (MiB)."""
     from mtcnn_core.tools.batch.command import find_images
     from mtcnn_core.tools.batch.run import run_batch
+
     img, cpp = base / "images", base / "cpp"
-    options = {"params": dict(min_face_size=60, t1=0.6, t2=0.7, t3=0.7, pyramid_factor=0.709),
-               "engine": "auto", "models": None, "heatmaps": False, "tol_px": 0.01, "tol_score": 1e-4}
+    options = {
+        "params": dict(min_face_size=60, t1=0.6, t2=0.7, t3=0.7, pyramid_factor=0.709),
+        "engine": "auto",
+        "models": None,
+        "heatmaps": False,
+        "tol_px": 0.01,
+        "tol_score": 1e-4,
+    }
     paths, out = find_images([img]), base / f"out_{mode}"
     rss = None
     t0 = time.perf_counter()
     if mode == "dask2":
         from dask.distributed import Client, LocalCluster
-        with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
-                          dashboard_address=None) as cluster:
-            t0 = time.perf_counter()           # cluster start-up is not batch throughput
+
+        with LocalCluster(
+            n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+        ) as cluster:
+            t0 = time.perf_counter()  # cluster start-up is not batch throughput
             rows = run_batch(paths, out, cpp, options, scheduler=cluster.scheduler_address)
             dt = time.perf_counter() - t0
             t1 = time.perf_counter()
@@ -84,8 +97,15 @@ def run_one(mode: str, base: Path) -> dict:
         rss = resource.getrusage(who).ru_maxrss
     failed = sum(1 for r in rows if r["error"])
     ident = sum(1 for r in rows if r["bit_identical"] == "yes")
-    return {"mode": mode, "images": len(rows), "seconds": dt, "warm_seconds": warm, "failed": failed,
-            "bit_identical": ident, "peak_rss_mib": kib_to_mib(rss)}
+    return {
+        "mode": mode,
+        "images": len(rows),
+        "seconds": dt,
+        "warm_seconds": warm,
+        "failed": failed,
+        "bit_identical": ident,
+        "peak_rss_mib": kib_to_mib(rss),
+    }
 
 
 def main():
@@ -99,17 +119,22 @@ def main():
         env = dict(os.environ, BENCH_BASE=d, OPENBLAS_NUM_THREADS="1")
         res = []
         for mode in MODES:
-            p = subprocess.run([sys.executable, __file__, "--one", mode], env=env,
-                               capture_output=True, text=True, check=True)
+            p = subprocess.run(
+                [sys.executable, __file__, "--one", mode], env=env, capture_output=True, text=True, check=True
+            )
             res.append(json.loads(p.stdout.strip().splitlines()[-1]))
     base_cold, base_warm = res[0]["seconds"], res[0]["warm_seconds"]
-    print(f"{'mode':<10}{'images':>7}{'cold s':>8}{'warm s':>8}{'warm img/s':>11}{'speed-up cold/warm':>20}"
-          f"{'peak RSS/worker MiB':>21}{'bit-identical':>15}{'failed':>8}")
+    print(
+        f"{'mode':<10}{'images':>7}{'cold s':>8}{'warm s':>8}{'warm img/s':>11}{'speed-up cold/warm':>20}"
+        f"{'peak RSS/worker MiB':>21}{'bit-identical':>15}{'failed':>8}"
+    )
     for r in res:
         up = f"{base_cold / r['seconds']:.2f}x / {base_warm / r['warm_seconds']:.2f}x"
-        print(f"{r['mode']:<10}{r['images']:>7}{r['seconds']:>8.2f}{r['warm_seconds']:>8.2f}"
-              f"{r['images'] / r['warm_seconds']:>11.1f}{up:>20}{r['peak_rss_mib']:>21.0f}"
-              f"{r['bit_identical']:>15}{r['failed']:>8}")
+        print(
+            f"{r['mode']:<10}{r['images']:>7}{r['seconds']:>8.2f}{r['warm_seconds']:>8.2f}"
+            f"{r['images'] / r['warm_seconds']:>11.1f}{up:>20}{r['peak_rss_mib']:>21.0f}"
+            f"{r['bit_identical']:>15}{r['failed']:>8}"
+        )
     print(f"({os.cpu_count()} CPU(s); dask times exclude cluster start-up)")
 
 

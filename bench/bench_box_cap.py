@@ -6,6 +6,7 @@ IMAGE defaults to sample_images/faces_at_scales.png resized to 640x480 (the issu
 (min face, cap) pair runs in a fresh subprocess, so the peak RSS printed is that run's own; cap 0
 means no cap (the C++'s behaviour, what the CLI and batch do).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,19 +42,29 @@ def main():
     a = ap.parse_args()
     w, h = (int(v) for v in a.size.split("x"))
     print(f"{Path(a.image).name} at {w}x{h}, t1=t2=t3=0")
-    print(f"{'min face':>8} {'cap':>6} {'time s':>7} {'nms ms':>7} {'rnet ms':>8} {'onet ms':>8} "
-          f"{'RNet in':>8} {'ONet in':>8} {'faces':>6} {'peak MB':>8}  cut at")
+    print(
+        f"{'min face':>8} {'cap':>6} {'time s':>7} {'nms ms':>7} {'rnet ms':>8} {'onet ms':>8} "
+        f"{'RNet in':>8} {'ONet in':>8} {'faces':>6} {'peak MB':>8}  cut at"
+    )
     for mfs in a.mfs:
         for cap in a.caps:
-            code = ONE_RUN.format(root=str(ROOT), image=a.image, w=w, h=h, mfs=mfs,
-                                  cap=cap if cap > 0 else None)
-            r = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True,
-                                          text=True, check=True).stdout)
-            where = ", ".join(f"{c['stage']}{'' if c['index'] is None else ' ' + str(c['index'])}"
-                              f" ({c['boxes']})" for c in r["cuts"]) or "-"
-            print(f"{mfs:>8} {cap or 'none':>6} {r['s']:>7.1f} {r['ms'].get('nms', 0):>7.0f} "
-                  f"{r['ms'].get('rnet', 0):>8.0f} {r['ms'].get('onet', 0):>8.0f} {r['rnet_in']:>8} "
-                  f"{r['onet_in']:>8} {r['faces']:>6} {r['rss_mb']:>8}  {where}", flush=True)
+            code = ONE_RUN.format(root=str(ROOT), image=a.image, w=w, h=h, mfs=mfs, cap=cap if cap > 0 else None)
+            r = json.loads(
+                subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+            )
+            where = (
+                ", ".join(
+                    f"{c['stage']}{'' if c['index'] is None else ' ' + str(c['index'])} ({c['boxes']})"
+                    for c in r["cuts"]
+                )
+                or "-"
+            )
+            print(
+                f"{mfs:>8} {cap or 'none':>6} {r['s']:>7.1f} {r['ms'].get('nms', 0):>7.0f} "
+                f"{r['ms'].get('rnet', 0):>8.0f} {r['ms'].get('onet', 0):>8.0f} {r['rnet_in']:>8} "
+                f"{r['onet_in']:>8} {r['faces']:>6} {r['rss_mb']:>8}  {where}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ IMAGE defaults to ../shared's crowd photo if present, else sample_images/faces_a
 resized to --size (default 4000x3000, a 12-Mpixel phone photo). Each min face size runs in a fresh
 subprocess with the app's settings (2 threads, the app's box cap), so the peak RSS is its own.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,9 +36,11 @@ print(json.dumps({{"s": time.perf_counter() - t, "faces": len(tr.detections), "b
 
 def main():
     from mtcnn_core.cost import pyramid_pixels
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("image", nargs="?", default=str(CROWD if CROWD.exists()
-                                                    else ROOT / "sample_images" / "faces_at_scales.png"))
+    ap.add_argument(
+        "image", nargs="?", default=str(CROWD if CROWD.exists() else ROOT / "sample_images" / "faces_at_scales.png")
+    )
     ap.add_argument("--size", default="4000x3000")
     ap.add_argument("--mfs", type=int, nargs="+", default=[60, 30, 20, 15, 12])
     a = ap.parse_args()
@@ -47,10 +50,10 @@ def main():
     for mfs in a.mfs:
         pix = pyramid_pixels(h, w, mfs, 0.709)
         code = ONE_RUN.format(root=str(ROOT), image=a.image, w=w, h=h, mfs=mfs)
-        r = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                      check=True).stdout)
-        print(f"{mfs:>8} {pix / 1e6:>11.1f} {r['s']:>7.1f} {r['rss_mb']:>8} {r['base_mb']:>8} "
-              f"{r['faces']:>6}", flush=True)
+        r = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+        print(
+            f"{mfs:>8} {pix / 1e6:>11.1f} {r['s']:>7.1f} {r['rss_mb']:>8} {r['base_mb']:>8} {r['faces']:>6}", flush=True
+        )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ and the ratio is labelled so. Images are decoded before timing; the first (warm-
 counted. Prints per image the median of --runs, the per-stage split, the C++ time, the ratio,
 then the median ratio and the sums.
 """
+
 import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -57,20 +58,32 @@ def main():
     ap.add_argument("--mfs20", action="store_true", help="the min_face_size=20, t1=0.5 set")
     a = ap.parse_args()
     from mtcnn_core.engine_info import blas_description
+
     timing = {} if a.mfs20 else cpp_times(a.cpp_build)
-    print(f"engine={a.engine} cpp_build={a.cpp_build} threads={a.threads} runs={a.runs} "
-          f"BLAS: {blas_description()} (OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')})")
+    print(
+        f"engine={a.engine} cpp_build={a.cpp_build} threads={a.threads} runs={a.runs} "
+        f"BLAS: {blas_description()} (OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')})"
+    )
     print("C++ times: " + ("reference/cpp_timing.json" if timing else "traces' timing_ms (slower machine)"))
-    print(f"{'image':<34}{'pyramid':>9}{'pnet':>9}{'nms':>7}{'rnet':>9}{'onet':>9}{'total ms':>10}"
-          f"{'C++ ms':>9}{'ratio':>7}")
+    print(
+        f"{'image':<34}{'pyramid':>9}{'pnet':>9}{'nms':>7}{'rnet':>9}{'onet':>9}{'total ms':>10}"
+        f"{'C++ ms':>9}{'ratio':>7}"
+    )
     ratios, tot_py, tot_cpp = [], 0.0, 0.0
     for j, img_path in cases(a.mfs20):
         ref = mc.Trace.load(j, heatmaps=None)
         img = mc.load_image(img_path)
         p = ref.params
-        kw = dict(min_face_size=p["min_face_size"], t1=p["t1"], t2=p["t2"], t3=p["t3"], engine=a.engine,
-                  cpp_build=a.cpp_build, threads=a.threads,
-                  cache=False)   # every run computes everything (no stage cache)
+        kw = dict(
+            min_face_size=p["min_face_size"],
+            t1=p["t1"],
+            t2=p["t2"],
+            t3=p["t3"],
+            engine=a.engine,
+            cpp_build=a.cpp_build,
+            threads=a.threads,
+            cache=False,
+        )  # every run computes everything (no stage cache)
         mc.detect(img, **kw)  # warm-up: loads the compiled kernels, caches
         runs = []
         for _ in range(a.runs):
@@ -84,11 +97,18 @@ def main():
         ratios.append(total / cpp)
         tot_py += total
         tot_cpp += cpp
-        print(f"{j.name[:-5]:<34}" + "".join(f"{stages.get(s, 0):>9.1f}" if s != "nms" else f"{stages.get(s, 0):>7.1f}"
-                                           for s in ("pyramid", "pnet", "nms", "rnet", "onet"))
-              + f"{total:>10.1f}{cpp:>9.1f}{total / cpp:>7.2f}")
-    print(f"median ratio {statistics.median(ratios):.2f}   sum {tot_py:.0f} ms vs C++ {tot_cpp:.0f} ms "
-          f"({tot_py / tot_cpp:.2f}x)")
+        print(
+            f"{j.name[:-5]:<34}"
+            + "".join(
+                f"{stages.get(s, 0):>9.1f}" if s != "nms" else f"{stages.get(s, 0):>7.1f}"
+                for s in ("pyramid", "pnet", "nms", "rnet", "onet")
+            )
+            + f"{total:>10.1f}{cpp:>9.1f}{total / cpp:>7.2f}"
+        )
+    print(
+        f"median ratio {statistics.median(ratios):.2f}   sum {tot_py:.0f} ms vs C++ {tot_cpp:.0f} ms "
+        f"({tot_py / tot_cpp:.2f}x)"
+    )
 
 
 if __name__ == "__main__":

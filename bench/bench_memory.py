@@ -8,6 +8,7 @@ a synthetic smooth image when ../shared is absent). The measurement runs in a fr
 polluted by this process. Also reports the Python-heap peak from tracemalloc (numpy buffers are
 traced) over `detect` + serialisation only, and the baseline RSS just before `detect`.
 """
+
 import argparse
 import json
 import os
@@ -57,18 +58,28 @@ def main():
     ap.add_argument("--engine", default="auto")
     ap.add_argument("--no-tracemalloc", action="store_true", help="RSS only (tracemalloc slows numpy a bit)")
     a = ap.parse_args()
-    code = CHILD.format(root=str(ROOT), width=a.width, height=a.height, engine=a.engine,
-                        tracemalloc=not a.no_tracemalloc, sample=str(SAMPLE) if SAMPLE.is_file() else "")
+    code = CHILD.format(
+        root=str(ROOT),
+        width=a.width,
+        height=a.height,
+        engine=a.engine,
+        tracemalloc=not a.no_tracemalloc,
+        sample=str(SAMPLE) if SAMPLE.is_file() else "",
+    )
     env = dict(os.environ, OPENBLAS_NUM_THREADS=os.environ.get("OPENBLAS_NUM_THREADS", "1"))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     if out.returncode:
         sys.exit(out.stderr)
     r = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"{r['width']}x{r['height']} image ({r['image_mb']:.0f} MB uint8), engine={a.engine}: "
-          f"{r['levels']} pyramid levels, {r['detections']} detections, {r['seconds']:.1f} s")
+    print(
+        f"{r['width']}x{r['height']} image ({r['image_mb']:.0f} MB uint8), engine={a.engine}: "
+        f"{r['levels']} pyramid levels, {r['detections']} detections, {r['seconds']:.1f} s"
+    )
     print(f"  RSS before detect      : {r['baseline_rss_mb']:8.1f} MB")
-    print(f"  peak RSS (ru_maxrss)   : {r['peak_rss_mb']:8.1f} MB   "
-          f"(+{r['peak_rss_mb'] - r['baseline_rss_mb']:.1f} MB for detect + trace)")
+    print(
+        f"  peak RSS (ru_maxrss)   : {r['peak_rss_mb']:8.1f} MB   "
+        f"(+{r['peak_rss_mb'] - r['baseline_rss_mb']:.1f} MB for detect + trace)"
+    )
     if r["tracemalloc_peak_mb"] is not None:
         print(f"  tracemalloc peak       : {r['tracemalloc_peak_mb']:8.1f} MB (detect + JSON + heatmap npz)")
     print(f"  trace JSON {r['json_mb']:.1f} MB, heatmaps npz {r['npz_mb']:.1f} MB")

@@ -5,6 +5,7 @@ Usage: python bench/bench_pages.py [--images DIR_OR_FILE ...] [--repeat N] [--mi
 For each image the detection is run once (warm-up, timed separately), then each page is rendered
 `repeat` times from cache and the median is reported. Target: < 200 ms per page.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -93,8 +94,7 @@ def main(argv=None):
         first, times = bench_image(f, args.repeat, params)
         for p in PAGES:
             worst[p] = max(worst[p], times[p])
-        print(f"{f.name[:29]:<30}{first:>9.0f}ms" + "".join(f"{times[p]:>10.0f}ms" for p in PAGES),
-              flush=True)
+        print(f"{f.name[:29]:<30}{first:>9.0f}ms" + "".join(f"{times[p]:>10.0f}ms" for p in PAGES), flush=True)
     print("-" * len(head))
     print(f"{'worst (cached render)':<30}{'':>11}" + "".join(f"{worst[p]:>10.0f}ms" for p in PAGES))
     slow = [p for p in PAGES if worst[p] > TARGET_MS]

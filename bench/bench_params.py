@@ -9,6 +9,7 @@ applied to the state of the previous row; the median of `repeat` runs is printed
 restored to the previous row's state before each incremental run). --app also times the Detect
 and Cascade pages' re-render after a t1 step in AppTest (server side, no browser).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,20 +24,23 @@ sys.path.insert(0, str(ROOT))
 import cv2  # noqa: E402
 
 import mtcnn_core as mc  # noqa: E402
+
 try:
     from mtcnn_core.stage_cache import StageCache  # noqa: E402
-except ImportError:     # the code before the stage cache (for the "before" column)
+except ImportError:  # the code before the stage cache (for the "before" column)
     StageCache = None
 
 CROWD = ROOT.parent / "shared" / "reference" / "images" / "crowd_staff_aerial.jpg"
-STEPS = [("first detection", {}),
-         ("t1 0.60 -> 0.61", {"t1": 0.61}),
-         ("t2 0.70 -> 0.71", {"t1": 0.61, "t2": 0.71}),
-         ("t3 0.70 -> 0.71", {"t1": 0.61, "t2": 0.71, "t3": 0.71}),
-         ("t1 0.61 -> 0.50", {"t1": 0.50, "t2": 0.71, "t3": 0.71}),
-         ("min face 60 -> 20", {"min_face_size": 20, "t1": 0.50, "t2": 0.71, "t3": 0.71}),
-         ("min face 20 -> 60 (seen)", {"t1": 0.50, "t2": 0.71, "t3": 0.71}),
-         ("min face 60 -> 85", {"min_face_size": 85, "t1": 0.50, "t2": 0.71, "t3": 0.71})]
+STEPS = [
+    ("first detection", {}),
+    ("t1 0.60 -> 0.61", {"t1": 0.61}),
+    ("t2 0.70 -> 0.71", {"t1": 0.61, "t2": 0.71}),
+    ("t3 0.70 -> 0.71", {"t1": 0.61, "t2": 0.71, "t3": 0.71}),
+    ("t1 0.61 -> 0.50", {"t1": 0.50, "t2": 0.71, "t3": 0.71}),
+    ("min face 60 -> 20", {"min_face_size": 20, "t1": 0.50, "t2": 0.71, "t3": 0.71}),
+    ("min face 20 -> 60 (seen)", {"t1": 0.50, "t2": 0.71, "t3": 0.71}),
+    ("min face 60 -> 85", {"min_face_size": 85, "t1": 0.50, "t2": 0.71, "t3": 0.71}),
+]
 
 
 def timed(fn) -> float:
@@ -47,21 +51,22 @@ def timed(fn) -> float:
 
 def bench_core(img, repeat: int, threads: int):
     models = mc.load_models()
-    mc.detect(img, models=models, threads=threads, cache=False)         # JIT and page-in warm-up
-    print(f"| change ({img.shape[1]}x{img.shape[0]}, {threads} thread(s)) | full run (ms) | "
-          "incremental (ms) |\n|---|---|---|")
+    mc.detect(img, models=models, threads=threads, cache=False)  # JIT and page-in warm-up
+    print(
+        f"| change ({img.shape[1]}x{img.shape[0]}, {threads} thread(s)) | full run (ms) | "
+        "incremental (ms) |\n|---|---|---|"
+    )
     history = []
     for name, params in STEPS:
-        full = statistics.median(timed(lambda: mc.detect(img, models=models, threads=threads,
-                                                         cache=False, **params))
-                                 for _ in range(repeat))
+        full = statistics.median(
+            timed(lambda: mc.detect(img, models=models, threads=threads, cache=False, **params)) for _ in range(repeat)
+        )
         inc = []
         for _ in range(repeat):
             cache = StageCache(256 * 2**20)
-            for p in history:                       # the cache as the user's earlier steps left it
+            for p in history:  # the cache as the user's earlier steps left it
                 mc.detect(img, models=models, threads=threads, cache=cache, **p)
-            inc.append(timed(lambda: mc.detect(img, models=models, threads=threads, cache=cache,
-                                               **params)))
+            inc.append(timed(lambda: mc.detect(img, models=models, threads=threads, cache=cache, **params)))
         history.append(params)
         print(f"| {name} | {full:.0f} | {statistics.median(inc):.0f} |")
 
@@ -84,13 +89,15 @@ def bench_app(path: Path, img):
     PagesManager.__init__ = init_v2
     logging.getLogger("streamlit").setLevel(logging.ERROR)
     from ui.views import state
+
     data = cv2.imencode(".png", img)[1].tobytes()
     tmp = Path(tempfile.mkdtemp()) / "bench.png"
     tmp.write_bytes(data)
     print("\n| page | first render (ms) | t1 step (ms) | t2 step (ms) | t3 step (ms) |\n|---|---|---|---|---|")
     import streamlit as st
+
     for page in ("detect", "cascade", "pyramid"):
-        st.cache_data.clear()                  # each page starts cold: no step cached by another
+        st.cache_data.clear()  # each page starts cold: no step cached by another
         if StageCache is not None:
             mc.stage_cache.stage_cache().clear()
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)

@@ -9,6 +9,7 @@
    conference photo) at min face 20, with the app's thread count (all cores).
 Images are the reference photos resized (a crowd for the large one), so faces are real.
 """
+
 import argparse
 import os
 import statistics
@@ -40,14 +41,16 @@ def startup_times() -> tuple:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
         out = []
         for _ in range(2):
-            r = subprocess.run([sys.executable, "-c", STARTUP, str(ROOT)], env=env, capture_output=True,
-                               text=True, check=True)
+            r = subprocess.run(
+                [sys.executable, "-c", STARTUP, str(ROOT)], env=env, capture_output=True, text=True, check=True
+            )
             out.append(tuple(float(v) for v in r.stdout.split()))
         return out
 
 
 def jpeg_of(path: Path, width: int, height: int) -> bytes:
     import cv2
+
     img = cv2.resize(cv2.imread(str(path)), (width, height), interpolation=cv2.INTER_AREA)
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 92])
     return buf.tobytes()
@@ -73,11 +76,14 @@ def main():
     print(f"cached start:  import {imp1:.2f} s + load kernels {k1:.2f} s")
 
     import mtcnn_core as mc
+
     mc.kernels.warm_up()
     hd = jpeg_of(SHARED / "reference" / "images" / "group_friends_seaside.jpg", 1920, 1080)
     big = jpeg_of(SHARED / "reference" / "images" / "profile_audience.jpg", 3000, 2171)
-    for name, data, params in (("1920x1080 upload, defaults", hd, {}),
-                               ("3000x2171 photo, min face 20", big, {"min_face_size": 20})):
+    for name, data, params in (
+        ("1920x1080 upload, defaults", hd, {}),
+        ("3000x2171 photo, min face 20", big, {"min_face_size": 20}),
+    ):
         sec = timed(lambda: mc.detect_bytes(data, "x.jpg", threads=a.threads, cache=False, **params), a.runs)
         faces = len(mc.detect_bytes(data, "x.jpg", threads=a.threads, **params).detections)
         print(f"{name:<32} {sec * 1000:8.1f} ms  ({faces} faces, {a.threads} threads, decode included)")

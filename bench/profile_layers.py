@@ -5,6 +5,7 @@
 Default images: the reference photos. Prints, per network and layer, the milliseconds spent and
 the share of the networks' total; the C++ trace's timing_ms.total is printed for scale.
 """
+
 import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -32,8 +33,9 @@ def main():
     a = ap.parse_args()
     kw = dict(engine=a.engine, cpp_build=a.cpp_build, threads=a.threads, cache=False)
     models = mc.load_models()
-    owner = {id(layer): (name, i) for name in ("PNet", "RNet", "ONet")
-             for i, layer in enumerate(models.network(name).layers)}
+    owner = {
+        id(layer): (name, i) for name in ("PNet", "RNet", "ONet") for i, layer in enumerate(models.network(name).layers)
+    }
     spent = defaultdict(float)
     original, original_conv = layers.apply, layers.conv
 
@@ -43,7 +45,7 @@ def main():
         spent[owner.get(id(layer), ("?", -1)) + (layer.kind,)] += time.perf_counter() - t0
         return out
 
-    def timed_conv(x, layer, engine, prelu_layer=None):     # conv (+ the PReLU fused into it)
+    def timed_conv(x, layer, engine, prelu_layer=None):  # conv (+ the PReLU fused into it)
         t0 = time.perf_counter()
         out = original_conv(x, layer, engine, prelu_layer)
         kind = "conv" + ("+prelu" if prelu_layer is not None else "")
@@ -51,9 +53,10 @@ def main():
         return out
 
     paths = [Path(p) for p in a.images] or sorted(
-        p for p in (SHARED / "reference" / "images").iterdir() if p.suffix in (".jpg", ".png"))
+        p for p in (SHARED / "reference" / "images").iterdir() if p.suffix in (".jpg", ".png")
+    )
     images = [mc.load_image(p) for p in paths]
-    for img in images:            # warm-up: loads the compiled kernels
+    for img in images:  # warm-up: loads the compiled kernels
         mc.detect(img, models=models, **kw)
     layers.apply, layers.conv = timed_apply, timed_conv
     t0 = time.perf_counter()
@@ -62,9 +65,11 @@ def main():
     total = (time.perf_counter() - t0) * 1000
     layers.apply, layers.conv = original, original_conv
     nets = sum(spent.values()) * 1000
-    print(f"engine={a.engine} cpp_build={a.cpp_build} threads={a.threads} images={len(images)}: "
-          f"detect {total:.0f} ms, "
-          f"of which network layers {nets:.0f} ms")
+    print(
+        f"engine={a.engine} cpp_build={a.cpp_build} threads={a.threads} images={len(images)}: "
+        f"detect {total:.0f} ms, "
+        f"of which network layers {nets:.0f} ms"
+    )
     for (net, i, kind), s in sorted(spent.items()):
         print(f"  {net} layer {i:<2} {kind:<8} {s * 1000:9.1f} ms  {100 * s * 1000 / nets:5.1f} %")
 

@@ -6,6 +6,7 @@ be fooled by a header our own parsers misread. An explicit value in the environm
 If cv2 was imported before mtcnn_core, the limit may not be in force: `decode_image` then refuses
 images whose size it cannot read from the header itself.
 """
+
 import os
 import sys
 

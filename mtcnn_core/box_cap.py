@@ -10,6 +10,7 @@ stage then sees fewer boxes than the C++ would, so its results differ; the trace
 (`cap_cuts`). cap=None (the CLI and batch default) changes nothing.
 Since every NMS input is capped, RNet and ONet (fed by the cross-scale NMS) get at most `cap` boxes.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,8 +30,7 @@ def top_boxes(scores: np.ndarray, cap: int | None) -> np.ndarray | None:
     return np.sort(visit_order(scores)[:cap])
 
 
-def capped_nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: str = "iou",
-               cap: int | None = None):
+def capped_nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: str = "iou", cap: int | None = None):
     """`boxes.nms` over the `cap` first-visited boxes: (kept indices in output order,
     suppressed_by (n,) int32, cut (n,) bool: the boxes the cap left out, never looked at)."""
     n = len(boxes)
@@ -52,16 +52,24 @@ def cap_cuts(scales, merged_nms, cap: int | None) -> list[dict]:
     [{'stage': 'pnet_scale' | 'pnet_merged', 'index': level or None, 'boxes': what the C++ would
     have processed, 'processed': what this run did}], in cascade order."""
     from .trace import CAPPED
+
     if cap is None:
         return []
     cuts = []
     for s in scales:
         if s.nms is not None and (s.nms.fate == CAPPED).any():
             n = len(s.nms.fate)
-            cuts.append({"stage": "pnet_scale", "index": int(s.index), "boxes": n,
-                         "processed": n - int((s.nms.fate == CAPPED).sum())})
+            cuts.append(
+                {
+                    "stage": "pnet_scale",
+                    "index": int(s.index),
+                    "boxes": n,
+                    "processed": n - int((s.nms.fate == CAPPED).sum()),
+                }
+            )
     if merged_nms is not None and (merged_nms.fate == CAPPED).any():
         n = len(merged_nms.fate)
-        cuts.append({"stage": "pnet_merged", "index": None, "boxes": n,
-                     "processed": n - int((merged_nms.fate == CAPPED).sum())})
+        cuts.append(
+            {"stage": "pnet_merged", "index": None, "boxes": n, "processed": n - int((merged_nms.fate == CAPPED).sum())}
+        )
     return cuts

@@ -3,6 +3,7 @@
 Boxes are (n, 4) float32 [x, y, w, h]. Every rounding follows the C++ (semantics 4 and 6.2):
 rne where a Rect_<float> becomes a cv::Rect, truncation toward zero where the C++ casts to int.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,7 +12,7 @@ from .images import planar_input
 
 try:
     from .kernels.compiled import crop_bilinear as _compiled_crop
-except Exception:      # numba unavailable: the numpy path below
+except Exception:  # numba unavailable: the numpy path below
     _compiled_crop = None
 
 F32, F64 = np.float32, np.float64
@@ -23,8 +24,7 @@ def cell_edges(index: np.ndarray, scale: float):
     trunc(f32(2i+1) / f32(scale)) and trunc(f32(2i+12) / f32(scale)), as float32 arrays."""
     sc = F32(scale)
     index = np.asarray(index)
-    return (np.trunc((index * STRIDE + 1).astype(F32) / sc),
-            np.trunc((index * STRIDE + CELL).astype(F32) / sc))
+    return (np.trunc((index * STRIDE + 1).astype(F32) / sc), np.trunc((index * STRIDE + CELL).astype(F32) / sc))
 
 
 def generate_boxes(prob: np.ndarray, scale: float, t1: float):
@@ -32,7 +32,7 @@ def generate_boxes(prob: np.ndarray, scale: float, t1: float):
 
     Returns (boxes (n, 4) float32, cells (n, 2) int32 [row, col]).
     """
-    cols, rows = np.nonzero(prob.T >= F32(t1))   # nonzero on the transpose: x outer, y inner
+    cols, rows = np.nonzero(prob.T >= F32(t1))  # nonzero on the transpose: x outer, y inner
     x1, x2 = cell_edges(cols, scale)
     y1, y2 = cell_edges(rows, scale)
     boxes = np.stack([x1, y1, x2 - x1, y2 - y1], axis=1).astype(F32)
@@ -75,14 +75,14 @@ def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: str = "io
     suppressed_by = np.full(n, -1, np.int32)
     if n == 0:
         return np.zeros(0, np.int64), suppressed_by
-    order = np.lexsort((np.arange(n), scores))[::-1]   # score desc, then index desc
-    rects = to_int_rects(boxes)[order]                 # from here on, positions in that order
+    order = np.lexsort((np.arange(n), scores))[::-1]  # score desc, then index desc
+    rects = to_int_rects(boxes)[order]  # from here on, positions in that order
     alive = np.ones(n, bool)
     by = np.full(n, -1, np.int64)
     thr = F32(threshold)
     kept = []
     for b0 in range(0, n, NMS_BLOCK):
-        rows = b0 + np.flatnonzero(alive[b0:b0 + NMS_BLOCK])
+        rows = b0 + np.flatnonzero(alive[b0 : b0 + NMS_BLOCK])
         if rows.size == 0:
             continue
         cols = b0 + np.flatnonzero(alive[b0:])
@@ -130,7 +130,7 @@ def final_fix(boxes: np.ndarray) -> np.ndarray:
 
 def _axis_taps(length: np.ndarray, size: int):
     """Per box, cv::resize's left/top source index and fraction for `length` px -> `size`: (n, size)."""
-    s = 1.0 / (size / length.astype(F64))                              # (n,)
+    s = 1.0 / (size / length.astype(F64))  # (n,)
     f = ((np.arange(size, dtype=F64)[None, :] + 0.5) * s[:, None] - 0.5).astype(F32)
     i0 = np.floor(f)
     frac = (f - i0).astype(F32)
@@ -138,8 +138,9 @@ def _axis_taps(length: np.ndarray, size: int):
     return i0, frac
 
 
-def crop_batch(image: np.ndarray, squares: np.ndarray, size: int, planar: bool = False,
-               compiled_crops: bool = True) -> np.ndarray:
+def crop_batch(
+    image: np.ndarray, squares: np.ndarray, size: int, planar: bool = False, compiled_crops: bool = True
+) -> np.ndarray:
     """Zero-padded crops of rectified boxes, resized to size x size and normalised (semantics 4.9).
 
     image: (H, W, 3) uint8 BGR; squares: (n, 4) float32 integer-valued. Returns (n, 3, size, size),
@@ -153,7 +154,7 @@ def crop_batch(image: np.ndarray, squares: np.ndarray, size: int, planar: bool =
         return np.zeros((3, size, size, 0) if planar else (0, 3, size, size), F32)
     H, W = image.shape[:2]
     b = squares.astype(np.int64)
-    cw, ch = b[:, 2] + 1, b[:, 3] + 1                                   # crop buffer size
+    cw, ch = b[:, 2] + 1, b[:, 3] + 1  # crop buffer size
     cx0, cfx = _axis_taps(cw, size)
     cy0, cfy = _axis_taps(ch, size)
     # columns: left of the crop -> first column with weight 0; at or past its last column ->
@@ -166,17 +167,26 @@ def crop_batch(image: np.ndarray, squares: np.ndarray, size: int, planar: bool =
     r1 = np.clip(cy0 + 1, 0, ch[:, None] - 1)
     if compiled_crops and _compiled_crop is not None:
         out = np.empty((3, size, size, n), F32)
-        _compiled_crop(np.ascontiguousarray(image), b[:, 0] - 1, b[:, 1] - 1, np.ascontiguousarray(c0.T),
-                       np.ascontiguousarray(c1.T), np.ascontiguousarray(cfx.T), np.ascontiguousarray(r0.T),
-                       np.ascontiguousarray(r1.T), np.ascontiguousarray(cfy.T), out)
+        _compiled_crop(
+            np.ascontiguousarray(image),
+            b[:, 0] - 1,
+            b[:, 1] - 1,
+            np.ascontiguousarray(c0.T),
+            np.ascontiguousarray(c1.T),
+            np.ascontiguousarray(cfx.T),
+            np.ascontiguousarray(r0.T),
+            np.ascontiguousarray(r1.T),
+            np.ascontiguousarray(cfy.T),
+            out,
+        )
         return out if planar else np.ascontiguousarray(out.transpose(3, 0, 1, 2))
     # image indices as (size, n); outside the image: read pixel 0, zeroed after the gather
-    ys = [(r + b[:, 1:2] - 1).T[:, None, :] for r in (r0, r1)]           # (size, 1, n)
-    xs = [(c + b[:, 0:1] - 1).T[None, :, :] for c in (c0, c1)]           # (1, size, n)
+    ys = [(r + b[:, 1:2] - 1).T[:, None, :] for r in (r0, r1)]  # (size, 1, n)
+    xs = [(c + b[:, 0:1] - 1).T[None, :, :] for c in (c0, c1)]  # (1, size, n)
     # one 3-byte item per pixel: a gather moves whole BGR pixels
     pixels = np.ascontiguousarray(image).reshape(-1).view("V3")
 
-    def taps(y, x):   # (size, size, n, 3) float32 BGR
+    def taps(y, x):  # (size, size, n, 3) float32 BGR
         inside = (y >= 0) & (y < H) & (x >= 0) & (x < W)
         g = np.take(pixels, np.where(inside, y * W + x, 0)).view(np.uint8).reshape(size, size, n, 3)
         if not inside.all():
@@ -187,5 +197,5 @@ def crop_batch(image: np.ndarray, squares: np.ndarray, size: int, planar: bool =
     wx = cfx.T[None, :, :, None]
     wy = cfy.T[:, None, :, None]
     rows = [taps(y, xs[0]) * (one - wx) + taps(y, xs[1]) * wx for y in ys]
-    planes = planar_input(rows[0] * (one - wy) + rows[1] * wy)          # (3, size, size, n)
+    planes = planar_input(rows[0] * (one - wy) + rows[1] * wy)  # (3, size, size, n)
     return planes if planar else np.ascontiguousarray(planes.transpose(3, 0, 1, 2))

@@ -1,4 +1,5 @@
 """`FaceDetectorMTCNN::DetectFaces` step by step (semantics 2 and 4), recording a full Trace."""
+
 from __future__ import annotations
 
 import hashlib
@@ -10,14 +11,13 @@ import numpy as np
 
 from . import boxes as B
 from .box_cap import cap_cuts, capped_nms
-from .kernels import arithmetic, kernel_pool
-from .images import decode_image, resize_planes
 from .cvmath import cv_exp32, glibc_expf
+from .images import decode_image, resize_planes
+from .kernels import arithmetic, kernel_pool
 from .models import ModelSet, load_models
 from .scales import pyramid
 from .stage_cache import StageCache, image_digest, models_digest, size_of, stage_cache
-from .trace import (BELOW_THRESHOLD, CAPPED, KEPT, SUPPRESSED, BoxSet, Filtered, NetStage, ScaleTrace,
-                    Trace)
+from .trace import BELOW_THRESHOLD, CAPPED, KEPT, SUPPRESSED, BoxSet, Filtered, NetStage, ScaleTrace, Trace
 
 F32, F64 = np.float32, np.float64
 __version__ = "0.1.0"
@@ -27,16 +27,16 @@ NMS_SCALE, NMS_MERGE, NMS_RNET, NMS_ONET = 0.5, 0.7, 0.7, 0.7
 
 def validate_params(min_face_size, t1, t2, t3, pyramid_factor) -> dict:
     """Check the detector parameters, naming the allowed range in the error."""
-    if isinstance(min_face_size, bool) or not isinstance(min_face_size, (int, np.integer)) \
-            or min_face_size < 1:
+    if isinstance(min_face_size, bool) or not isinstance(min_face_size, (int, np.integer)) or min_face_size < 1:
         raise ValueError(f"min_face_size must be an integer >= 1, got {min_face_size!r}")
     for name, t in (("t1", t1), ("t2", t2), ("t3", t3)):
         if not isinstance(t, (int, float, np.floating)) or not 0 <= float(t) <= 1:
             raise ValueError(f"{name} must be a number in [0, 1], got {t!r}")
     if not isinstance(pyramid_factor, (int, float, np.floating)) or not 0 < float(pyramid_factor) < 1:
         raise ValueError(f"pyramid_factor must be a number in (0, 1), got {pyramid_factor!r}")
-    return dict(min_face_size=int(min_face_size), t1=float(t1), t2=float(t2), t3=float(t3),
-                pyramid_factor=float(pyramid_factor))
+    return dict(
+        min_face_size=int(min_face_size), t1=float(t1), t2=float(t2), t3=float(t3), pyramid_factor=float(pyramid_factor)
+    )
 
 
 def pnet_input(image: np.ndarray, level) -> np.ndarray:
@@ -92,8 +92,14 @@ class _Keys:
     def stage(self, name, params, *what) -> tuple:
         """A filtering stage: depends on the pyramid and every threshold up to that stage."""
         upto = {"merged": ("t1",), "rnet": ("t1", "t2"), "onet": ("t1", "t2", "t3")}[name]
-        return (("stage", name) + self.base + (params["min_face_size"], params["pyramid_factor"])
-                + tuple(params[t] for t in upto) + (params.get("box_cap"),) + what)
+        return (
+            ("stage", name)
+            + self.base
+            + (params["min_face_size"], params["pyramid_factor"])
+            + tuple(params[t] for t in upto)
+            + (params.get("box_cap"),)
+            + what
+        )
 
 
 class _Clock:
@@ -131,12 +137,24 @@ def _level_proposals(i, level, maps, t1, cap=None) -> ScaleTrace:
     s, h, w = level
     prob, reg = maps
     cand_boxes, cells = B.generate_boxes(prob, s, t1)
-    cand = BoxSet(cand_boxes, prob[cells[:, 0], cells[:, 1]],
-                  reg[:, cells[:, 0], cells[:, 1]].T.copy())
+    cand = BoxSet(cand_boxes, prob[cells[:, 0], cells[:, 1]], reg[:, cells[:, 0], cells[:, 1]].T.copy())
     order, sup, cut = capped_nms(cand.boxes, cand.scores, NMS_SCALE, cap=cap)
     fate = np.where(cut, CAPPED, np.where(sup >= 0, SUPPRESSED, KEPT)).astype(np.int8)
-    return ScaleTrace(i, s, w, h, prob.shape[1], prob.shape[0], len(cand), cand.take(order), prob,
-                      reg, cand, cells, Filtered(fate, sup, order.astype(np.int32)))
+    return ScaleTrace(
+        i,
+        s,
+        w,
+        h,
+        prob.shape[1],
+        prob.shape[0],
+        len(cand),
+        cand.take(order),
+        prob,
+        reg,
+        cand,
+        cells,
+        Filtered(fate, sup, order.astype(np.int32)),
+    )
 
 
 def _run_pnet(image, levels, nets, params, arith, clock, keys):
@@ -162,7 +180,7 @@ def _run_pnet(image, levels, nets, params, arith, clock, keys):
     for (i, _), r in zip(jobs, results):
         maps[i] = cache.put(map_keys[i], r[0])
     resize_s, pnet_s = sum(r[1] for r in results), sum(r[2] for r in results)
-    wall = time.perf_counter() - clock.last          # split the phase's wall time by CPU shares
+    wall = time.perf_counter() - clock.last  # split the phase's wall time by CPU shares
     share = resize_s / max(resize_s + pnet_s, 1e-12) if results else 0.0
     clock.ms["pyramid"] = clock.ms.get("pyramid", 0.0) + wall * 1000 * share
     clock.lap("pnet")
@@ -173,7 +191,7 @@ def _run_pnet(image, levels, nets, params, arith, clock, keys):
         st = cache.get(key)
         if st is None:
             st = _level_proposals(i, lv, maps[i], params["t1"], params.get("box_cap"))
-            cache.put(key, st, size_of(st) - sum(m.nbytes for m in maps[i]))   # maps: counted once
+            cache.put(key, st, size_of(st) - sum(m.nbytes for m in maps[i]))  # maps: counted once
         scales.append(st)
     return scales
 
@@ -198,7 +216,7 @@ def _run_net(net, image, squares, size, arith):
     starts = range(0, len(squares), step)
 
     def run(i, a):
-        return net.forward_planar(B.crop_batch(image, squares[i:i + step], size, planar=True), a)
+        return net.forward_planar(B.crop_batch(image, squares[i : i + step], size, planar=True), a)
 
     if arith.threads > 1 and len(starts) > 1:
         one = replace(arith, threads=1)
@@ -223,19 +241,37 @@ def _cached_net(net, image, squares, size, arith, keys) -> np.ndarray:
     if missing:
         out = _run_net(net, image, squares[missing], size, arith)
         for j, i in enumerate(missing):
-            rows[i] = cache.put(box_keys[i], out[j].copy())    # a copy: a row must not pin the batch
+            rows[i] = cache.put(box_keys[i], out[j].copy())  # a copy: a row must not pin the batch
     return np.stack(rows)
 
 
 def _empty_stage(inp: BoxSet) -> NetStage:
     n = len(inp)
-    return NetStage(inp, np.zeros(n, F32), np.zeros((n, 4), F32), BoxSet.empty(),
-                    Filtered(np.zeros(n, np.int8), np.full(n, -1, np.int32), np.zeros(0, np.int32)))
+    return NetStage(
+        inp,
+        np.zeros(n, F32),
+        np.zeros((n, 4), F32),
+        BoxSet.empty(),
+        Filtered(np.zeros(n, np.int8), np.full(n, -1, np.int32), np.zeros(0, np.int32)),
+    )
 
 
-def detect(image: np.ndarray, min_face_size=60, t1=0.6, t2=0.7, t3=0.7, pyramid_factor=0.709,
-           models=None, engine="exact", progress=None, image_info=None, cpp_build="avx512",
-           threads=1, cache=True, box_cap=None) -> Trace:
+def detect(
+    image: np.ndarray,
+    min_face_size=60,
+    t1=0.6,
+    t2=0.7,
+    t3=0.7,
+    pyramid_factor=0.709,
+    models=None,
+    engine="exact",
+    progress=None,
+    image_info=None,
+    cpp_build="avx512",
+    threads=1,
+    cache=True,
+    box_cap=None,
+) -> Trace:
     """Run OpenFace 2.2's MTCNN on an (H, W, 3) uint8 BGR image and return the full Trace.
 
     cpp_build: which OpenFace build's last bits to reproduce, 'avx512' (OpenBLAS SkylakeX kernels)
@@ -254,46 +290,70 @@ def detect(image: np.ndarray, min_face_size=60, t1=0.6, t2=0.7, t3=0.7, pyramid_
             raise ValueError(f"box_cap must be an integer >= 1 or None, got {box_cap!r}")
         params["box_cap"] = int(box_cap)
     image = _as_bgr(image)
-    nets = models if isinstance(models, ModelSet) else load_models(models)   # None/str/Path: a folder
+    nets = models if isinstance(models, ModelSet) else load_models(models)  # None/str/Path: a folder
     clock = _Clock(progress)
     H, W = image.shape[:2]
     info = {"file": "", "width": W, "height": H, "sha256": ""}
     info.update(image_info or {})
-    producer = (f"mtcnn_core {__version__} (engine={arith.engine}, kernels={arith.implementation}, "
-                f"cpp_build={arith.build})")
+    producer = (
+        f"mtcnn_core {__version__} (engine={arith.engine}, kernels={arith.implementation}, cpp_build={arith.build})"
+    )
     levels = pyramid(H, W, params["min_face_size"], params["pyramid_factor"])
     if levels is None:
-        why = (f"image too small: its short side ({min(H, W)} px) is below pyramid_factor x "
-               f"min_face_size ({params['pyramid_factor'] * params['min_face_size']:.2f} px); "
-               "the C++ throws std::length_error here")
+        why = (
+            f"image too small: its short side ({min(H, W)} px) is below pyramid_factor x "
+            f"min_face_size ({params['pyramid_factor'] * params['min_face_size']:.2f} px); "
+            "the C++ throws std::length_error here"
+        )
         return _empty_trace(producer, info, params, why)
-    if not levels:   # num_scales == 0: the C++ runs no level and finds nothing (semantics 2.3)
-        why = (f"image too small for any pyramid level: its short side ({min(H, W)} px) is below min_face_size "
-               f"({params['min_face_size']} px), so no face of that size fits; the C++ finds nothing too")
+    if not levels:  # num_scales == 0: the C++ runs no level and finds nothing (semantics 2.3)
+        why = (
+            f"image too small for any pyramid level: its short side ({min(H, W)} px) is below min_face_size "
+            f"({params['min_face_size']} px), so no face of that size fits; the C++ finds nothing too"
+        )
         return _empty_trace(producer, info, params, why)
     keys = _Keys(image, nets, arith, stage_cache() if cache is True else cache or StageCache(0))
     scales = _run_pnet(image, levels, nets, params, arith, clock, keys)
     merged, merged_nms, rnet_in, warnings = _cached_stage(
-        keys.cache, keys.stage("merged", params), lambda: _merge_scales(scales, W, H, box_cap))
+        keys.cache, keys.stage("merged", params), lambda: _merge_scales(scales, W, H, box_cap)
+    )
     clock.lap("nms")
 
     clock.report("RNet", 0.65)
-    rnet = _cached_stage(keys.cache, keys.stage("rnet", params), lambda: _net_stage(
-        nets.rnet, image, rnet_in, 24, params["t2"], NMS_RNET, "iou", arith, keys))
+    rnet = _cached_stage(
+        keys.cache,
+        keys.stage("rnet", params),
+        lambda: _net_stage(nets.rnet, image, rnet_in, 24, params["t2"], NMS_RNET, "iou", arith, keys),
+    )
     clock.lap("rnet")
     squares = B.rectify(B.apply_correction(rnet.kept.boxes, rnet.kept.corrections, add1=False))
     onet_in = BoxSet(squares, rnet.kept.scores.copy())
     warnings = warnings + _offimage_warnings(squares, W, H, "ONet")
 
     clock.report("ONet", 0.85)
-    onet = _cached_stage(keys.cache, keys.stage("onet", params), lambda: _net_stage(
-        nets.onet, image, onet_in, 48, params["t3"], NMS_ONET, "min", arith, keys))
+    onet = _cached_stage(
+        keys.cache,
+        keys.stage("onet", params),
+        lambda: _net_stage(nets.onet, image, onet_in, 48, params["t3"], NMS_ONET, "min", arith, keys),
+    )
     clock.lap("onet")
     dets = BoxSet(B.final_fix(onet.kept.boxes), onet.kept.scores.copy())
     clock.ms["total"] = (time.perf_counter() - clock.t0) * 1000
     clock.report("done", 1.0)
-    return Trace(producer, info, params, scales, merged, merged_nms, rnet, onet, dets,
-                 clock.ms, warnings, cap_cuts(scales, merged_nms, box_cap))
+    return Trace(
+        producer,
+        info,
+        params,
+        scales,
+        merged,
+        merged_nms,
+        rnet,
+        onet,
+        dets,
+        clock.ms,
+        warnings,
+        cap_cuts(scales, merged_nms, box_cap),
+    )
 
 
 def _cached_stage(cache, key, compute):
@@ -308,15 +368,24 @@ def _merge_scales(scales, W, H, cap=None):
     allb = _concat([s.kept for s in scales])
     order, sup, cut = capped_nms(allb.boxes, allb.scores, NMS_MERGE, cap=cap)
     merged = allb.take(order)
-    merged_nms = Filtered(np.where(cut, CAPPED, np.where(sup >= 0, SUPPRESSED, KEPT)).astype(np.int8),
-                          sup, order.astype(np.int32))
+    merged_nms = Filtered(
+        np.where(cut, CAPPED, np.where(sup >= 0, SUPPRESSED, KEPT)).astype(np.int8), sup, order.astype(np.int32)
+    )
     squares = B.rectify(B.apply_correction(merged.boxes, merged.corrections, add1=False))
-    return merged, merged_nms, BoxSet(squares, merged.scores.copy()), \
-        _offimage_warnings(squares, W, H, "RNet")
+    return merged, merged_nms, BoxSet(squares, merged.scores.copy()), _offimage_warnings(squares, W, H, "RNet")
 
 
-def detect_bytes(data: bytes, name: str = "image", models=None, engine="exact", cpp_build="avx512",
-                 threads=1, budget=None, cache=True, **params) -> Trace:
+def detect_bytes(
+    data: bytes,
+    name: str = "image",
+    models=None,
+    engine="exact",
+    cpp_build="avx512",
+    threads=1,
+    budget=None,
+    cache=True,
+    **params,
+) -> Trace:
     """Detect on an image file's bytes, decoded like cv::imread; the trace records the file name
     and SHA-256, and the decoder's notes (e.g. first frame of an animation) lead its warnings.
     budget: pyramid pixels allowed (cost.check_budget, checked before PNet runs); None = no limit."""
@@ -324,10 +393,19 @@ def detect_bytes(data: bytes, name: str = "image", models=None, engine="exact", 
     dec = decode_image(data, name=name)
     if budget is not None:
         from .cost import check_budget
+
         check_budget(dec.image.shape[0], dec.image.shape[1], checked, budget)
     info = {"file": name, "sha256": hashlib.sha256(data).hexdigest()}
-    trace = detect(dec.image, models=models, engine=engine, image_info=info, cpp_build=cpp_build,
-                   threads=threads, cache=cache, **params)
+    trace = detect(
+        dec.image,
+        models=models,
+        engine=engine,
+        image_info=info,
+        cpp_build=cpp_build,
+        threads=threads,
+        cache=cache,
+        **params,
+    )
     trace.warnings[:0] = dec.notes
     return trace
 
@@ -339,7 +417,7 @@ def _net_stage(net, image, inp: BoxSet, size, threshold, nms_thr, mode, engine, 
         return _empty_stage(inp)
     out = _cached_net(net, image, inp.boxes, size, engine, keys)
     scores, corr = box_probability(out), np.ascontiguousarray(out[:, 2:6])
-    if mode == "iou":   # RNet: NMS on the input squares
+    if mode == "iou":  # RNet: NMS on the input squares
         filtered, kept = _filter(len(inp), scores, threshold, inp.boxes, nms_thr, mode)
         kept_set = BoxSet(inp.boxes[kept], scores[kept], corr[kept])
         return NetStage(inp, scores, corr, kept_set, filtered)
@@ -349,8 +427,15 @@ def _net_stage(net, image, inp: BoxSet, size, threshold, nms_thr, mode, engine, 
     corrected_all[passed] = B.apply_correction(inp.boxes[passed], corr[passed], add1=True)
     filtered, kept = _filter(len(inp), scores, threshold, corrected_all, nms_thr, mode)
     landmarks = _landmarks(inp.boxes, out)
-    return NetStage(inp, scores, corr, BoxSet(corrected_all[kept], scores[kept]), filtered,
-                    corrected=BoxSet(corrected_all[passed], scores[passed]), landmarks=landmarks)
+    return NetStage(
+        inp,
+        scores,
+        corr,
+        BoxSet(corrected_all[kept], scores[kept]),
+        filtered,
+        corrected=BoxSet(corrected_all[passed], scores[passed]),
+        landmarks=landmarks,
+    )
 
 
 def _landmarks(squares, out) -> np.ndarray | None:
@@ -366,24 +451,37 @@ def _offimage_warnings(squares, W, H, net) -> list:
     off = (squares[:, 0] - 1 > W) | (squares[:, 1] - 1 > H)
     if not off.any():
         return []
-    return [f"{int(off.sum())} {net} input box(es) start beyond the image edge; the C++ throws on "
-            "such a crop (OpenCV negative ROI), this port feeds an all-zero crop"]
+    return [
+        f"{int(off.sum())} {net} input box(es) start beyond the image edge; the C++ throws on "
+        "such a crop (OpenCV negative ROI), this port feeds an all-zero crop"
+    ]
 
 
 def _concat(sets) -> BoxSet:
     if not sets:
         return BoxSet.empty()
-    return BoxSet(np.concatenate([s.boxes for s in sets]).astype(F32),
-                  np.concatenate([s.scores for s in sets]).astype(F32),
-                  np.concatenate([s.corrections for s in sets]).astype(F32))
+    return BoxSet(
+        np.concatenate([s.boxes for s in sets]).astype(F32),
+        np.concatenate([s.scores for s in sets]).astype(F32),
+        np.concatenate([s.corrections for s in sets]).astype(F32),
+    )
 
 
 def _empty_trace(producer, info, params, why) -> Trace:
     empty_stage = _empty_stage(BoxSet.empty(with_corrections=False))
-    return Trace(producer, info, params, [], BoxSet.empty(),
-                 Filtered(np.zeros(0, np.int8), np.zeros(0, np.int32), np.zeros(0, np.int32)),
-                 empty_stage, _empty_stage(BoxSet.empty(with_corrections=False)),
-                 BoxSet.empty(with_corrections=False), {"total": 0.0}, [why])
+    return Trace(
+        producer,
+        info,
+        params,
+        [],
+        BoxSet.empty(),
+        Filtered(np.zeros(0, np.int8), np.zeros(0, np.int32), np.zeros(0, np.int32)),
+        empty_stage,
+        _empty_stage(BoxSet.empty(with_corrections=False)),
+        BoxSet.empty(with_corrections=False),
+        {"total": 0.0},
+        [why],
+    )
 
 
 def _as_bgr(image) -> np.ndarray:
@@ -398,4 +496,3 @@ def _as_bgr(image) -> np.ndarray:
     if image.shape[0] == 0 or image.shape[1] == 0:
         raise ValueError("image is empty (0 pixels)")
     return image
-

@@ -1,4 +1,5 @@
 """Stage-by-stage comparison of two Traces (e.g. the C++ reference and this port)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -6,7 +7,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import TraceFormatError
-
 from .trace import Trace
 
 F32 = np.float32
@@ -15,6 +15,7 @@ F32 = np.float32
 @dataclass
 class Pair:
     """A reference box matched to a candidate box, with their differences (candidate - reference)."""
+
     ref: int
     cand: int
     iou: float
@@ -28,14 +29,15 @@ class Pair:
 @dataclass
 class StageReport:
     """One stage: counts, pairing, worst deltas, and whether it matches bit for bit / within tolerance."""
+
     name: str
     ref_count: int
     cand_count: int
     pairs: list = field(default_factory=list)
     unmatched_ref: list = field(default_factory=list)
     unmatched_cand: list = field(default_factory=list)
-    max_dxy: float = 0.0      # max |dx|, |dy|
-    max_dwh: float = 0.0      # max |dw|, |dh|
+    max_dxy: float = 0.0  # max |dx|, |dy|
+    max_dwh: float = 0.0  # max |dw|, |dh|
     max_dscore: float = 0.0
     min_iou: float = 1.0
     bit_identical: bool = True
@@ -43,18 +45,25 @@ class StageReport:
     detail: str = ""
 
     def as_row(self) -> dict:
-        return {"stage": self.name, "ref": self.ref_count, "cand": self.cand_count,
-                "max |dx|,|dy|": self.max_dxy, "max |dw|,|dh|": self.max_dwh,
-                "max |dscore|": self.max_dscore, "min IoU": self.min_iou,
-                "bit-identical": self.bit_identical, "within tolerance": self.within_tolerance,
-                "detail": self.detail}
+        return {
+            "stage": self.name,
+            "ref": self.ref_count,
+            "cand": self.cand_count,
+            "max |dx|,|dy|": self.max_dxy,
+            "max |dw|,|dh|": self.max_dwh,
+            "max |dscore|": self.max_dscore,
+            "min IoU": self.min_iou,
+            "bit-identical": self.bit_identical,
+            "within tolerance": self.within_tolerance,
+            "detail": self.detail,
+        }
 
 
 @dataclass
 class CompareReport:
     stages: list
     notes: list
-    heatmap_max_abs: dict     # scale index -> max |ref - cand| of the PNet probability map
+    heatmap_max_abs: dict  # scale index -> max |ref - cand| of the PNet probability map
     tol_px: float
     tol_score: float
 
@@ -79,25 +88,39 @@ class CompareReport:
         return next((s for s in self.stages if s.name == name), None)
 
     def to_dict(self) -> dict:
-        return {"ok": self.ok, "bit_identical": self.bit_identical,
-                "first_divergent": self.first_divergent, "first_not_identical": self.first_not_identical,
-                "tol_px": self.tol_px, "tol_score": self.tol_score, "notes": self.notes,
-                "heatmap_max_abs": {str(k): v for k, v in self.heatmap_max_abs.items()},
-                "stages": [s.as_row() | {"unmatched_ref": s.unmatched_ref,
-                                         "unmatched_cand": s.unmatched_cand} for s in self.stages]}
+        return {
+            "ok": self.ok,
+            "bit_identical": self.bit_identical,
+            "first_divergent": self.first_divergent,
+            "first_not_identical": self.first_not_identical,
+            "tol_px": self.tol_px,
+            "tol_score": self.tol_score,
+            "notes": self.notes,
+            "heatmap_max_abs": {str(k): v for k, v in self.heatmap_max_abs.items()},
+            "stages": [
+                s.as_row() | {"unmatched_ref": s.unmatched_ref, "unmatched_cand": s.unmatched_cand} for s in self.stages
+            ],
+        }
 
     def format(self) -> str:
-        lines = [f"{'stage':<16}{'ref':>6}{'cand':>6}{'max dxy':>11}{'max dwh':>11}{'max dscore':>12}"
-                 f"{'min IoU':>9}  result"]
+        lines = [
+            f"{'stage':<16}{'ref':>6}{'cand':>6}{'max dxy':>11}{'max dwh':>11}{'max dscore':>12}{'min IoU':>9}  result"
+        ]
         for s in self.stages:
             res = "identical" if s.bit_identical else ("within tol" if s.within_tolerance else "DIVERGES")
-            lines.append(f"{s.name:<16}{s.ref_count:>6}{s.cand_count:>6}{s.max_dxy:>11.4g}"
-                         f"{s.max_dwh:>11.4g}{s.max_dscore:>12.4g}{s.min_iou:>9.4f}  {res}"
-                         + (f" ({s.detail})" if s.detail else ""))
+            lines.append(
+                f"{s.name:<16}{s.ref_count:>6}{s.cand_count:>6}{s.max_dxy:>11.4g}"
+                f"{s.max_dwh:>11.4g}{s.max_dscore:>12.4g}{s.min_iou:>9.4f}  {res}"
+                + (f" ({s.detail})" if s.detail else "")
+            )
         lines += [f"note: {n}" for n in self.notes]
-        verdict = ("all stages bit-identical" if self.bit_identical else
-                   f"all stages within tolerance (first not bit-identical: {self.first_not_identical})"
-                   if self.ok else f"first divergent stage: {self.first_divergent}")
+        verdict = (
+            "all stages bit-identical"
+            if self.bit_identical
+            else f"all stages within tolerance (first not bit-identical: {self.first_not_identical})"
+            if self.ok
+            else f"first divergent stage: {self.first_divergent}"
+        )
         return "\n".join(lines + [verdict])
 
 
@@ -137,12 +160,13 @@ def _overlaps(rb: np.ndarray, cb: np.ndarray, min_iou: float):
     rows = max(1, IOU_BLOCK // max(m, 1))
     vals, flats, total = [], [], 0
     for r0 in range(0, len(rb), rows):
-        ious = iou_matrix(rb[r0:r0 + rows], cb)
+        ious = iou_matrix(rb[r0 : r0 + rows], cb)
         hit = np.flatnonzero(ious >= min_iou)
         total += len(hit)
         if total > MAX_PAIR_CANDIDATES:
-            raise TraceFormatError(f"{len(rb)} x {len(cb)} boxes overlap in more than "
-                                   f"{MAX_PAIR_CANDIDATES:,} pairs; too many to pair")
+            raise TraceFormatError(
+                f"{len(rb)} x {len(cb)} boxes overlap in more than {MAX_PAIR_CANDIDATES:,} pairs; too many to pair"
+            )
         vals.append(ious.ravel()[hit])
         flats.append(hit + r0 * m)
     if not vals:
@@ -194,9 +218,13 @@ def compare_boxes(name, ref, cand, tol_px, tol_score) -> StageReport:
         r.max_dwh = max(max(abs(p.dw), abs(p.dh)) for p in r.pairs)
         r.max_dscore = max(abs(p.dscore) for p in r.pairs)
         r.min_iou = min(p.iou for p in r.pairs)
-    r.within_tolerance = (r.ref_count == r.cand_count and not r.unmatched_ref
-                          and not r.unmatched_cand and max(r.max_dxy, r.max_dwh) <= tol_px
-                          and r.max_dscore <= tol_score)
+    r.within_tolerance = (
+        r.ref_count == r.cand_count
+        and not r.unmatched_ref
+        and not r.unmatched_cand
+        and max(r.max_dxy, r.max_dwh) <= tol_px
+        and r.max_dscore <= tol_score
+    )
     if r.unmatched_ref or r.unmatched_cand:
         r.detail = f"{len(r.unmatched_ref)} reference and {len(r.unmatched_cand)} candidate boxes unmatched"
     return r
@@ -225,8 +253,10 @@ def _notes(ref: Trace, cand: Trace) -> list:
     notes = []
     ri, ci = ref.image or {}, cand.image or {}
     if ri.get("width") and ci.get("width") and (ri["width"], ri.get("height")) != (ci["width"], ci.get("height")):
-        notes.append(f"image size differs: reference {ri['width']}x{ri.get('height')}, "
-                     f"candidate {ci['width']}x{ci.get('height')}")
+        notes.append(
+            f"image size differs: reference {ri['width']}x{ri.get('height')}, "
+            f"candidate {ci['width']}x{ci.get('height')}"
+        )
     if ri.get("sha256") and ci.get("sha256") and ri["sha256"] != ci["sha256"]:
         notes.append("image files differ (SHA-256)")
     for k in ("min_face_size", "t1", "t2", "t3", "pyramid_factor"):
@@ -245,7 +275,8 @@ def compare(reference: Trace, candidate: Trace, tol_px=0.01, tol_score=1e-4) -> 
         sizes_r = [(s.width, s.height, s.heatmap_width, s.heatmap_height) for s in rs]
         sizes_c = [(s.width, s.height, s.heatmap_width, s.heatmap_height) for s in cs]
         pyr.bit_identical = pyr.within_tolerance = sizes_r == sizes_c and all(
-            float(a.scale) == float(b.scale) for a, b in zip(rs, cs))
+            float(a.scale) == float(b.scale) for a, b in zip(rs, cs)
+        )
         if not pyr.bit_identical:
             pyr.detail = "scale count, sizes or factors differ"
         stages.append(pyr)
@@ -253,15 +284,15 @@ def compare(reference: Trace, candidate: Trace, tol_px=0.01, tol_score=1e-4) -> 
             st = compare_boxes(f"pnet.scale{a.index}", a.kept, b.kept, tol_px, tol_score)
             if a.num_above_t1 != b.num_above_t1:
                 st.bit_identical = st.within_tolerance = False
-                st.detail = (st.detail + "; " if st.detail else "") + \
-                    f"cells >= t1: {a.num_above_t1} vs {b.num_above_t1}"
+                st.detail = (
+                    st.detail + "; " if st.detail else ""
+                ) + f"cells >= t1: {a.num_above_t1} vs {b.num_above_t1}"
             if a.heatmap is not None and b.heatmap is not None and a.heatmap.shape == b.heatmap.shape:
                 heat[a.index] = float(np.max(np.abs(a.heatmap.astype(np.float64) - b.heatmap)))
                 if not _bits_equal(a.heatmap, b.heatmap):
                     st.bit_identical = False
                     st.within_tolerance &= heat[a.index] <= tol_score
-                    st.detail = (st.detail + "; " if st.detail else "") + \
-                        f"heatmap max |diff| {heat[a.index]:.3g}"
+                    st.detail = (st.detail + "; " if st.detail else "") + f"heatmap max |diff| {heat[a.index]:.3g}"
             stages.append(st)
         stages.append(compare_boxes("pnet.merged", reference.merged, candidate.merged, tol_px, tol_score))
         for name in ("rnet", "onet"):
@@ -270,6 +301,5 @@ def compare(reference: Trace, candidate: Trace, tol_px=0.01, tol_score=1e-4) -> 
             stages.append(inputs)
             stages.append(compare_values(f"{name}.scores", r.scores, c.scores, tol_score, inputs))
             stages.append(compare_boxes(f"{name}.kept", r.kept, c.kept, tol_px, tol_score))
-    stages.append(compare_boxes("detections", reference.detections, candidate.detections,
-                                tol_px, tol_score))
+    stages.append(compare_boxes("detections", reference.detections, candidate.detections, tol_px, tol_score))
     return CompareReport(stages, _notes(reference, candidate), heat, tol_px, tol_score)

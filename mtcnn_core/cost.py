@@ -4,6 +4,7 @@ PNet's time and memory grow with the sum of the pyramid levels' areas (its first
 float32 maps per level pixel), so that sum is checked against a budget before any level is made.
 The refusal names the parameter to change (min face size) and the smallest value that fits.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,6 +23,7 @@ class CostError(MTCNNInputError):
 def pyramid_pixels(height: int, width: int, min_face_size: int, pyramid_factor: float) -> int:
     """Sum of h*w over the pyramid levels the detector would build (0 if none)."""
     from .scales import pyramid
+
     levels = pyramid(height, width, int(min_face_size), float(pyramid_factor)) or []
     return sum(h * w for _, h, w in levels)
 
@@ -40,7 +42,9 @@ def check_budget(height: int, width: int, params: dict, budget: int = DEFAULT_BU
     pix = pyramid_pixels(height, width, params["min_face_size"], params["pyramid_factor"])
     if pix > budget:
         need = smallest_min_face(height, width, params, budget)
-        raise CostError(f"a {width}x{height} image with min face size {params['min_face_size']} "
-                        f"sends {pix / 1e6:.1f} Mpixel through PNet, over the budget of "
-                        f"{budget / 1e6:.0f} Mpixel: raise the min face size to at least {need} "
-                        "(or allow the cost explicitly)")
+        raise CostError(
+            f"a {width}x{height} image with min face size {params['min_face_size']} "
+            f"sends {pix / 1e6:.1f} Mpixel through PNet, over the budget of "
+            f"{budget / 1e6:.0f} Mpixel: raise the min face size to at least {need} "
+            "(or allow the cost explicitly)"
+        )

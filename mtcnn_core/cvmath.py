@@ -1,4 +1,5 @@
 """OpenCV's float `cv::exp` and glibc's `expf`, bit for bit (semantics 6.3 and 4.10)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,10 +10,15 @@ F32, F64 = np.float32, np.float64
 
 # ---- OpenCV's float exp (semantics 6.3) -------------------------------------------------------
 _EXP_A0 = 0.009670371139572337719125840413672004409288
-_EXP_A = [F32(c / _EXP_A0) for c in (0.05550339366753125211915322047004666939128,
-                                      0.2402265109513301490103372422686535526573,
-                                      0.6931471805521448196800669615864773144641,
-                                      1.000000000000002438532970795181890933776)]
+_EXP_A = [
+    F32(c / _EXP_A0)
+    for c in (
+        0.05550339366753125211915322047004666939128,
+        0.2402265109513301490103372422686535526573,
+        0.6931471805521448196800669615864773144641,
+        1.000000000000002438532970795181890933776,
+    )
+]
 _EXP_TAB = np.array([2.0 ** (j / 64) * _EXP_A0 for j in range(64)], dtype=F32)
 _LOG2E = 1.4426950408889634073599246810019
 _EXP_PRE, _EXP_POST, _EXP_LIM = F32(64 * _LOG2E), F32(1 / 64), F32(3000 / _LOG2E)
@@ -37,6 +43,7 @@ def _glibc_expf_table():
     """2^(i/32) as correctly rounded doubles, stored like glibc's __exp2f_data.tab."""
     from decimal import Decimal, getcontext
     from fractions import Fraction
+
     getcontext().prec = 50
     ln2 = Decimal(2).ln()
     tab = np.array([float(Fraction((Decimal(i) / 32 * ln2).exp())) for i in range(32)])
@@ -45,9 +52,11 @@ def _glibc_expf_table():
 
 _EXPF_T = _glibc_expf_table()
 _EXPF_INVLN2N = float.fromhex("0x1.71547652b82fep+0") * 32
-_EXPF_C = (float.fromhex("0x1.c6af84b912394p-5") / 32 ** 3,
-           float.fromhex("0x1.ebfce50fac4f3p-3") / 32 ** 2,
-           float.fromhex("0x1.62e42ff0c52d6p-1") / 32)
+_EXPF_C = (
+    float.fromhex("0x1.c6af84b912394p-5") / 32**3,
+    float.fromhex("0x1.ebfce50fac4f3p-3") / 32**2,
+    float.fromhex("0x1.62e42ff0c52d6p-1") / 32,
+)
 
 
 def glibc_expf(x: np.ndarray) -> np.ndarray:

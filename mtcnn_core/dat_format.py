@@ -3,6 +3,7 @@
 Reading never trusts a size field: every count is checked against the bytes that remain before
 anything is allocated, so a corrupt file fails fast with a `ModelFormatError` naming the offset.
 """
+
 from __future__ import annotations
 
 import struct
@@ -22,6 +23,7 @@ NETWORK_NAMES = ("PNet", "RNet", "ONet")
 @dataclass(frozen=True, eq=False)
 class ConvLayer:
     """Valid, stride-1 convolution. weight: (n_out, n_in, kh, kw) float32 as stored (PyTorch layout)."""
+
     weight: np.ndarray
     bias: np.ndarray  # (n_out,) float32
     kind: str = field(default="conv", init=False)
@@ -30,6 +32,7 @@ class ConvLayer:
 @dataclass(frozen=True, eq=False)
 class PoolLayer:
     """Max pooling with kernel (kx, ky) and stride (sx, sy)."""
+
     kx: int
     ky: int
     sx: int
@@ -40,6 +43,7 @@ class PoolLayer:
 @dataclass(frozen=True, eq=False)
 class FCLayer:
     """Fully connected. weight: (n_out, n_in) float32 (the C++'s transpose of the stored in x out)."""
+
     weight: np.ndarray
     bias: np.ndarray  # (n_out,) float32
     bias_shape: tuple = None  # the stored matrix shape, kept so a file round-trips byte for byte
@@ -49,6 +53,7 @@ class FCLayer:
 @dataclass(frozen=True, eq=False)
 class PReLULayer:
     """Parametric ReLU with one slope per channel (or per element after fc1)."""
+
     slope: np.ndarray  # (n,) float32
     slope_shape: tuple = None
     kind: str = field(default="prelu", init=False)
@@ -57,6 +62,7 @@ class PReLULayer:
 @dataclass(frozen=True, eq=False)
 class SigmoidLayer:
     """Element-wise logistic function (supported by the C++ loader, unused by MTCNN)."""
+
     kind: str = field(default="sigmoid", init=False)
 
 
@@ -86,8 +92,7 @@ class _Cursor:
         if n <= 0:
             self.fail(f"{what} is {n}, must be positive", at)
         if n * unit_bytes > self.remaining():
-            self.fail(f"{what} = {n} needs at least {n * unit_bytes} bytes, "
-                      f"only {self.remaining()} remain", at)
+            self.fail(f"{what} = {n} needs at least {n * unit_bytes} bytes, only {self.remaining()} remain", at)
         return n
 
     def floats(self, n: int, what: str) -> np.ndarray:
@@ -108,8 +113,9 @@ class _Cursor:
         if rows < 0 or cols < 0:
             self.fail(f"{what} matrix has negative size {rows}x{cols}", at)
         if rows * cols * 4 > self.remaining() - 12:
-            self.fail(f"{what} matrix {rows}x{cols} needs {rows * cols * 4} bytes, "
-                      f"only {self.remaining() - 12} remain", at)
+            self.fail(
+                f"{what} matrix {rows}x{cols} needs {rows * cols * 4} bytes, only {self.remaining() - 12} remain", at
+            )
         self.pos += 12
         return self.floats(rows * cols, what).reshape(rows, cols)
 
@@ -120,8 +126,7 @@ def _read_conv(cur: _Cursor) -> ConvLayer:
     bias = cur.floats(n_out, "conv biases")
     n_kernels = n_in * n_out
     if n_kernels * 12 > cur.remaining():
-        cur.fail(f"conv {n_in}x{n_out} kernels need at least {n_kernels * 12} bytes, "
-                 f"only {cur.remaining()} remain")
+        cur.fail(f"conv {n_in}x{n_out} kernels need at least {n_kernels * 12} bytes, only {cur.remaining()} remain")
     first_at = cur.pos
     first = cur.matrix("conv kernel [0][0]")
     kh, kw = first.shape
@@ -129,17 +134,22 @@ def _read_conv(cur: _Cursor) -> ConvLayer:
         cur.fail(f"conv kernel is empty ({kh}x{kw})", first_at)
     record = 12 + kh * kw * 4
     if (n_kernels - 1) * record > cur.remaining():
-        cur.fail(f"conv {n_in}x{n_out} kernels of {kh}x{kw} need {n_kernels * record} bytes, "
-                 f"only {cur.remaining() + record} remain", first_at)
+        cur.fail(
+            f"conv {n_in}x{n_out} kernels of {kh}x{kw} need {n_kernels * record} bytes, "
+            f"only {cur.remaining() + record} remain",
+            first_at,
+        )
     cur.pos = first_at
     dtype = np.dtype([("rows", "<i4"), ("cols", "<i4"), ("type", "<i4"), ("v", "<f4", (kh, kw))])
     recs = np.frombuffer(cur.data, dtype=dtype, count=n_kernels, offset=cur.pos)
     bad = np.flatnonzero((recs["rows"] != kh) | (recs["cols"] != kw) | (recs["type"] != CV_32F))
     if bad.size:
         i = int(bad[0])
-        cur.fail(f"conv kernel [{i // n_out}][{i % n_out}] is {recs['rows'][i]}x{recs['cols'][i]} "
-                 f"type {recs['type'][i]}, inconsistent with the first kernel {kh}x{kw} CV_32F",
-                 cur.pos + i * record)
+        cur.fail(
+            f"conv kernel [{i // n_out}][{i % n_out}] is {recs['rows'][i]}x{recs['cols'][i]} "
+            f"type {recs['type'][i]}, inconsistent with the first kernel {kh}x{kw} CV_32F",
+            cur.pos + i * record,
+        )
     cur.pos += n_kernels * record
     # Stored order is for in: for out: K[in][out]; keep PyTorch's (out, in, kh, kw).
     weight = recs["v"].reshape(n_in, n_out, kh, kw).transpose(1, 0, 2, 3).astype(np.float32)
@@ -161,8 +171,7 @@ def _read_fc(cur: _Cursor) -> FCLayer:
     at_w = cur.pos
     w = cur.matrix("fc weight")
     if w.shape[1] != bias.size:
-        cur.fail(f"fc weight is {w.shape[0]}x{w.shape[1]} (in x out) but the bias has "
-                 f"{bias.size} entries", at_w)
+        cur.fail(f"fc weight is {w.shape[0]}x{w.shape[1]} (in x out) but the bias has {bias.size} entries", at_w)
     if w.shape[0] == 0:
         cur.fail("fc weight has no input features", at_w)
     return FCLayer(np.ascontiguousarray(w.T), bias, bias_shape=bias_m.shape)
@@ -262,8 +271,12 @@ def read_detector_index(path) -> dict:
         name, rel = parts[0], parts[1]
         target = (folder / rel).resolve()
         if Path(rel).is_absolute() or not target.is_relative_to(folder):
-            raise ModelFormatError(path, None, f"line {lineno}: {name} path {rel!r} leaves the "
-                                               "model folder; only relative paths inside it are allowed")
+            raise ModelFormatError(
+                path,
+                None,
+                f"line {lineno}: {name} path {rel!r} leaves the "
+                "model folder; only relative paths inside it are allowed",
+            )
         if not target.is_file():
             raise ModelFormatError(path, None, f"line {lineno}: {name} file {rel!r} does not exist")
         found[name] = target

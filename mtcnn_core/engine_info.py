@@ -1,5 +1,6 @@
 """`engine_report()`: per network and layer, which kernels run it and which C++ rule they follow;
 and what numpy's host BLAS is (name, OpenBLAS core, thread count), which only engine 'blas' uses."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,6 +25,7 @@ def _openblas_function(names):
     import ctypes
     import glob
     import os
+
     for lib in glob.glob(os.path.join(os.path.dirname(np.__file__), "..", "numpy.libs", "*openblas*")):
         try:
             so = ctypes.CDLL(lib)
@@ -39,8 +41,15 @@ def _openblas_function(names):
 def openblas_core() -> str | None:
     """The kernel family numpy's OpenBLAS picked (e.g. 'SkylakeX', 'Haswell'), if it says."""
     import ctypes
-    fn = _openblas_function(("scipy_openblas_get_corename64_", "openblas_get_corename64_",
-                             "scipy_openblas_get_corename", "openblas_get_corename"))
+
+    fn = _openblas_function(
+        (
+            "scipy_openblas_get_corename64_",
+            "openblas_get_corename64_",
+            "scipy_openblas_get_corename",
+            "openblas_get_corename",
+        )
+    )
     if fn is None:
         return None
     fn.restype = ctypes.c_char_p
@@ -51,8 +60,15 @@ def set_blas_threads(n: int) -> bool:
     """Set numpy's OpenBLAS thread count now (OPENBLAS_NUM_THREADS only works before numpy loads,
     e.g. not in a forked worker). Returns False when the BLAS offers no such call."""
     import ctypes
-    fn = _openblas_function(("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
-                             "scipy_openblas_set_num_threads", "openblas_set_num_threads"))
+
+    fn = _openblas_function(
+        (
+            "scipy_openblas_set_num_threads64_",
+            "openblas_set_num_threads64_",
+            "scipy_openblas_set_num_threads",
+            "openblas_set_num_threads",
+        )
+    )
     if fn is None:
         return False
     fn.argtypes = [ctypes.c_int]
@@ -65,15 +81,22 @@ def engine_report(models=None, engine="exact", cpp_build="avx512") -> str:
     (compiled, numpy reference or host BLAS), the C++ build's rule (K blocks, split outputs)."""
     from . import kernels
     from .kernels import openblas
+
     models = models if hasattr(models, "pnet") else load_models(models)
     arith = kernels.arithmetic(engine, cpp_build)
-    lines = [f"engine {arith.engine!r}: layers run by the {IMPLEMENTATION_TEXT[arith.implementation]}",
-             f"C++ build reproduced: {BUILD_TEXT[arith.build]}",
-             f"host BLAS (used by engine 'blas' only): {blas_description()}"]
+    lines = [
+        f"engine {arith.engine!r}: layers run by the {IMPLEMENTATION_TEXT[arith.implementation]}",
+        f"C++ build reproduced: {BUILD_TEXT[arith.build]}",
+        f"host BLAS (used by engine 'blas' only): {blas_description()}",
+    ]
     if kernels.COMPILED_ERROR is not None:
-        lines.insert(1, "WARNING: the compiled kernels are unavailable (" + kernels.COMPILED_ERROR
-                     + "); exact results come from the numpy reference, 10-20x slower. "
-                     "Fix: pip install -r requirements.txt (numba)")
+        lines.insert(
+            1,
+            "WARNING: the compiled kernels are unavailable ("
+            + kernels.COMPILED_ERROR
+            + "); exact results come from the numpy reference, 10-20x slower. "
+            "Fix: pip install -r requirements.txt (numba)",
+        )
     for name in ("PNet", "RNet", "ONet"):
         net = models.network(name)
         side = NET_INPUT[name]
@@ -90,8 +113,10 @@ IMPLEMENTATION_TEXT = {
     "reference": "numpy reference kernels (exact FMA emulation, slow)",
     "blas": "host BLAS (fast; last bits depend on this machine's BLAS kernel, not the C++'s)",
 }
-BUILD_TEXT = {"avx512": "avx512 (OpenBLAS SkylakeX/Cooperlake kernels, AVX-512 CPUs)",
-              "avx2": "avx2 (OpenBLAS Haswell kernel, AVX2-only CPUs)"}
+BUILD_TEXT = {
+    "avx512": "avx512 (OpenBLAS SkylakeX/Cooperlake kernels, AVX-512 CPUs)",
+    "avx2": "avx2 (OpenBLAS Haswell kernel, AVX2-only CPUs)",
+}
 
 
 def _layer_rule(layer, in_shape, build, openblas) -> str:
@@ -104,14 +129,18 @@ def _layer_rule(layer, in_shape, build, openblas) -> str:
         split = int(table.any(axis=1).sum())
         what = f"conv {c}->{o} {kh}x{kw}, K+1={k1}"
         how = f"{len(blocks)} K block(s)" + (f" {[tuple(map(int, b)) for b in blocks]}" if len(blocks) > 1 else "")
-        how += (f", {split} of {o} channels split into 2 chains in some columns" if split
-                else ", one FMA chain per output")
+        how += (
+            f", {split} of {o} channels split into 2 chains in some columns" if split else ", one FMA chain per output"
+        )
         return f"{what:<28} {how}"
     o, k = layer.weight.shape
     per_pixel = len(in_shape) == 3 and in_shape[0] == k
     if o >= 100:
-        how = ("16 FMA lanes, adjacent-pairwise sum, + bias" if build == "avx512"
-               else f"bias + one FMA chain per K block {[tuple(map(int, b)) for b in openblas.k_blocks(k)]}")
+        how = (
+            "16 FMA lanes, adjacent-pairwise sum, + bias"
+            if build == "avx512"
+            else f"bias + one FMA chain per K block {[tuple(map(int, b)) for b in openblas.k_blocks(k)]}"
+        )
     else:
         how = "cv::gemm sequential double sum, bias " + ("in float32 after" if per_pixel else "in double")
     return f"{'fc ' + str(k) + '->' + str(o):<28} {how}"

@@ -12,6 +12,7 @@ Nothing here re-derives the detector: values come from `Network.forward(..., ret
 walk-through is `kernels.reference.fma32` applied term by term in the C++'s order, and checks its
 result against the layer output. Pure numpy (no UI imports).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -19,8 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import boxes as B
-from .cascade import NMS_MERGE, NMS_ONET, NMS_RNET, NMS_SCALE, box_probability, crop_input, \
-    face_probability
+from .cascade import NMS_MERGE, NMS_ONET, NMS_RNET, NMS_SCALE, box_probability, crop_input, face_probability
 from .cvmath import cv_exp32, glibc_expf
 from .kernels import arithmetic, openblas
 from .kernels.reference import conv_weight_matrix, fma32
@@ -31,10 +31,15 @@ F32 = np.float32
 
 #: Names of the last layer's outputs (semantics 1.6); ONet's landmarks are x1..x5 then y1..y5.
 LANDMARK_POINTS = ("left eye", "right eye", "nose", "left mouth corner", "right mouth corner")
-HEAD_OUTPUTS = ("non-face logit", "face logit", "dx1 (left edge)", "dy1 (top edge)",
-                "dx2 (right edge)", "dy2 (bottom edge)")
-OUTCOMES = {KEPT: "kept", BELOW_THRESHOLD: "below threshold", SUPPRESSED: "suppressed",
-            CAPPED: "cut by the box cap"}
+HEAD_OUTPUTS = (
+    "non-face logit",
+    "face logit",
+    "dx1 (left edge)",
+    "dy1 (top edge)",
+    "dx2 (right edge)",
+    "dy2 (bottom edge)",
+)
+OUTCOMES = {KEPT: "kept", BELOW_THRESHOLD: "below threshold", SUPPRESSED: "suppressed", CAPPED: "cut by the box cap"}
 #: Occlusion: the most patch positions one map may run through a network (bounds time and memory).
 MAX_OCCLUSION_POSITIONS = 2304
 OCCLUSION_BATCH = 64
@@ -55,6 +60,7 @@ class MapSlice:
     """The part of one layer's output that feeds the explained value.
 
     values: (C, h, w) float32 for maps, (F,) for vectors; rows/cols: [start, end) in the full map."""
+
     layer: int
     kind: str
     values: np.ndarray
@@ -91,8 +97,10 @@ def receptive_slices(net, x: np.ndarray, outs: list, row: int, col: int) -> tupl
         below = x if i == 0 else outs[i - 1]
         r = _input_range(net.layers[i], *r, below.shape[2])
         c = _input_col_range(net.layers[i], *c, below.shape[3])
-    slices = [MapSlice(i, net.layers[i].kind, outs[i][0, :, a:b, p:q].copy(), (a, b), (p, q),
-                       tuple(outs[i].shape[1:])) for i, (a, b), (p, q) in reversed(regions)]
+    slices = [
+        MapSlice(i, net.layers[i].kind, outs[i][0, :, a:b, p:q].copy(), (a, b), (p, q), tuple(outs[i].shape[1:]))
+        for i, (a, b), (p, q) in reversed(regions)
+    ]
     return (r[0], r[1], c[0], c[1]), slices
 
 
@@ -100,26 +108,28 @@ def receptive_slices(net, x: np.ndarray, outs: list, row: int, col: int) -> tupl
 @dataclass
 class ConvTerm:
     """One multiply-add of a conv output's chain: term j of the im2col column."""
+
     j: int
-    channel: int          # input channel (or -1 for the bias term)
-    r: int                # kernel row
-    c: int                # kernel column
-    x: float              # input value (1 for the bias)
-    w: float              # weight (the bias for the last term)
-    acc: float            # float32 running sum of this term's chain after fma(x, w, acc)
-    chain: str = ""       # '' (one chain) or 'even'/'odd' (the AVX2 build's split outputs)
+    channel: int  # input channel (or -1 for the bias term)
+    r: int  # kernel row
+    c: int  # kernel column
+    x: float  # input value (1 for the bias)
+    w: float  # weight (the bias for the last term)
+    acc: float  # float32 running sum of this term's chain after fma(x, w, acc)
+    chain: str = ""  # '' (one chain) or 'even'/'odd' (the AVX2 build's split outputs)
 
 
 @dataclass
 class ConvWalk:
     """One conv output as the C++ computes it (semantics 3.1-3.2, 6.8)."""
+
     out_channel: int
     y: int
     x: int
     terms: list
-    blocks: list          # float32 result of each K block (before they are added)
-    result: float         # the chain's final float32
-    layer_value: float    # the same output in the layer's map
+    blocks: list  # float32 result of each K block (before they are added)
+    result: float  # the chain's final float32
+    layer_value: float  # the same output in the layer's map
     build: str
     split: bool
 
@@ -129,14 +139,15 @@ class ConvWalk:
         return np.float32(self.result).view(np.uint32) == np.float32(self.layer_value).view(np.uint32)
 
 
-def conv_walkthrough(x: np.ndarray, layer, out_map: np.ndarray, out_channel: int, y: int, xo: int,
-                     build: str = "avx512") -> ConvWalk:
+def conv_walkthrough(
+    x: np.ndarray, layer, out_map: np.ndarray, out_channel: int, y: int, xo: int, build: str = "avx512"
+) -> ConvWalk:
     """Output (out_channel, y, xo) of conv `layer` on x (C, H, W) float32 as its multiply-adds, in
     the C++'s im2col order j = in*kh*kw + c*kh + r with the bias last (reference.conv_weight_matrix),
     each step one float32 fma (reference.fma32); out_map (O, Ho, Wo) is the layer's output."""
     o, cin, kh, kw = layer.weight.shape
     ho, wo = out_map.shape[1:]
-    wm = conv_weight_matrix(layer.weight, layer.bias)[:, out_channel]      # (K+1,) rows in order
+    wm = conv_weight_matrix(layer.weight, layer.bias)[:, out_channel]  # (K+1,) rows in order
     k1 = wm.size
     col = np.empty(k1, F32)
     meta = []
@@ -164,24 +175,24 @@ def conv_walkthrough(x: np.ndarray, layer, out_map: np.ndarray, out_channel: int
             total = F32(block + F32(0)) if build == "avx2" else F32(block)
         else:
             total = F32(total + block)
-    return ConvWalk(out_channel, y, xo, terms, blocks, float(total),
-                    float(out_map[out_channel, y, xo]), build, split)
+    return ConvWalk(out_channel, y, xo, terms, blocks, float(total), float(out_map[out_channel, y, xo]), build, split)
 
 
 # ---- fates --------------------------------------------------------------------------------------
 @dataclass
 class Step:
     """One filtering step a proposal went through."""
+
     stage: str
-    outcome: str                 # 'kept' / 'below threshold' / 'suppressed' / 'not reached'
+    outcome: str  # 'kept' / 'below threshold' / 'suppressed' / 'not reached'
     text: str
-    index: int = -1              # the proposal's index in that step's list
+    index: int = -1  # the proposal's index in that step's list
     score: float | None = None
     threshold: float | None = None
-    by: int = -1                 # index of the suppressing proposal in the same list
+    by: int = -1  # index of the suppressing proposal in the same list
     by_box: np.ndarray | None = None
     overlap: float | None = None
-    box: np.ndarray | None = None   # the proposal's box as that step saw it
+    box: np.ndarray | None = None  # the proposal's box as that step saw it
 
 
 def _overlap(a, b, mode: str) -> float:
@@ -194,10 +205,18 @@ def _overlap(a, b, mode: str) -> float:
 def _suppressed(stage, i, boxes, scores, by, thr, mode, describe) -> Step:
     ov = _overlap(boxes[i], boxes[by], mode)
     kind = "IoU" if mode == "iou" else "intersection / smaller area"
-    return Step(stage, "suppressed",
-                f"suppressed by {describe(by)} (score {scores[by]:.4f} ≥ {scores[i]:.4f}; "
-                f"{kind} {ov:.3f} > {thr})", i, float(scores[i]), None, int(by),
-                np.asarray(boxes[by]), ov, np.asarray(boxes[i]))
+    return Step(
+        stage,
+        "suppressed",
+        f"suppressed by {describe(by)} (score {scores[by]:.4f} ≥ {scores[i]:.4f}; {kind} {ov:.3f} > {thr})",
+        i,
+        float(scores[i]),
+        None,
+        int(by),
+        np.asarray(boxes[by]),
+        ov,
+        np.asarray(boxes[i]),
+    )
 
 
 def _position(order: np.ndarray, i: int) -> int:
@@ -225,21 +244,46 @@ def journey_from_cell(trace, level: int, row: int, col: int) -> list:
     t1 = float(trace.params["t1"])
     p = float(s.heatmap[row, col])
     if p < F32(t1):
-        return [Step("PNet t1", "below threshold", f"P(face) {p:.4f} < t1 = {t1}: no proposal",
-                     score=p, threshold=t1)]
+        return [Step("PNet t1", "below threshold", f"P(face) {p:.4f} < t1 = {t1}: no proposal", score=p, threshold=t1)]
     k = int(np.flatnonzero((s.cells[:, 0] == row) & (s.cells[:, 1] == col))[0])
-    steps = [Step("PNet t1", "kept", f"P(face) {p:.4f} ≥ t1 = {t1}: proposal #{k} of level {level}",
-                  k, p, t1, box=s.candidates.boxes[k])]
+    steps = [
+        Step(
+            "PNet t1",
+            "kept",
+            f"P(face) {p:.4f} ≥ t1 = {t1}: proposal #{k} of level {level}",
+            k,
+            p,
+            t1,
+            box=s.candidates.boxes[k],
+        )
+    ]
     stage = f"NMS {NMS_SCALE} within level {level}"
     if s.nms.fate[k] == CAPPED:
         return steps + [_capped(stage, k, p, s.candidates.boxes[k], trace)]
     if s.nms.fate[k] == SUPPRESSED:
-        steps.append(_suppressed(stage, k, s.candidates.boxes, s.candidates.scores,
-                                 int(s.nms.suppressed_by[k]), NMS_SCALE, "iou",
-                                 lambda b: _cell_name(trace, level, b)))
+        steps.append(
+            _suppressed(
+                stage,
+                k,
+                s.candidates.boxes,
+                s.candidates.scores,
+                int(s.nms.suppressed_by[k]),
+                NMS_SCALE,
+                "iou",
+                lambda b: _cell_name(trace, level, b),
+            )
+        )
         return steps
-    steps.append(Step(stage, "kept", "kept: no higher-scoring box of this level overlaps it by "
-                      f"IoU > {NMS_SCALE}", k, p, box=s.candidates.boxes[k]))
+    steps.append(
+        Step(
+            stage,
+            "kept",
+            f"kept: no higher-scoring box of this level overlaps it by IoU > {NMS_SCALE}",
+            k,
+            p,
+            box=s.candidates.boxes[k],
+        )
+    )
     m = sum(len(t.kept) for t in trace.scales[:level]) + _position(s.nms.order, k)
     return steps + journey_from_merged(trace, m)
 
@@ -254,20 +298,43 @@ def journey_from_merged(trace, m: int) -> list:
     if f.fate[m] == CAPPED:
         return [_capped(stage, m, float(scores[m]), boxes[m], trace)]
     if f.fate[m] == SUPPRESSED:
-        return [_suppressed(stage, m, boxes, scores, int(f.suppressed_by[m]), NMS_MERGE, "iou",
-                            lambda b: _cell_name(trace, *merged_source(trace, b)))]
+        return [
+            _suppressed(
+                stage,
+                m,
+                boxes,
+                scores,
+                int(f.suppressed_by[m]),
+                NMS_MERGE,
+                "iou",
+                lambda b: _cell_name(trace, *merged_source(trace, b)),
+            )
+        ]
     q = _position(f.order, m)
-    step = Step(stage, "kept", f"kept as merged proposal #{q}; PNet's regression moves it and it is "
-                f"squared into RNet input #{q}", m, float(scores[m]), box=boxes[m])
+    step = Step(
+        stage,
+        "kept",
+        f"kept as merged proposal #{q}; PNet's regression moves it and it is squared into RNet input #{q}",
+        m,
+        float(scores[m]),
+        box=boxes[m],
+    )
     return [step] + journey_from_net(trace, "RNet", q)
 
 
 def _capped(stage, i, score, box, trace) -> Step:
     """A box the run's box cap left out of an NMS (box_cap.py): the C++ would have gone on."""
     cap = trace.params.get("box_cap")
-    return Step(stage, "cut by the box cap", f"not among the {cap} highest-scored boxes this run let "
-                "into this NMS (the app's box cap); OpenFace's C++ would have processed it, so its "
-                "fate there is unknown here", i, score, box=box)
+    return Step(
+        stage,
+        "cut by the box cap",
+        f"not among the {cap} highest-scored boxes this run let "
+        "into this NMS (the app's box cap); OpenFace's C++ would have processed it, so its "
+        "fate there is unknown here",
+        i,
+        score,
+        box=box,
+    )
 
 
 def journey_from_net(trace, net_name: str, i: int) -> list:
@@ -279,30 +346,72 @@ def journey_from_net(trace, net_name: str, i: int) -> list:
     if st.filtered is None:
         return [Step(f"{net_name} {tname}", "not recorded", "this trace does not record fates", i, score, t)]
     if st.filtered.fate[i] == BELOW_THRESHOLD:
-        return [Step(f"{net_name} {tname}", "below threshold",
-                     f"{net_name} P(face) {score:.4f} < {tname} = {t}: dropped", i, score, t,
-                     box=st.input.boxes[i])]
-    steps = [Step(f"{net_name} {tname}", "kept", f"{net_name} P(face) {score:.4f} ≥ {tname} = {t}",
-                  i, score, t, box=st.input.boxes[i])]
+        return [
+            Step(
+                f"{net_name} {tname}",
+                "below threshold",
+                f"{net_name} P(face) {score:.4f} < {tname} = {t}: dropped",
+                i,
+                score,
+                t,
+                box=st.input.boxes[i],
+            )
+        ]
+    steps = [
+        Step(
+            f"{net_name} {tname}",
+            "kept",
+            f"{net_name} P(face) {score:.4f} ≥ {tname} = {t}",
+            i,
+            score,
+            t,
+            box=st.input.boxes[i],
+        )
+    ]
     if net_name == "RNet":
         stage, boxes, mode, thr = f"RNet NMS {NMS_RNET} (IoU)", st.input.boxes, "iou", NMS_RNET
-    else:   # ONet's NMS runs on the corrected boxes of the inputs that passed t3
+    else:  # ONet's NMS runs on the corrected boxes of the inputs that passed t3
         stage, mode, thr = f"ONet NMS {NMS_ONET} (min)", "min", NMS_ONET
         passed = np.flatnonzero(st.scores >= F32(t))
         boxes = np.zeros_like(st.input.boxes)
         boxes[passed] = st.corrected.boxes
     if st.filtered.fate[i] == SUPPRESSED:
-        return steps + [_suppressed(stage, i, boxes, st.scores, int(st.filtered.suppressed_by[i]),
-                                    thr, mode, lambda b: f"{net_name} input #{b}")]
+        return steps + [
+            _suppressed(
+                stage,
+                i,
+                boxes,
+                st.scores,
+                int(st.filtered.suppressed_by[i]),
+                thr,
+                mode,
+                lambda b: f"{net_name} input #{b}",
+            )
+        ]
     q = _position(st.filtered.order, i)
     if net_name == "RNet":
-        steps.append(Step(stage, "kept", f"kept as RNet box #{q}; RNet's regression moves it and it "
-                          f"is squared into ONet input #{q}", i, score, box=boxes[i]))
+        steps.append(
+            Step(
+                stage,
+                "kept",
+                f"kept as RNet box #{q}; RNet's regression moves it and it is squared into ONet input #{q}",
+                i,
+                score,
+                box=boxes[i],
+            )
+        )
         return steps + journey_from_net(trace, "ONet", q)
-    steps.append(Step(stage, "kept", f"kept: final face #{q} after OpenFace's box fix", i, score,
-                      box=boxes[i]))
-    steps.append(Step("final", "kept", f"face #{q}, confidence {float(trace.detections.scores[q]):.4f}",
-                      q, float(trace.detections.scores[q]), box=trace.detections.boxes[q]))
+    steps.append(Step(stage, "kept", f"kept: final face #{q} after OpenFace's box fix", i, score, box=boxes[i]))
+    steps.append(
+        Step(
+            "final",
+            "kept",
+            f"face #{q}, confidence {float(trace.detections.scores[q]):.4f}",
+            q,
+            float(trace.detections.scores[q]),
+            box=trace.detections.boxes[q],
+        )
+    )
     return steps
 
 
@@ -310,24 +419,25 @@ def journey_from_net(trace, net_name: str, i: int) -> list:
 @dataclass
 class CellExplanation:
     """Why PNet cell (row, col) of a level has its probability, and what became of its box."""
+
     level: int
     row: int
     col: int
     scale: float
-    window: tuple                 # (r0, r1, c0, c1) on the level image (12x12)
-    window_pixels: np.ndarray     # (3, 12, 12) float32 normalised R, G, B input
-    box: np.ndarray               # (4,) float32 x, y, w, h of the cell in the original image
-    slices: list                  # [MapSlice] per layer
-    logits: tuple                 # (non-face, face) float32
-    diff: float                   # f32(o0 - o1)
-    exp: float                    # cv::exp(diff)
-    prob: float                   # face_probability of the logits
-    trace_prob: float             # the trace's heatmap value
+    window: tuple  # (r0, r1, c0, c1) on the level image (12x12)
+    window_pixels: np.ndarray  # (3, 12, 12) float32 normalised R, G, B input
+    box: np.ndarray  # (4,) float32 x, y, w, h of the cell in the original image
+    slices: list  # [MapSlice] per layer
+    logits: tuple  # (non-face, face) float32
+    diff: float  # f32(o0 - o1)
+    exp: float  # cv::exp(diff)
+    prob: float  # face_probability of the logits
+    trace_prob: float  # the trace's heatmap value
     t1: float
-    regression: np.ndarray        # (4,) float32 dx1, dy1, dx2, dy2
+    regression: np.ndarray  # (4,) float32 dx1, dy1, dx2, dy2
     trace_regression: np.ndarray  # the trace's regression map at the cell
-    corrected: np.ndarray         # (4,) box moved by the regression (no +1), before squaring
-    square: np.ndarray            # (4,) the squared box RNet would see
+    corrected: np.ndarray  # (4,) box moved by the regression (no +1), before squaring
+    square: np.ndarray  # (4,) the squared box RNet would see
     conv: ConvWalk
     journey: list = field(default_factory=list)
 
@@ -337,8 +447,9 @@ def pnet_layers(net, x: np.ndarray, engine="exact") -> list:
     return net.forward(x, engine=engine, return_all=True)
 
 
-def explain_cell(trace, level: int, row: int, col: int, x: np.ndarray, outs: list, net,
-                 conv_pick: tuple = (0, 0, 0)) -> CellExplanation:
+def explain_cell(
+    trace, level: int, row: int, col: int, x: np.ndarray, outs: list, net, conv_pick: tuple = (0, 0, 0)
+) -> CellExplanation:
     """Explain heatmap cell (row, col) of pyramid level `level`. x: that level's PNet input
     (cascade.pnet_input); outs: pnet_layers(net, x) computed with the run's engine; conv_pick:
     (channel, dy, dx) of the conv1 output inside the window to write out as multiply-adds."""
@@ -362,13 +473,29 @@ def explain_cell(trace, level: int, row: int, col: int, x: np.ndarray, outs: lis
     ch = int(np.clip(ch, 0, conv_out.shape[0] - 1))
     yy = first.rows[0] + int(np.clip(dy, 0, first.rows[1] - first.rows[0] - 1))
     xx = first.cols[0] + int(np.clip(dx, 0, first.cols[1] - first.cols[0] - 1))
-    walk = conv_walkthrough(x[0], net.layers[0], conv_out, ch, yy, xx,
-                            trace.params.get("cpp_build", "avx512"))
-    return CellExplanation(level, row, col, float(s.scale), window, x[0, :, r0:r1, c0:c1].copy(), box,
-                           slices, (float(o0), float(o1)), float(diff), float(cv_exp32(diff)), prob,
-                           float(s.heatmap[row, col]), float(trace.params["t1"]), reg,
-                           s.regression[:, row, col].copy(), corrected[0], B.rectify(corrected)[0],
-                           walk, journey_from_cell(trace, level, row, col))
+    walk = conv_walkthrough(x[0], net.layers[0], conv_out, ch, yy, xx, trace.params.get("cpp_build", "avx512"))
+    return CellExplanation(
+        level,
+        row,
+        col,
+        float(s.scale),
+        window,
+        x[0, :, r0:r1, c0:c1].copy(),
+        box,
+        slices,
+        (float(o0), float(o1)),
+        float(diff),
+        float(cv_exp32(diff)),
+        prob,
+        float(s.heatmap[row, col]),
+        float(trace.params["t1"]),
+        reg,
+        s.regression[:, row, col].copy(),
+        corrected[0],
+        B.rectify(corrected)[0],
+        walk,
+        journey_from_cell(trace, level, row, col),
+    )
 
 
 # ---- one RNet/ONet box --------------------------------------------------------------------------
@@ -376,16 +503,17 @@ def explain_cell(trace, level: int, row: int, col: int, x: np.ndarray, outs: lis
 class CropGeometry:
     """How a square is cut from the image (semantics 4.9): buffer columns x-1 .. x+w-1 (w+1 px),
     rows likewise; the parts outside the image are zeros."""
-    square: np.ndarray           # (4,) x, y, w, h
-    x0: int                      # image column of the buffer's first column
+
+    square: np.ndarray  # (4,) x, y, w, h
+    x0: int  # image column of the buffer's first column
     y0: int
-    width: int                   # buffer size (w + 1, h + 1)
+    width: int  # buffer size (w + 1, h + 1)
     height: int
-    pad_left: int                # zero columns/rows on each side (outside the image)
+    pad_left: int  # zero columns/rows on each side (outside the image)
     pad_top: int
     pad_right: int
     pad_bottom: int
-    size: int                    # 24 / 48: the net input side
+    size: int  # 24 / 48: the net input side
 
 
 def crop_geometry(square, image_shape, size: int) -> CropGeometry:
@@ -419,24 +547,25 @@ def crop_buffer_preview(image: np.ndarray, g: CropGeometry, max_side: int = 240)
 @dataclass
 class BoxExplanation:
     """Why RNet/ONet gave input box `index` its probability, and what became of it."""
+
     net: str
     index: int
     geometry: CropGeometry
-    x: np.ndarray                 # (1, 3, s, s) float32 net input (crop_input)
-    layers: list                  # [MapSlice] every layer's whole output
-    fc1_layer: int                # index of the first fully connected layer
-    fc1_input: np.ndarray         # (K,) float32 the vector fc1 multiplies, in the C++'s order
-    fc1_order: np.ndarray         # (K, 3) int (channel, row, col) of each entry of fc1_input
-    fc1_check: bool               # fc1 applied to that vector gives the layer's output exactly
-    head: np.ndarray              # (n,) float32 last layer's outputs
+    x: np.ndarray  # (1, 3, s, s) float32 net input (crop_input)
+    layers: list  # [MapSlice] every layer's whole output
+    fc1_layer: int  # index of the first fully connected layer
+    fc1_input: np.ndarray  # (K,) float32 the vector fc1 multiplies, in the C++'s order
+    fc1_order: np.ndarray  # (K, 3) int (channel, row, col) of each entry of fc1_input
+    fc1_check: bool  # fc1 applied to that vector gives the layer's output exactly
+    head: np.ndarray  # (n,) float32 last layer's outputs
     diff: float
     exp: float
     prob: float
     trace_prob: float
     threshold: float
-    regression: np.ndarray        # (4,)
+    regression: np.ndarray  # (4,)
     trace_regression: np.ndarray
-    corrected: np.ndarray         # (4,) the box after this net's regression
+    corrected: np.ndarray  # (4,) the box after this net's regression
     landmarks: np.ndarray | None  # ONet: (5, 2) x, y in image pixels (computed, discarded by C++)
     journey: list = field(default_factory=list)
 
@@ -452,6 +581,7 @@ def explain_box(trace, image: np.ndarray, net_name: str, index: int, net, engine
     """Explain RNet/ONet input `index` of a run on `image` (H, W, 3) uint8 BGR; net: that
     network; engine: the run's engine (an Arithmetic or name; the trace's cpp_build is used)."""
     from . import layers as L
+
     st = trace.rnet if net_name == "RNet" else trace.onet
     if not 0 <= index < len(st.input):
         raise ValueError(f"{net_name} has {len(st.input)} input boxes, no #{index}")
@@ -460,8 +590,10 @@ def explain_box(trace, image: np.ndarray, net_name: str, index: int, net, engine
     square = st.input.boxes[index]
     x = crop_input(image, square, size)
     outs = net.forward(x, engine=arith, return_all=True)
-    layers = [MapSlice(i, lay.kind, o[0].copy(), full_shape=tuple(o.shape[1:]))
-              for i, (lay, o) in enumerate(zip(net.layers, outs))]
+    layers = [
+        MapSlice(i, lay.kind, o[0].copy(), full_shape=tuple(o.shape[1:]))
+        for i, (lay, o) in enumerate(zip(net.layers, outs))
+    ]
     k = next(i for i, lay in enumerate(net.layers) if lay.kind == "fc")
     maps = outs[k - 1][0]
     order = fc1_flatten_order(*maps.shape)
@@ -477,24 +609,42 @@ def explain_box(trace, image: np.ndarray, net_name: str, index: int, net, engine
     lms = None
     if net_name == "ONet" and st.landmarks is not None:
         lms = st.landmarks[index].reshape(2, 5).T.copy()
-    return BoxExplanation(net_name, index, crop_geometry(square, image.shape, size), x, layers, k, v,
-                          order, fc1_ok, head, float(diff), float(glibc_expf(np.array([diff]))[0]), prob,
-                          float(st.scores[index]), float(trace.params["t2" if net_name == "RNet" else "t3"]),
-                          reg, st.corrections[index].copy(), corrected, lms,
-                          journey_from_net(trace, net_name, index))
+    return BoxExplanation(
+        net_name,
+        index,
+        crop_geometry(square, image.shape, size),
+        x,
+        layers,
+        k,
+        v,
+        order,
+        fc1_ok,
+        head,
+        float(diff),
+        float(glibc_expf(np.array([diff]))[0]),
+        prob,
+        float(st.scores[index]),
+        float(trace.params["t2" if net_name == "RNet" else "t3"]),
+        reg,
+        st.corrections[index].copy(),
+        corrected,
+        lms,
+        journey_from_net(trace, net_name, index),
+    )
 
 
 # ---- occlusion sensitivity ----------------------------------------------------------------------
 @dataclass
 class OcclusionMap:
     """P(face) of a net input with a grey patch at each position (top-left corners on a grid)."""
+
     net: str
     patch: int
     stride: int
-    base: float                   # P(face) without any patch (equals the stage score)
-    starts: np.ndarray            # (k,) patch top-left coordinates along each axis
-    scores: np.ndarray            # (k, k) float32 P(face) with the patch at (starts[i], starts[j])
-    pixel_drop: np.ndarray        # (s, s) float32 mean of base - score over the patches covering each pixel
+    base: float  # P(face) without any patch (equals the stage score)
+    starts: np.ndarray  # (k,) patch top-left coordinates along each axis
+    scores: np.ndarray  # (k, k) float32 P(face) with the patch at (starts[i], starts[j])
+    pixel_drop: np.ndarray  # (s, s) float32 mean of base - score over the patches covering each pixel
 
     @property
     def drop(self) -> np.ndarray:
@@ -510,8 +660,9 @@ def occlusion_starts(size: int, patch: int, stride: int) -> np.ndarray:
     return np.array(starts, np.int64)
 
 
-def occlusion_map(x: np.ndarray, net, engine="exact", patch: int = 8, stride: int = 4,
-                  net_name: str | None = None) -> OcclusionMap:
+def occlusion_map(
+    x: np.ndarray, net, engine="exact", patch: int = 8, stride: int = 4, net_name: str | None = None
+) -> OcclusionMap:
     """Slide a grey patch (0 in the normalised input, i.e. pixel value 127.5) over a net input
     x (1, 3, s, s) and record RNet/ONet's P(face) (box_probability) at each position."""
     size = int(x.shape[-1])
@@ -520,22 +671,30 @@ def occlusion_map(x: np.ndarray, net, engine="exact", patch: int = 8, stride: in
     patch, stride = int(patch), int(stride)
     starts = occlusion_starts(size, patch, stride)
     if len(starts) ** 2 > MAX_OCCLUSION_POSITIONS:
-        raise ValueError(f"{len(starts) ** 2} patch positions: over the limit of "
-                         f"{MAX_OCCLUSION_POSITIONS}; use a larger stride")
+        raise ValueError(
+            f"{len(starts) ** 2} patch positions: over the limit of {MAX_OCCLUSION_POSITIONS}; use a larger stride"
+        )
     base = float(box_probability(net.forward(x, engine=engine))[0])
     pos = [(a, b) for a in starts for b in starts]
     scores = np.empty(len(pos), F32)
     for i in range(0, len(pos), OCCLUSION_BATCH):
-        chunk = pos[i:i + OCCLUSION_BATCH]
+        chunk = pos[i : i + OCCLUSION_BATCH]
         batch = np.repeat(x.astype(F32), len(chunk), axis=0)
         for n, (a, b) in enumerate(chunk):
-            batch[n, :, a:a + patch, b:b + patch] = 0
-        scores[i:i + len(chunk)] = box_probability(net.forward(batch, engine=engine))
+            batch[n, :, a : a + patch, b : b + patch] = 0
+        scores[i : i + len(chunk)] = box_probability(net.forward(batch, engine=engine))
     scores = scores.reshape(len(starts), len(starts))
     total = np.zeros((size, size), np.float64)
     count = np.zeros((size, size), np.int64)
     for (a, b), sc in zip(pos, scores.ravel()):
-        total[a:a + patch, b:b + patch] += base - float(sc)
-        count[a:a + patch, b:b + patch] += 1
-    return OcclusionMap(net_name or getattr(net, "name", ""), patch, stride, base, starts, scores,
-                        (total / np.maximum(count, 1)).astype(F32))
+        total[a : a + patch, b : b + patch] += base - float(sc)
+        count[a : a + patch, b : b + patch] += 1
+    return OcclusionMap(
+        net_name or getattr(net, "name", ""),
+        patch,
+        stride,
+        base,
+        starts,
+        scores,
+        (total / np.maximum(count, 1)).astype(F32),
+    )

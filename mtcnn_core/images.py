@@ -4,6 +4,7 @@
 16 -> 8 bit, alpha dropped). Resizing is reimplemented (semantics 6.4) because pip's cv2.resize
 uses IPP, which changes the last bits and is switched per thread.
 """
+
 from __future__ import annotations
 
 import io
@@ -14,9 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ImageError
-
 from ._decode_env import DEFAULT_MAX_PIXELS, opencv_limit
+from .errors import ImageError
 
 #: Formats Pillow may decode when OpenCV cannot: their decoders allocate exactly the size Pillow
 #: reports, so the per-call size check below bounds them. Anything else (ICO, whose frames are
@@ -31,11 +31,28 @@ HDR_HEADER_BYTES = 1 << 16
 #: 2000 (codestream and JP2), PNG, WebP, PBM/PGM/PPM/PAM, PFM, Sun raster, TIFF, OpenEXR and
 #: Radiance HDR. GIF (OpenCV >= 4.11), AVIF (>= 4.9, optional), JPEG XL (>= 4.11) and the
 #: Pillow-only formats are not among them: OpenFace gets an empty image for those files.
-OPENCV46_SIGNATURES = (b"BM", b"\xff\xd8\xff", b"\xff\x4f\xff\x51",
-                       b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\x89PNG\r\n\x1a\n",
-                       b"P1", b"P2", b"P3", b"P4", b"P5", b"P6", b"P7", b"PF", b"Pf",
-                       b"\x59\xa6\x6a\x95", b"II*\x00", b"MM\x00*", b"\x76\x2f\x31\x01",
-                       b"#?RADIANCE", b"#?RGBE")
+OPENCV46_SIGNATURES = (
+    b"BM",
+    b"\xff\xd8\xff",
+    b"\xff\x4f\xff\x51",
+    b"\x00\x00\x00\x0cjP  \r\n\x87\n",
+    b"\x89PNG\r\n\x1a\n",
+    b"P1",
+    b"P2",
+    b"P3",
+    b"P4",
+    b"P5",
+    b"P6",
+    b"P7",
+    b"PF",
+    b"Pf",
+    b"\x59\xa6\x6a\x95",
+    b"II*\x00",
+    b"MM\x00*",
+    b"\x76\x2f\x31\x01",
+    b"#?RADIANCE",
+    b"#?RGBE",
+)
 
 
 def container_name(data: bytes) -> str:
@@ -59,10 +76,12 @@ def opencv46_reads(data: bytes) -> bool:
 
 
 def openface_unreadable_note(data: bytes) -> str:
-    return (f"OpenFace would see no image: its OpenCV 4.6 cv::imread cannot read {container_name(data)} "
-            "files and returns an empty image, so the C++ detects nothing. The faces shown here "
-            "come from this app's newer decoder; convert the file (e.g. to PNG) to compare with "
-            "the C++.")
+    return (
+        f"OpenFace would see no image: its OpenCV 4.6 cv::imread cannot read {container_name(data)} "
+        "files and returns an empty image, so the C++ detects nothing. The faces shown here "
+        "come from this app's newer decoder; convert the file (e.g. to PNG) to compare with "
+        "the C++."
+    )
 
 
 def _truncated_jpeg(data: bytes):
@@ -70,6 +89,7 @@ def _truncated_jpeg(data: bytes):
     file', inserts an end-of-image marker and fills the missing blocks. (cv2.imdecode refuses
     such a buffer; the same buffer with the marker appended decodes to imread's exact pixels.)"""
     import cv2
+
     if not data.startswith(b"\xff\xd8\xff") or data.endswith(b"\xff\xd9"):
         return None
     try:
@@ -81,6 +101,7 @@ def _truncated_jpeg(data: bytes):
 @dataclass
 class DecodedImage:
     """image: (H, W, 3) uint8 BGR; notes: what the decoder did that a user may not expect."""
+
     image: np.ndarray
     notes: list = field(default_factory=list)
 
@@ -98,15 +119,15 @@ def _jpeg_size(data: bytes):
     while i + 9 < len(data):
         if data[i] != 0xFF:
             return None
-        while i + 9 < len(data) and data[i + 1] == 0xFF:   # fill bytes before a marker
+        while i + 9 < len(data) and data[i + 1] == 0xFF:  # fill bytes before a marker
             i += 1
         marker = data[i + 1]
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
             i += 2
             continue
-        seg = struct.unpack(">H", data[i + 2:i + 4])[0]
+        seg = struct.unpack(">H", data[i + 2 : i + 4])[0]
         if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            h, w = struct.unpack(">HH", data[i + 5:i + 9])
+            h, w = struct.unpack(">HH", data[i + 5 : i + 9])
             return w, h
         i += 2 + seg
     return None
@@ -153,7 +174,7 @@ def _pil_open(data: bytes):
             if accept is not None and not accept(prefix):
                 continue
             return factory(io.BytesIO(data))
-        except Exception:   # not this format (or a broken header): try the next plugin
+        except Exception:  # not this format (or a broken header): try the next plugin
             continue
     return None
 
@@ -198,8 +219,8 @@ def _tiff_second_ifd(data: bytes) -> bool:
     end = "<" if data[:2] == b"II" else ">"
     try:
         (first,) = struct.unpack(end + "I", data[4:8])
-        (n,) = struct.unpack(end + "H", data[first:first + 2])
-        (nxt,) = struct.unpack(end + "I", data[first + 2 + 12 * n:first + 6 + 12 * n])
+        (n,) = struct.unpack(end + "H", data[first : first + 2])
+        (nxt,) = struct.unpack(end + "I", data[first + 2 + 12 * n : first + 6 + 12 * n])
     except struct.error:
         return False
     return nxt != 0
@@ -213,15 +234,19 @@ def decode_preview(data: bytes, longest: int, name: str = "image"):
     size = declared_size(data)
     if size and 0 < size[0] * size[1] <= DEFAULT_MAX_PIXELS and opencv_limit() is not None:
         factor = max(f for f in (1, 2, 4, 8) if max(size) // f >= longest or f == 1)
-        flag = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
-                8: cv2.IMREAD_REDUCED_COLOR_8}[factor]
+        flag = {
+            1: cv2.IMREAD_COLOR,
+            2: cv2.IMREAD_REDUCED_COLOR_2,
+            4: cv2.IMREAD_REDUCED_COLOR_4,
+            8: cv2.IMREAD_REDUCED_COLOR_8,
+        }[factor]
         try:
             img = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
         except cv2.error:
             img = None
         if img is not None:
             if (img.shape[1] > img.shape[0]) != (size[0] > size[1]) and size[0] != size[1]:
-                size = (size[1], size[0])       # turned by its EXIF orientation, as imread does
+                size = (size[1], size[0])  # turned by its EXIF orientation, as imread does
             return img, size
     img = decode_image(data, name=name).image
     return img, (img.shape[1], img.shape[0])
@@ -239,28 +264,35 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = 
         raise ImageError(f"{name}: the file is empty (0 bytes)")
     size = declared_size(data)
     if size and size[0] * size[1] > max_pixels:
-        raise ImageError(f"{name}: declares {size[0]}x{size[1]} = {size[0] * size[1]:,} pixels, over "
-                         f"the limit of {max_pixels:,}; refused before decoding")
+        raise ImageError(
+            f"{name}: declares {size[0]}x{size[1]} = {size[0] * size[1]:,} pixels, over "
+            f"the limit of {max_pixels:,}; refused before decoding"
+        )
     if size and (size[0] == 0 or size[1] == 0):
         raise ImageError(f"{name}: declares an empty image ({size[0]}x{size[1]})")
     limit = opencv_limit()
     if size is None and limit is None:
-        raise ImageError(f"{name}: its size cannot be read from the header, and OpenCV's pixel limit "
-                         "is not in force (cv2 was imported before mtcnn_core); refused")
+        raise ImageError(
+            f"{name}: its size cannot be read from the header, and OpenCV's pixel limit "
+            "is not in force (cv2 was imported before mtcnn_core); refused"
+        )
     buf = np.frombuffer(data, np.uint8)
     try:
         img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     except cv2.error as e:
         if "MAX_IMAGE_PIXELS" in str(e) or "validateInputImageSize" in str(e):
-            raise ImageError(f"{name}: more pixels than the decoder's limit of {limit or max_pixels:,}; "
-                             "refused before decoding") from None
+            raise ImageError(
+                f"{name}: more pixels than the decoder's limit of {limit or max_pixels:,}; refused before decoding"
+            ) from None
         raise ImageError(f"{name}: OpenCV cannot decode it ({_first_line(e)})") from None
     notes = []
     if img is None:
         img = _truncated_jpeg(data)
         if img is not None:
-            notes.append("truncated JPEG ('Premature end of JPEG file'): decoded as cv::imread does, "
-                         "the rows present and libjpeg's fill below them; OpenFace sees these pixels")
+            notes.append(
+                "truncated JPEG ('Premature end of JPEG file'): decoded as cv::imread does, "
+                "the rows present and libjpeg's fill below them; OpenFace sees these pixels"
+            )
     if img is None:
         img = _decode_with_pil(data, name, notes, max_pixels)
     if img is not None and not opencv46_reads(data):
@@ -289,13 +321,17 @@ def _decode_with_pil(data: bytes, name: str, notes: list, max_pixels: int):
     with im:
         if im.format not in PIL_FALLBACK_FORMATS:
             if im.format in OPENCV_FORMATS:
-                return None     # OpenCV's own format, which it could not decode: corrupt
-            raise ImageError(f"{name}: not a decodable image here ({im.format} is not accepted: "
-                             "its decoded size cannot be bounded before decoding)")
+                return None  # OpenCV's own format, which it could not decode: corrupt
+            raise ImageError(
+                f"{name}: not a decodable image here ({im.format} is not accepted: "
+                "its decoded size cannot be bounded before decoding)"
+            )
         w, h = im.size
         if w * h > max_pixels:
-            raise ImageError(f"{name}: declares {w}x{h} = {w * h:,} pixels, over the limit of "
-                             f"{max_pixels:,}; refused before decoding")
+            raise ImageError(
+                f"{name}: declares {w}x{h} = {w * h:,} pixels, over the limit of "
+                f"{max_pixels:,}; refused before decoding"
+            )
         try:
             im.seek(0)
             rgb = np.asarray(im.convert("RGB"))
@@ -364,7 +400,7 @@ def _bilinear_planes(image: np.ndarray, width: int, height: int, reverse: bool) 
     right *= fx
     tmp += right
     if edge.any():
-        tmp[:, :, edge] = src[:, :, w - 1:w]
+        tmp[:, :, edge] = src[:, :, w - 1 : w]
     # vertical
     out = np.take(tmp, np.searchsorted(rows, r0), axis=1)
     out *= (one - fy)[:, None]
@@ -397,7 +433,7 @@ def resize_planes(src: np.ndarray, width: int, height: int) -> np.ndarray:
     if (h, w) == (height, width) or _is_exact_half(w, h, width, height) or src.dtype != np.uint8:
         return planar_input(cv_resize(src, width, height))
     out = _bilinear_planes(src, width, height, reverse=True)
-    out -= np.float32(127.5)                   # (x - 127.5) * 2^-7, as planar_input
+    out -= np.float32(127.5)  # (x - 127.5) * 2^-7, as planar_input
     out *= np.float32(0.0078125)
     return out
 
@@ -406,7 +442,7 @@ def planar_input(img: np.ndarray) -> np.ndarray:
     """(..., h, w, 3) float32 BGR -> (3, ..., h, w) [R, G, B] planes of (x - 127.5) * 2^-7
     (semantics 2.6-2.7), channel first: the networks' layout."""
     out = np.empty((3,) + img.shape[:-1], np.float32)
-    for c in range(3):   # R, G, B from B, G, R
+    for c in range(3):  # R, G, B from B, G, R
         np.subtract(img[..., 2 - c], np.float32(127.5), out=out[c])
         out[c] *= np.float32(0.0078125)
     return out

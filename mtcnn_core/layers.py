@@ -5,6 +5,7 @@ GEMM's output is the next layer's input as it stands) or (N, F) vectors. Conv an
 through `kernels`, which picks the implementation (compiled, reference or BLAS) for an
 `Arithmetic` (engine, C++ build, threads).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,7 +22,7 @@ def fc_kind(layer, shape: tuple) -> str:
     (N, F) vectors): 'fc1' (OpenBLAS), or cv::gemm's double sums with the bias in float32 (PNet,
     per pixel) or in double (semantics 3.5, 3.6)."""
     o, k = layer.weight.shape
-    if o >= 100:   # OpenCV sends m >= 100 to the LAPACK HAL: OpenBLAS (3.6, 6.8)
+    if o >= 100:  # OpenCV sends m >= 100 to the LAPACK HAL: OpenBLAS (3.6, 6.8)
         return "fc1"
     per_pixel = len(shape) == 4 and shape[0] == k
     return "fc_seq_bias_float" if per_pixel else "fc_seq_bias_double"
@@ -52,7 +53,7 @@ def prelu(x: np.ndarray, layer) -> np.ndarray:
     if big is None:
         with np.errstate(over="ignore", invalid="ignore"):
             return np.where(x < 0, x * s, x)
-    with np.errstate(over="ignore"):   # s*x may overflow where x > 0: that product is not kept
+    with np.errstate(over="ignore"):  # s*x may overflow where x > 0: that product is not kept
         y = np.multiply(x, s)
         np.maximum(x, y, out=y)
         if big.size:
@@ -117,8 +118,9 @@ def _pool_axis(x: np.ndarray, axis: int, k: int, s: int, n_out: int) -> np.ndarr
                 np.fmax(dst, t, out=dst)
     for j in range(whole, n_out):
         lo, hi = j * s, min(j * s + k, n)
-        out[along(j, j + 1)] = np.fmax.reduce(x[along(lo, hi)], axis=axis, keepdims=True) if lo < hi \
-            else -np.finfo(F32).max
+        out[along(j, j + 1)] = (
+            np.fmax.reduce(x[along(lo, hi)], axis=axis, keepdims=True) if lo < hi else -np.finfo(F32).max
+        )
     return out
 
 

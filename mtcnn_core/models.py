@@ -1,4 +1,5 @@
 """Where the model files live, their provenance checks, and loading a PNet/RNet/ONet set."""
+
 from __future__ import annotations
 
 import hashlib
@@ -29,15 +30,17 @@ OPENFACE_SHA256 = {
 def file_sha256(path) -> str:
     """Hex SHA-256 of a file's bytes."""
     from .safe_io import MAX_MODEL_BYTES, read_regular_file
+
     return hashlib.sha256(read_regular_file(path, MAX_MODEL_BYTES)).hexdigest()
 
 
 @dataclass(eq=False)
 class ModelSet:
     """The three networks of one model folder, with each file's SHA-256."""
+
     folder: Path
-    files: dict      # {'PNet': Path, ...}
-    sha256: dict     # {'PNet': hex, ...}
+    files: dict  # {'PNet': Path, ...}
+    sha256: dict  # {'PNet': hex, ...}
     pnet: object
     rnet: object
     onet: object
@@ -82,6 +85,7 @@ def load_models(folder=None, custom_architecture: bool = False) -> ModelSet:
     if key not in _cache:
         nets = {n: load_network(n, p, custom_architecture) for n, p in files.items()}
         _cache.clear()  # keep one set: a model set is ~2 MB and users switch rarely
-        _cache[key] = ModelSet(folder, files, {n: file_sha256(p) for n, p in files.items()},
-                               nets["PNet"], nets["RNet"], nets["ONet"])
+        _cache[key] = ModelSet(
+            folder, files, {n: file_sha256(p) for n, p in files.items()}, nets["PNet"], nets["RNet"], nets["ONet"]
+        )
     return _cache[key]

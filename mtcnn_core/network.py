@@ -1,4 +1,5 @@
 """A CNN as OpenFace runs it: a list of layers applied in order, checked for consistent shapes."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from . import layers as L
-from .kernels import Arithmetic, arithmetic
 from .errors import ModelFormatError
+from .kernels import Arithmetic, arithmetic
 
 #: Input side and minimum outputs of each MTCNN network.
 NET_INPUT = {"PNet": 12, "RNet": 24, "ONet": 48}
@@ -18,6 +19,7 @@ NET_MIN_OUTPUTS = {"PNet": 6, "RNet": 6, "ONet": 6}
 @dataclass(eq=False)
 class Network:
     """One of PNet/RNet/ONet: its layers (dat_format objects) and where they came from."""
+
     name: str
     layers: list
     path: Path | None = None
@@ -32,8 +34,7 @@ class Network:
             return [_batch_first(o) for o in outs]
         return _batch_first(outs)
 
-    def forward_planar(self, x: np.ndarray, engine: str | Arithmetic = "exact",
-                       return_all: bool = False):
+    def forward_planar(self, x: np.ndarray, engine: str | Arithmetic = "exact", return_all: bool = False):
         """The same on planar input (3, h, w, N); maps come out planar (C, H, W, N). Without
         return_all a conv and the PReLU after it run as one fused kernel where possible."""
         arith = arithmetic(engine)
@@ -63,9 +64,16 @@ class Network:
         side = side or NET_INPUT.get(self.name, 12)
         rows, shape = [], (3, side, side)
         for i, (layer, out) in enumerate(zip(self.layers, self.shapes(side))):
-            rows.append({"index": i, "kind": layer.kind, "input": "x".join(map(str, shape)),
-                         "output": "x".join(map(str, out)), "parameters": _param_count(layer),
-                         "detail": _detail(layer)})
+            rows.append(
+                {
+                    "index": i,
+                    "kind": layer.kind,
+                    "input": "x".join(map(str, shape)),
+                    "output": "x".join(map(str, out)),
+                    "parameters": _param_count(layer),
+                    "detail": _detail(layer),
+                }
+            )
             shape = out
         return rows
 
@@ -109,8 +117,11 @@ def _next_shape(shape, layer, i, net):
     if layer.kind == "maxpool":
         if len(shape) != 3:
             bad("needs feature maps")
-        return (shape[0], L.pool_output_size(shape[1], layer.ky, layer.sy),
-                L.pool_output_size(shape[2], layer.kx, layer.sx))
+        return (
+            shape[0],
+            L.pool_output_size(shape[1], layer.ky, layer.sy),
+            L.pool_output_size(shape[2], layer.kx, layer.sx),
+        )
     if layer.kind == "prelu":
         n = shape[0]
         if layer.slope.size != n:
@@ -129,6 +140,7 @@ def _next_shape(shape, layer, i, net):
 def load_network(name: str, path, custom_architecture: bool = False) -> Network:
     """Read one `.dat` file and check it can act as `name` (PNet/RNet/ONet)."""
     from .safe_io import MAX_MODEL_BYTES, read_regular_file
+
     try:
         data = read_regular_file(path, MAX_MODEL_BYTES)
     except OSError as e:
@@ -141,6 +153,7 @@ def network_from_bytes(name: str, data: bytes, source, custom_architecture: bool
     layer shapes, or with custom_architecture any consistent network within the size bounds."""
     from .architecture import check_architecture, check_bounds
     from .dat_format import parse_dat
+
     layers = parse_dat(data, source)
     if custom_architecture:
         check_bounds(name, layers, source)
@@ -151,8 +164,9 @@ def network_from_bytes(name: str, data: bytes, source, custom_architecture: bool
     shapes = net.shapes()
     last = shapes[-1] if shapes else (0,)
     if last[0] < NET_MIN_OUTPUTS.get(name, 1):
-        raise ModelFormatError(path, None, f"{name} must output at least {NET_MIN_OUTPUTS[name]} "
-                                           f"values, this network outputs {last[0]}")
+        raise ModelFormatError(
+            path, None, f"{name} must output at least {NET_MIN_OUTPUTS[name]} values, this network outputs {last[0]}"
+        )
     if name == "PNet" and len(last) != 3:
         raise ModelFormatError(path, None, "PNet must be fully convolutional (map output)")
     if name != "PNet" and (len(last) != 1):

@@ -4,6 +4,7 @@ A FIFO, a device (/dev/zero), a socket or a directory is refused before any byte
 open itself does not block: O_NONBLOCK), and a file larger than `max_bytes` is refused from its
 size, so reading can neither hang nor exhaust memory. Errors are OSError with a plain strerror.
 """
+
 from __future__ import annotations
 
 import errno

@@ -10,6 +10,7 @@ Keys are content digests (image pixels, model file SHA-256s), never names, so se
 threads share results safely. Memory is bounded by an LRU byte budget (`configure`).
 Cached arrays are made read-only: a Trace built from them must not be modified in place.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,7 +31,7 @@ class StageCache:
 
     def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES):
         self.max_bytes = int(max_bytes)
-        self._items: OrderedDict = OrderedDict()   # key -> (value, nbytes)
+        self._items: OrderedDict = OrderedDict()  # key -> (value, nbytes)
         self._bytes = 0
         self._lock = threading.Lock()
         self.hits = self.misses = 0
@@ -71,8 +72,13 @@ class StageCache:
 
     def stats(self) -> dict:
         with self._lock:
-            return {"entries": len(self._items), "bytes": self._bytes, "max_bytes": self.max_bytes,
-                    "hits": self.hits, "misses": self.misses}
+            return {
+                "entries": len(self._items),
+                "bytes": self._bytes,
+                "max_bytes": self.max_bytes,
+                "hits": self.hits,
+                "misses": self.misses,
+            }
 
 
 def size_of(value) -> int:

@@ -4,6 +4,7 @@ A `Trace` holds every stage the C++ dumps, plus what the app needs to explain it
 regression maps, per-box fates). C++ reference files load into the same class, with the extra
 fields left as None. Floats are written as the shortest decimal that round-trips their float32.
 """
+
 from __future__ import annotations
 
 import array
@@ -24,13 +25,18 @@ FORMAT, VERSION = "mtcnn-trace", 1
 KEPT, BELOW_THRESHOLD, SUPPRESSED = 0, 1, 2
 #: Left out of an NMS by a run's box cap (box_cap.py): the C++ would have processed it.
 CAPPED = 3
-FATE_NAMES = {KEPT: "kept", BELOW_THRESHOLD: "below threshold", SUPPRESSED: "suppressed by NMS",
-              CAPPED: "cut by the box cap (the C++ would process it)"}
+FATE_NAMES = {
+    KEPT: "kept",
+    BELOW_THRESHOLD: "below threshold",
+    SUPPRESSED: "suppressed by NMS",
+    CAPPED: "cut by the box cap (the C++ would process it)",
+}
 
 
 @dataclass
 class BoxSet:
     """n boxes: boxes (n, 4) float32 [x, y, w, h]; scores (n,) float32; corrections (n, 4) or None."""
+
     boxes: np.ndarray
     scores: np.ndarray
     corrections: np.ndarray | None = None
@@ -40,13 +46,15 @@ class BoxSet:
 
     @staticmethod
     def empty(with_corrections=True) -> "BoxSet":
-        return BoxSet(np.zeros((0, 4), np.float32), np.zeros(0, np.float32),
-                      np.zeros((0, 4), np.float32) if with_corrections else None)
+        return BoxSet(
+            np.zeros((0, 4), np.float32),
+            np.zeros(0, np.float32),
+            np.zeros((0, 4), np.float32) if with_corrections else None,
+        )
 
     def take(self, idx) -> "BoxSet":
         idx = np.asarray(idx, dtype=np.intp)
-        return BoxSet(self.boxes[idx], self.scores[idx],
-                      None if self.corrections is None else self.corrections[idx])
+        return BoxSet(self.boxes[idx], self.scores[idx], None if self.corrections is None else self.corrections[idx])
 
 
 @dataclass
@@ -56,6 +64,7 @@ class Filtered:
     fate: (n,) int8 KEPT/BELOW_THRESHOLD/SUPPRESSED; suppressed_by: (n,) int32 index of the
     candidate whose overlap removed it (-1 if none); order: kept candidate indices in output order.
     """
+
     fate: np.ndarray
     suppressed_by: np.ndarray
     order: np.ndarray
@@ -64,6 +73,7 @@ class Filtered:
 @dataclass
 class ScaleTrace:
     """One pyramid level: sizes, PNet maps and its proposals before/after the per-scale NMS 0.5."""
+
     index: int
     scale: float
     width: int
@@ -72,41 +82,43 @@ class ScaleTrace:
     heatmap_height: int
     num_above_t1: int
     kept: BoxSet
-    heatmap: np.ndarray | None = None      # (heatmap_height, heatmap_width) float32 face probability
-    regression: np.ndarray | None = None   # (4, heatmap_height, heatmap_width) float32 dx1 dy1 dx2 dy2
-    candidates: BoxSet | None = None       # every cell >= t1, in generation order (x outer, y inner)
-    cells: np.ndarray | None = None        # (n_candidates, 2) int32 heatmap (row, col) of each candidate
-    nms: Filtered | None = None            # fate of each candidate in the per-scale NMS
+    heatmap: np.ndarray | None = None  # (heatmap_height, heatmap_width) float32 face probability
+    regression: np.ndarray | None = None  # (4, heatmap_height, heatmap_width) float32 dx1 dy1 dx2 dy2
+    candidates: BoxSet | None = None  # every cell >= t1, in generation order (x outer, y inner)
+    cells: np.ndarray | None = None  # (n_candidates, 2) int32 heatmap (row, col) of each candidate
+    nms: Filtered | None = None  # fate of each candidate in the per-scale NMS
 
 
 @dataclass
 class NetStage:
     """RNet or ONet: its input squares, the net's outputs for every input, and what survived."""
-    input: BoxSet                           # rectified squares; scores = previous stage's score
-    scores: np.ndarray                      # (n,) float32 net probability per input
-    corrections: np.ndarray                 # (n, 4) float32 net regression per input
+
+    input: BoxSet  # rectified squares; scores = previous stage's score
+    scores: np.ndarray  # (n,) float32 net probability per input
+    corrections: np.ndarray  # (n, 4) float32 net regression per input
     kept: BoxSet
-    filtered: Filtered | None = None        # per input: kept / below threshold / suppressed by whom
-    corrected: BoxSet | None = None         # ONet only: boxes >= t3 after the +1 correction, pre-NMS
-    landmarks: np.ndarray | None = None     # ONet only: (n, 10) x1..x5, y1..y5 in image pixels;
-                                            # the C++ computes and discards these (not C++ output)
+    filtered: Filtered | None = None  # per input: kept / below threshold / suppressed by whom
+    corrected: BoxSet | None = None  # ONet only: boxes >= t3 after the +1 correction, pre-NMS
+    landmarks: np.ndarray | None = None  # ONet only: (n, 10) x1..x5, y1..y5 in image pixels;
+    # the C++ computes and discards these (not C++ output)
 
 
 @dataclass
 class Trace:
     """Everything one run of the cascade produced, stage by stage."""
+
     producer: str
-    image: dict                              # file, width, height, sha256
-    params: dict                             # min_face_size, t1, t2, t3, pyramid_factor
-    scales: list | None                      # [ScaleTrace]; None for a detections-only file
+    image: dict  # file, width, height, sha256
+    params: dict  # min_face_size, t1, t2, t3, pyramid_factor
+    scales: list | None  # [ScaleTrace]; None for a detections-only file
     merged: BoxSet | None
     merged_nms: Filtered | None
     rnet: NetStage | None
     onet: NetStage | None
-    detections: BoxSet                       # final boxes; scores = ONet confidence
+    detections: BoxSet  # final boxes; scores = ONet confidence
     timing_ms: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
-    cap_cuts: list = field(default_factory=list)   # where a box cap cut boxes (box_cap.cap_cuts)
+    cap_cuts: list = field(default_factory=list)  # where a box cap cut boxes (box_cap.cap_cuts)
 
     @property
     def has_stages(self) -> bool:
@@ -114,28 +126,45 @@ class Trace:
 
     def heatmaps(self) -> dict:
         """{'pnet_prob_<i>': (h, w) float32} for the scales whose heatmap is known."""
-        return {f"pnet_prob_{s.index}": s.heatmap for s in (self.scales or [])
-                if s.heatmap is not None}
+        return {f"pnet_prob_{s.index}": s.heatmap for s in (self.scales or []) if s.heatmap is not None}
 
     # ---- serialisation ------------------------------------------------------------------
     def to_dict(self) -> dict:
-        d = {"format": FORMAT, "version": VERSION, "producer": self.producer,
-             "image": dict(self.image), "params": dict(self.params)}
+        d = {
+            "format": FORMAT,
+            "version": VERSION,
+            "producer": self.producer,
+            "image": dict(self.image),
+            "params": dict(self.params),
+        }
         if self.has_stages:
             d["pnet"] = {
-                "scales": [{"index": s.index, "scale": float(s.scale), "width": s.width,
-                            "height": s.height, "heatmap_width": s.heatmap_width,
-                            "heatmap_height": s.heatmap_height, "num_above_t1": s.num_above_t1,
-                            "boxes": _rows(s.kept), "corrections": _f32list(s.kept.corrections)}
-                           for s in self.scales],
-                "merged": {"boxes": _rows(self.merged),
-                           "corrections": _f32list(self.merged.corrections)}}
+                "scales": [
+                    {
+                        "index": s.index,
+                        "scale": float(s.scale),
+                        "width": s.width,
+                        "height": s.height,
+                        "heatmap_width": s.heatmap_width,
+                        "heatmap_height": s.heatmap_height,
+                        "num_above_t1": s.num_above_t1,
+                        "boxes": _rows(s.kept),
+                        "corrections": _f32list(s.kept.corrections),
+                    }
+                    for s in self.scales
+                ],
+                "merged": {"boxes": _rows(self.merged), "corrections": _f32list(self.merged.corrections)},
+            }
             for name, st in (("rnet", self.rnet), ("onet", self.onet)):
                 kept = {"boxes": _rows(st.kept)}
                 if name == "rnet":
                     kept["corrections"] = _f32list(st.kept.corrections)
-                d[name] = {"input": {"boxes": _rows(st.input)}, "scores": _f32list(st.scores),
-                           "corrections": _f32list(st.corrections), "kept": kept}
+                d[name] = {
+                    "input": {"boxes": _rows(st.input)},
+                    "scores": _f32list(st.scores),
+                    "corrections": _f32list(st.corrections),
+                    "kept": kept,
+                }
         d["detections"] = _rows(self.detections)
         if self.timing_ms:
             d["timing_ms"] = {k: round(float(v), 3) for k, v in self.timing_ms.items()}
@@ -150,8 +179,10 @@ class Trace:
         """Our additions, kept under one key so C++-side readers can ignore them."""
         ext = {}
         if self.onet is not None and self.onet.landmarks is not None:
-            ext["onet_landmarks"] = {"note": "computed by ONet, discarded by the C++; not C++ output",
-                                     "points": _f32list(self.onet.landmarks)}
+            ext["onet_landmarks"] = {
+                "note": "computed by ONet, discarded by the C++; not C++ output",
+                "points": _f32list(self.onet.landmarks),
+            }
         for name, st in (("rnet", self.rnet), ("onet", self.onet)):
             if st is not None and st.filtered is not None:
                 ext[f"{name}_fate"] = st.filtered.fate.tolist()
@@ -178,8 +209,7 @@ class Trace:
     def from_json(text, heatmaps=None, source="trace") -> "Trace":
         """Parse trace JSON text (str/bytes); `heatmaps` is an optional npz path/bytes/file."""
         if len(text) > MAX_JSON_BYTES:
-            raise TraceFormatError(f"{source}: {len(text):,} bytes of JSON, over the limit of "
-                                   f"{MAX_JSON_BYTES:,}")
+            raise TraceFormatError(f"{source}: {len(text):,} bytes of JSON, over the limit of {MAX_JSON_BYTES:,}")
         if isinstance(text, (bytes, bytearray)) and text.startswith(b"\xef\xbb\xbf"):
             text = text[3:]
         try:
@@ -222,6 +252,7 @@ def _bounded_int(text: str) -> int:
 def _read_input(path: Path) -> bytes:
     """A regular file's bytes under the size cap, or TraceFormatError naming the file."""
     from .safe_io import MAX_TRACE_BYTES, read_regular_file
+
     try:
         return read_regular_file(path, MAX_TRACE_BYTES)
     except OSError as e:
@@ -312,8 +343,7 @@ def _net_stage(d, where, kept_corrections) -> NetStage:
     scores = _vector(_need(d, "scores", where), f"{where}.scores")
     corr = _matrix(_need(d, "corrections", where), 4, f"{where}.corrections")
     if len(scores) != len(inp) or len(corr) != len(inp):
-        raise TraceFormatError(f"{where}: {len(inp)} input boxes but {len(scores)} scores and "
-                               f"{len(corr)} corrections")
+        raise TraceFormatError(f"{where}: {len(inp)} input boxes but {len(scores)} scores and {len(corr)} corrections")
     kept = _boxset(_need(d, "kept", where), f"{where}.kept", kept_corrections)
     return NetStage(inp, scores, corr, kept)
 
@@ -339,8 +369,10 @@ def _trace_from_dict(d, source) -> Trace:
     scales = []
     for i, s in enumerate(_need(pnet, "scales", f"{source}.pnet", list)):
         where = f"{source}.pnet.scales[{i}]"
-        ints = {k: _need(s, k, where) for k in ("index", "width", "height", "heatmap_width",
-                                                "heatmap_height", "num_above_t1")}
+        ints = {
+            k: _need(s, k, where)
+            for k in ("index", "width", "height", "heatmap_width", "heatmap_height", "num_above_t1")
+        }
         for k, v in ints.items():
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise TraceFormatError(f"{where}.{k}: expected a non-negative integer, got {v!r}")
@@ -359,9 +391,20 @@ def _trace_from_dict(d, source) -> Trace:
     cuts = _cap_cuts(ext.get("box_cap_cuts") if isinstance(ext, dict) else None, source)
     timing = d.get("timing_ms") or {}
     warnings = d.get("warnings") or []
-    return Trace(str(d.get("producer", "")), image, params, scales, merged, None, rnet, onet, dets,
-                 timing if isinstance(timing, dict) else {},
-                 [str(w) for w in warnings] if isinstance(warnings, list) else [], cuts)
+    return Trace(
+        str(d.get("producer", "")),
+        image,
+        params,
+        scales,
+        merged,
+        None,
+        rnet,
+        onet,
+        dets,
+        timing if isinstance(timing, dict) else {},
+        [str(w) for w in warnings] if isinstance(warnings, list) else [],
+        cuts,
+    )
 
 
 def _cap_cuts(cuts, source) -> list:
@@ -373,13 +416,20 @@ def _cap_cuts(cuts, source) -> list:
         raise TraceFormatError(f"{where}: expected a list of cut records")
     out = []
     for i, c in enumerate(cuts):
-        ok = (isinstance(c, dict) and c.get("stage") in ("pnet_scale", "pnet_merged")
-              and all(isinstance(c.get(k), int) and not isinstance(c.get(k), bool) and c[k] >= 0
-                      for k in ("boxes", "processed"))
-              and (c.get("index") is None or (isinstance(c["index"], int) and c["index"] >= 0)))
+        ok = (
+            isinstance(c, dict)
+            and c.get("stage") in ("pnet_scale", "pnet_merged")
+            and all(
+                isinstance(c.get(k), int) and not isinstance(c.get(k), bool) and c[k] >= 0
+                for k in ("boxes", "processed")
+            )
+            and (c.get("index") is None or (isinstance(c["index"], int) and c["index"] >= 0))
+        )
         if not ok:
-            raise TraceFormatError(f"{where}[{i}]: expected stage 'pnet_scale' or 'pnet_merged', "
-                                   "index, and non-negative integer boxes and processed")
+            raise TraceFormatError(
+                f"{where}[{i}]: expected stage 'pnet_scale' or 'pnet_merged', "
+                "index, and non-negative integer boxes and processed"
+            )
         out.append({k: c.get(k) for k in ("stage", "index", "boxes", "processed")})
     return out
 
@@ -398,8 +448,9 @@ def attach_heatmaps(trace: Trace, npz, source="trace"):
     except TraceFormatError:
         raise
     except ValueError as e:
-        raise TraceFormatError(f"{source} heatmaps: refused ({e}); only plain float arrays are "
-                               "accepted, never pickled objects") from None
+        raise TraceFormatError(
+            f"{source} heatmaps: refused ({e}); only plain float arrays are accepted, never pickled objects"
+        ) from None
     except Exception as e:  # zipfile.BadZipFile, OSError, EOFError ...
         raise TraceFormatError(f"{source} heatmaps: not a readable .npz file ({e})") from None
     for key, a in arrays.items():
@@ -418,12 +469,12 @@ def _read_heatmap_members(npz, by_index: dict, source) -> dict:
     trace's heatmap (float64 at most) before a byte is decompressed; its .npy header (shape,
     dtype, no pickles) is checked before its data; members of no use are never decompressed."""
     import zipfile
+
     out = {}
     with zipfile.ZipFile(npz) as z:
         infos = z.infolist()
         if len(infos) > MAX_NPZ_MEMBERS:
-            raise TraceFormatError(f"{source} heatmaps: {len(infos)} members, over the limit of "
-                                   f"{MAX_NPZ_MEMBERS}")
+            raise TraceFormatError(f"{source} heatmaps: {len(infos)} members, over the limit of {MAX_NPZ_MEMBERS}")
         for info in infos:
             i = _heatmap_key(info.filename)
             if i is None:
@@ -433,21 +484,28 @@ def _read_heatmap_members(npz, by_index: dict, source) -> dict:
                 raise TraceFormatError(f"{source} heatmaps: {key} has no scale {i} in the trace")
             want = s.heatmap_height * s.heatmap_width
             if info.file_size > min(8 * want + 4096, MAX_NPZ_BYTES):
-                raise TraceFormatError(f"{source} heatmaps: {key} declares {info.file_size:,} bytes, "
-                                       f"more than a {s.heatmap_height}x{s.heatmap_width} float map")
+                raise TraceFormatError(
+                    f"{source} heatmaps: {key} declares {info.file_size:,} bytes, "
+                    f"more than a {s.heatmap_height}x{s.heatmap_width} float map"
+                )
             with z.open(info) as f:
                 version = np.lib.format.read_magic(f)
                 if version not in ((1, 0), (2, 0)):
                     raise ValueError(f"unsupported .npy version {version}")
-                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                               else np.lib.format.read_array_header_2_0)
+                read_header = (
+                    np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                )
                 shape, fortran, dtype = read_header(f)
                 if dtype.hasobject:
-                    raise TraceFormatError(f"{source} heatmaps: {key} refused (it holds pickled "
-                                           "objects); only plain float arrays are accepted")
+                    raise TraceFormatError(
+                        f"{source} heatmaps: {key} refused (it holds pickled "
+                        "objects); only plain float arrays are accepted"
+                    )
                 if dtype.kind != "f" or dtype.hasobject or tuple(shape) != (s.heatmap_height, s.heatmap_width):
-                    raise TraceFormatError(f"{source} heatmaps: {key} is {dtype} {tuple(shape)}, the trace "
-                                           f"says float {s.heatmap_height}x{s.heatmap_width}")
+                    raise TraceFormatError(
+                        f"{source} heatmaps: {key} is {dtype} {tuple(shape)}, the trace "
+                        f"says float {s.heatmap_height}x{s.heatmap_width}"
+                    )
                 raw = f.read(want * dtype.itemsize + 1)
             if len(raw) != want * dtype.itemsize:
                 raise TraceFormatError(f"{source} heatmaps: {key} is truncated")
@@ -466,7 +524,7 @@ def detections_from_csv(text, source="detections.csv") -> Trace:
     if len(text) > MAX_CSV_BYTES:
         raise TraceFormatError(f"{source}: {len(text):,} characters, over the limit of {MAX_CSV_BYTES:,}")
     want = ["x", "y", "w", "h", "confidence"]
-    reader = csv.reader(io.StringIO(text, newline=""))   # \n, \r\n and lone \r line ends
+    reader = csv.reader(io.StringIO(text, newline=""))  # \n, \r\n and lone \r line ends
     out = array.array("d")
     try:
         header = next(reader, None)
@@ -479,8 +537,7 @@ def detections_from_csv(text, source="detections.csv") -> Trace:
     except csv.Error as e:
         raise TraceFormatError(f"{source} line {reader.line_num}: not valid CSV ({e})") from None
     a = np.frombuffer(out, np.float64).astype(np.float32).reshape(-1, 5)
-    return Trace("user detections (CSV)", {}, {}, None, None, None, None, None,
-                 BoxSet(a[:, :4].copy(), a[:, 4].copy()))
+    return Trace("user detections (CSV)", {}, {}, None, None, None, None, None, BoxSet(a[:, :4].copy(), a[:, 4].copy()))
 
 
 def _csv_row(row: list, lineno: int, source, out):
@@ -513,8 +570,9 @@ def detections_to_csv(trace: Trace) -> str:
 
 def _is_path(source) -> bool:
     """A Path, or a str that names a file rather than holding JSON/CSV text."""
-    return isinstance(source, Path) or (isinstance(source, str) and "\n" not in source
-                                        and not source.lstrip().startswith("{"))
+    return isinstance(source, Path) or (
+        isinstance(source, str) and "\n" not in source and not source.lstrip().startswith("{")
+    )
 
 
 def load_any(source, name="upload", heatmaps="auto") -> Trace:
@@ -528,7 +586,7 @@ def load_any(source, name="upload", heatmaps="auto") -> Trace:
         name = str(path)
         source = _read_input(path)
     data = source.encode() if isinstance(source, str) else bytes(source)
-    if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] != b"{":     # a UTF-8 BOM may lead JSON too
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] != b"{":  # a UTF-8 BOM may lead JSON too
         return detections_from_csv(data, source=name)
     if heatmaps != "auto":
         return Trace.from_json(data, heatmaps=heatmaps, source=name)

@@ -20,8 +20,10 @@ def reference_cases(build: str = "avx512"):
     sample sets when present, else the sample traces bundled in sample_images/."""
     sub = BUILD_DIRS[build]
     if SHARED.is_dir():
-        dirs = [(SHARED / "reference" / sub, SHARED / "reference" / "images"),
-                (SHARED / "sample_images" / sub, SHARED / "sample_images")]
+        dirs = [
+            (SHARED / "reference" / sub, SHARED / "reference" / "images"),
+            (SHARED / "sample_images" / sub, SHARED / "sample_images"),
+        ]
     else:
         dirs = [(ROOT / "sample_images" / sub, ROOT / "sample_images")]
     cases = []
@@ -35,8 +37,9 @@ def reference_cases(build: str = "avx512"):
 
 
 #: Skips without ../shared, except under CI, where the test runs and fails on the missing files.
-needs_shared = pytest.mark.skipif(not SHARED.is_dir() and not IN_CI,
-                                  reason="../shared (extended C++ references) not present")
+needs_shared = pytest.mark.skipif(
+    not SHARED.is_dir() and not IN_CI, reason="../shared (extended C++ references) not present"
+)
 #: Debian's Chromium, the only browser the end-to-end tests drive (never downloaded).
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -47,8 +50,7 @@ def require(available: bool, what: str):
     if available:
         return
     if IN_CI:
-        pytest.fail(f"{what} is missing under CI=true (.ci/run installs it): failing, not skipping",
-                    pytrace=False)
+        pytest.fail(f"{what} is missing under CI=true (.ci/run installs it): failing, not skipping", pytrace=False)
     pytest.skip(f"{what} not available")
 
 
@@ -61,8 +63,7 @@ def has_module(name: str) -> bool:
 
 
 def require_chromium():
-    require(CHROMIUM.exists() and has_module("playwright.sync_api"),
-            f"Debian chromium ({CHROMIUM}) with playwright")
+    require(CHROMIUM.exists() and has_module("playwright.sync_api"), f"Debian chromium ({CHROMIUM}) with playwright")
 
 
 def require_dask():

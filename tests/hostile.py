@@ -1,5 +1,6 @@
 """Hostile inputs built in memory (small on disk) and a runner that executes code in a child
 process under an address-space limit, so a regression fails a test instead of the machine."""
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,7 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-AS_LIMIT = 1536 << 20          # the child's address space: about 3x an idle mtcnn_core process
+AS_LIMIT = 1536 << 20  # the child's address space: about 3x an idle mtcnn_core process
 
 CHILD_PRELUDE = """
 import json, resource, sys
@@ -32,11 +33,19 @@ def _peak_mb():
 def run_bounded(body: str, timeout: float = 60, as_limit: int = AS_LIMIT, args=()) -> dict:
     """Run `body` (after CHILD_PRELUDE) in a child limited to `as_limit` bytes of address space.
     The body prints one JSON line; returns it parsed plus 'rc' and 'stderr'."""
+
     def limit():
         resource.setrlimit(resource.RLIMIT_AS, (as_limit, as_limit))
+
     code = CHILD_PRELUDE.format(root=str(ROOT)) + body
-    p = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
-                       timeout=timeout, preexec_fn=limit, cwd=ROOT)
+    p = subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=limit,
+        cwd=ROOT,
+    )
     out = p.stdout.strip().splitlines()
     res = json.loads(out[-1]) if out and out[-1].startswith("{") else {}
     return {**res, "rc": p.returncode, "stderr": p.stderr}
@@ -66,7 +75,7 @@ def jpeg_fill_byte(w=30000, h=30000) -> bytes:
     COM segment shaped like a SOF."""
     data = _small_jpeg()
     sof = data.find(b"\xff\xc0")
-    data[sof + 5:sof + 9] = struct.pack(">HH", h, w)
+    data[sof + 5 : sof + 9] = struct.pack(">HH", h, w)
     decoy = b"\xff\xc0\x00\x11\x08\x00\x10\x00\x10\x03"
     com = b"\xff\xfe" + struct.pack(">H", len(decoy) + 2) + decoy
     return bytes(data[:sof] + com + b"\xff" + data[sof:])
@@ -111,14 +120,25 @@ def tiff_bomb(layout: str, w=30000, h=30000) -> bytes:
     fmt_v = _long(extra_at + 2 * spp) if spp > 2 else struct.pack("<HH", fmt, 0)
     extra = struct.pack("<%dH" % spp, *([bits] * spp)) + struct.pack("<%dH" % spp, *([fmt] * spp))
     data_at = extra_at + len(extra)
-    e = [(256, 4, 1, _long(w)), (257, 4, 1, _long(h)), (258, 3, spp, bits_v), (259, 3, 1, _short(comp)),
-         (262, 3, 1, _short(photometric)), (277, 3, 1, _short(spp)), (284, 3, 1, _short(planar)),
-         (339, 3, spp, fmt_v)]
+    e = [
+        (256, 4, 1, _long(w)),
+        (257, 4, 1, _long(h)),
+        (258, 3, spp, bits_v),
+        (259, 3, 1, _short(comp)),
+        (262, 3, 1, _short(photometric)),
+        (277, 3, 1, _short(spp)),
+        (284, 3, 1, _short(planar)),
+        (339, 3, spp, fmt_v),
+    ]
     if spp == 4:
         e.append((338, 3, 1, _short(2)))
     if tiled:
-        e += [(322, 3, 1, _short(256)), (323, 3, 1, _short(256)), (324, 4, 1, _long(data_at)),
-              (325, 4, 1, _long(len(payload)))]
+        e += [
+            (322, 3, 1, _short(256)),
+            (323, 3, 1, _short(256)),
+            (324, 4, 1, _long(data_at)),
+            (325, 4, 1, _long(len(payload))),
+        ]
     else:
         e += [(273, 4, 1, _long(data_at)), (278, 4, 1, _long(1)), (279, 4, 1, _long(len(payload)))]
     body = _ifd(e)
@@ -136,9 +156,16 @@ def tiff_many_ifds(n=65_000) -> bytes:
     for i in range(n):
         at = 8 + i * (size + 4)
         nxt = at + size + 4 if i + 1 < n else 0
-        e = [(256, 4, 1, _long(1)), (257, 4, 1, _long(1)), (258, 3, 1, _short(8)),
-             (259, 3, 1, _short(1)), (262, 3, 1, _short(1)), (273, 4, 1, _long(at + size)),
-             (278, 4, 1, _long(1)), (279, 4, 1, _long(1))]
+        e = [
+            (256, 4, 1, _long(1)),
+            (257, 4, 1, _long(1)),
+            (258, 3, 1, _short(8)),
+            (259, 3, 1, _short(1)),
+            (262, 3, 1, _short(1)),
+            (273, 4, 1, _long(at + size)),
+            (278, 4, 1, _long(1)),
+            (279, 4, 1, _long(1)),
+        ]
         out.append(_ifd(e, nxt) + b"\x80\x00\x00\x00")
     return b"".join(out)
 
@@ -149,8 +176,12 @@ def png_chunk(kind: bytes, data: bytes) -> bytes:
 
 def png_declaring(w: int, h: int) -> bytes:
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr)
-            + png_chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + png_chunk(b"IEND", b"")
+    )
 
 
 def ico_with_png(w=40000, h=40000) -> bytes:
@@ -161,7 +192,9 @@ def ico_with_png(w=40000, h=40000) -> bytes:
 
 
 IMAGE_BOMBS = {
-    "jpeg-fill-byte": jpeg_fill_byte, "hdr-hidden-size": hdr_hidden_size,
-    "png-100000x100000": lambda: png_declaring(100_000, 100_000), "ico-png": ico_with_png,
+    "jpeg-fill-byte": jpeg_fill_byte,
+    "hdr-hidden-size": hdr_hidden_size,
+    "png-100000x100000": lambda: png_declaring(100_000, 100_000),
+    "ico-png": ico_with_png,
     **{f"tiff-{k}": (lambda k=k: tiff_bomb(k)) for k in TIFF_LAYOUTS},
 }

@@ -2,6 +2,7 @@
 
 Every image is generated here (PIL / cv2 / numpy); nothing is downloaded.
 """
+
 import io
 import math
 import shutil
@@ -13,13 +14,13 @@ import zlib
 import cv2
 import numpy as np
 import pytest
+from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
 import mtcnn_core as mc
 from mtcnn_core.dat_format import parse_dat
-from conftest import ROOT
 
 MODELS = ROOT / "models"
 
@@ -72,9 +73,16 @@ def assert_valid_image(img, shape=None):
 
 
 # ---- images: undecodable ---------------------------------------------------------------------
-@pytest.mark.parametrize("data", [b"hello, this is not an image\n" * 10, bytes(range(256)) * 4,
-                                  b"\x89PNG\r\n\x1a\n" + b"garbage" * 20, b"\xff\xd8\xff" + b"\x00" * 100],
-                         ids=["text", "binary", "png-signature-only", "jpeg-soi-only"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"hello, this is not an image\n" * 10,
+        bytes(range(256)) * 4,
+        b"\x89PNG\r\n\x1a\n" + b"garbage" * 20,
+        b"\xff\xd8\xff" + b"\x00" * 100,
+    ],
+    ids=["text", "binary", "png-signature-only", "jpeg-soi-only"],
+)
 def test_not_an_image_is_image_error(data):
     with pytest.raises(mc.ImageError, match="not a decodable image") as e:
         mc.decode_image(data)
@@ -96,7 +104,7 @@ def test_empty_file_is_image_error(tmp_path):
 def test_truncated_png_is_an_image_error(fraction):
     # libpng refuses a truncated PNG (cv::imread returns no image): one clear error
     data = cv_encode(photo(240, 320), ".png")
-    cut = data[:int(len(data) * fraction)]
+    cut = data[: int(len(data) * fraction)]
     with pytest.raises(mc.ImageError, match="not a decodable image") as e:
         mc.decode_image(cut)
     assert_one_line(e.value)
@@ -108,15 +116,27 @@ def test_truncated_jpeg_decodes_like_imread_with_a_note(fraction):
     # the image): the full size, the rows present equal to the whole file's, and one note
     data = cv_encode(photo(240, 320), ".jpg")
     whole = mc.decode_image(data).image
-    dec = mc.decode_image(data[:int(len(data) * fraction)])
+    dec = mc.decode_image(data[: int(len(data) * fraction)])
     assert dec.image.shape == whole.shape
     assert len(dec.notes) == 1 and "truncated JPEG" in dec.notes[0]
     assert np.array_equal(dec.image[:8], whole[:8])
 
 
 # ---- images: tiny -> empty trace with a warning ------------------------------------------------
-@pytest.mark.parametrize("h,w,min_face", [(1, 1, 60), (11, 11, 60), (40, 40, 60), (40, 300, 60), (1, 1, 12),
-                                          (11, 11, 12), (11, 500, 12), (43, 200, 60), (59, 59, 60)])
+@pytest.mark.parametrize(
+    "h,w,min_face",
+    [
+        (1, 1, 60),
+        (11, 11, 60),
+        (40, 40, 60),
+        (40, 300, 60),
+        (1, 1, 12),
+        (11, 11, 12),
+        (11, 500, 12),
+        (43, 200, 60),
+        (59, 59, 60),
+    ],
+)
 def test_too_small_image_gives_empty_trace_with_reason(h, w, min_face):
     img = mc.decode_image(cv_encode(photo(h, w), ".png")).image
     assert img.shape == (h, w, 3)
@@ -225,14 +245,20 @@ def _jpeg_declaring(w, h):
     data = bytearray(cv_encode(photo(16, 16), ".jpg"))
     sof = data.find(b"\xff\xc0")
     assert sof > 0
-    data[sof + 5:sof + 9] = struct.pack(">HH", h, w)
+    data[sof + 5 : sof + 9] = struct.pack(">HH", h, w)
     return bytes(data)
 
 
-@pytest.mark.parametrize("make", [lambda: bomb_png(), lambda: bomb_png(100_000, 30_000),
-                                  lambda: _jpeg_declaring(65_000, 65_000),
-                                  lambda: _gif_declaring(65_000, 65_000)],
-                         ids=["png-50000x50000", "png-100000x30000", "jpeg-65000x65000", "gif-65000x65000"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: bomb_png(),
+        lambda: bomb_png(100_000, 30_000),
+        lambda: _jpeg_declaring(65_000, 65_000),
+        lambda: _gif_declaring(65_000, 65_000),
+    ],
+    ids=["png-50000x50000", "png-100000x30000", "jpeg-65000x65000", "gif-65000x65000"],
+)
 def test_decompression_bomb_refused_before_decoding(make, monkeypatch):
     data = make()
     assert len(data) < 5000
@@ -277,9 +303,12 @@ DAT = {name: (MODELS / f"{name}.dat").read_bytes() for name in ("PNet", "RNet")}
 
 _mutation = st.one_of(
     st.tuples(st.just("flip"), st.floats(0, 1, exclude_max=True), st.integers(1, 255)),
-    st.tuples(st.just("int32"), st.floats(0, 1, exclude_max=True),
-              st.sampled_from([0, -1, 1, 2, 3, 4, 5, 0x7FFFFFFF, -0x80000000, 0x10000, 1 << 20, 46341])
-              | st.integers(-2**31, 2**31 - 1)),
+    st.tuples(
+        st.just("int32"),
+        st.floats(0, 1, exclude_max=True),
+        st.sampled_from([0, -1, 1, 2, 3, 4, 5, 0x7FFFFFFF, -0x80000000, 0x10000, 1 << 20, 46341])
+        | st.integers(-(2**31), 2**31 - 1),
+    ),
     st.tuples(st.just("truncate"), st.floats(0, 1, exclude_max=True), st.just(0)),
     st.tuples(st.just("insert"), st.floats(0, 1, exclude_max=True), st.binary(min_size=1, max_size=64)),
 )
@@ -293,7 +322,7 @@ def mutate(data: bytes, ops) -> bytes:
             buf[at] ^= arg
         elif kind == "int32" and len(buf) >= 4:
             at = min(at, len(buf) - 4) & ~3  # the format is int32-aligned
-            buf[at:at + 4] = struct.pack("<i", arg)
+            buf[at : at + 4] = struct.pack("<i", arg)
         elif kind == "truncate":
             del buf[at:]
         elif kind == "insert":
@@ -326,7 +355,7 @@ def test_load_models_with_truncated_onet_names_the_file(tmp_path):
     for name in ("PNet", "RNet", "ONet"):
         shutil.copy(MODELS / f"{name}.dat", tmp_path / f"{name}.dat")
     onet = tmp_path / "ONet.dat"
-    onet.write_bytes(onet.read_bytes()[:len(onet.read_bytes()) // 2])
+    onet.write_bytes(onet.read_bytes()[: len(onet.read_bytes()) // 2])
     with pytest.raises(mc.ModelFormatError) as e:
         mc.load_models(tmp_path)
     assert "ONet.dat" in str(e.value)
@@ -336,19 +365,23 @@ def test_load_models_with_truncated_onet_names_the_file(tmp_path):
 
 
 # ---- detect parameters -----------------------------------------------------------------------
-@pytest.mark.parametrize("kw,msg", [
-    (dict(min_face_size=0), r"min_face_size must be an integer >= 1"),
-    (dict(min_face_size=-5), r"min_face_size must be an integer >= 1"),
-    (dict(min_face_size=2.5), r"min_face_size must be an integer >= 1"),
-    (dict(t1=-0.1), r"t1 must be a number in \[0, 1\]"),
-    (dict(t2=1.1), r"t2 must be a number in \[0, 1\]"),
-    (dict(t3=math.nan), r"t3 must be a number in \[0, 1\]"),
-    (dict(t1=math.nan), r"t1 must be a number in \[0, 1\]"),
-    (dict(pyramid_factor=0), r"pyramid_factor must be a number in \(0, 1\)"),
-    (dict(pyramid_factor=1), r"pyramid_factor must be a number in \(0, 1\)"),
-    (dict(pyramid_factor=1.5), r"pyramid_factor must be a number in \(0, 1\)"),
-    (dict(pyramid_factor=math.nan), r"pyramid_factor must be a number in \(0, 1\)"),
-], ids=lambda v: repr(v) if isinstance(v, dict) else None)
+@pytest.mark.parametrize(
+    "kw,msg",
+    [
+        (dict(min_face_size=0), r"min_face_size must be an integer >= 1"),
+        (dict(min_face_size=-5), r"min_face_size must be an integer >= 1"),
+        (dict(min_face_size=2.5), r"min_face_size must be an integer >= 1"),
+        (dict(t1=-0.1), r"t1 must be a number in \[0, 1\]"),
+        (dict(t2=1.1), r"t2 must be a number in \[0, 1\]"),
+        (dict(t3=math.nan), r"t3 must be a number in \[0, 1\]"),
+        (dict(t1=math.nan), r"t1 must be a number in \[0, 1\]"),
+        (dict(pyramid_factor=0), r"pyramid_factor must be a number in \(0, 1\)"),
+        (dict(pyramid_factor=1), r"pyramid_factor must be a number in \(0, 1\)"),
+        (dict(pyramid_factor=1.5), r"pyramid_factor must be a number in \(0, 1\)"),
+        (dict(pyramid_factor=math.nan), r"pyramid_factor must be a number in \(0, 1\)"),
+    ],
+    ids=lambda v: repr(v) if isinstance(v, dict) else None,
+)
 def test_bad_parameters_name_the_allowed_range(kw, msg):
     with pytest.raises(ValueError, match=msg) as e:
         mc.detect(photo(80, 80), **kw)

@@ -1,11 +1,12 @@
 """`python -m mtcnn_core batch`: serial = process pool = dask cluster, resume, bad input, report.html."""
+
 import csv
 import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, SHARED, needs_shared, require_chromium, require_dask
+
 from mtcnn_core.tools.cli import main
 
 IMAGES = ["tiny_astronaut_96.png", "portrait_astronaut.png", "no_face_cat.png"]
@@ -32,8 +33,11 @@ def run(img, cpp, out, *extra):
 
 def deterministic_files(out: Path) -> dict:
     """Every output file's bytes, except the timing column/markers (wall-clock dependent)."""
-    files = {p.name: p.read_bytes() for p in out.iterdir()
-             if p.is_file() and not p.name.endswith(".row.json") and p.name != "summary.csv"}
+    files = {
+        p.name: p.read_bytes()
+        for p in out.iterdir()
+        if p.is_file() and not p.name.endswith(".row.json") and p.name != "summary.csv"
+    }
     rows = list(csv.DictReader((out / "summary.csv").open()))
     for r in rows:
         r.pop("time_ms")
@@ -70,8 +74,10 @@ def test_workers_2_identical(inputs, serial, tmp_path):
 def test_dask_local_cluster_identical(inputs, serial, tmp_path):
     require_dask()
     from dask import distributed
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                  host="127.0.0.1", dashboard_address=None) as cluster:
+
+    with distributed.LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
         assert run(*inputs, tmp_path, "--scheduler", cluster.scheduler_address) == 0
     assert deterministic_files(tmp_path) == deterministic_files(serial)
 
@@ -81,7 +87,7 @@ def test_resume_skips_finished(inputs, serial, tmp_path):
     out = tmp_path / "out"
     shutil.copytree(serial, out)
     victim = "portrait_astronaut"
-    (out / f"{victim}.row.json").unlink()          # as if killed before the marker was written
+    (out / f"{victim}.row.json").unlink()  # as if killed before the marker was written
     (out / f"{victim}.compare.json").unlink()
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     assert run(*inputs, out, "--workers", "1") == 0
@@ -118,11 +124,19 @@ def test_report_html_in_chromium(serial):
     assert "<svg" in html and "data:image/png;base64," in html
     require_chromium()
     from playwright import sync_api
+
     errors = []
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run"])
+        browser = pw.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
         page = browser.new_page()
         page.on("console", lambda m: m.type == "error" and errors.append(m.text))
         page.on("pageerror", lambda e: errors.append(str(e)))

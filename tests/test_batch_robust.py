@@ -1,5 +1,6 @@
 """A batch that loses nothing: unique output names, content-keyed resume, a killed worker, a
 killed parent, and a full disk (each with real files and real processes)."""
+
 import csv
 import json
 import os
@@ -12,7 +13,6 @@ from pathlib import Path
 
 import cv2
 import pytest
-
 from conftest import ROOT
 
 SAMPLE = cv2.imread(str(ROOT / "sample_images" / "grace_hopper.jpg"))
@@ -28,8 +28,14 @@ def image(path: Path, variant: int = 0, size: int = 160):
 
 
 def batch(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "mtcnn_core", "batch", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=kw.pop("timeout", 300), **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "mtcnn_core", "batch", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=kw.pop("timeout", 300),
+        **kw,
+    )
 
 
 def rows(out: Path) -> list:
@@ -38,21 +44,28 @@ def rows(out: Path) -> list:
 
 def test_every_input_gets_its_own_outputs(tmp_path):
     a, b = tmp_path / "A", tmp_path / "B"
-    files = [image(a / "a.png", 1), image(a / "a.jpg", 2), image(a / "x.jpg", 3),
-             image(a / "x.row.png", 4), image(b / "a.jpg", 5)]
+    files = [
+        image(a / "a.png", 1),
+        image(a / "a.jpg", 2),
+        image(a / "x.jpg", 3),
+        image(a / "x.row.png", 4),
+        image(b / "a.jpg", 5),
+    ]
     out = tmp_path / "out"
     r = batch(a, b, "--out", out, "--workers", "1")
     assert r.returncode == 0, r.stderr
     got = rows(out)
     assert len(got) == 5 and not any(x["error"] for x in got)
-    traces = [json.loads(p.read_text()) for p in out.glob("*.json")
-              if not p.name.endswith((".row.json", ".compare.json"))]
+    traces = [
+        json.loads(p.read_text()) for p in out.glob("*.json") if not p.name.endswith((".row.json", ".compare.json"))
+    ]
     import hashlib
+
     want = {hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
-    assert {t["image"]["sha256"] for t in traces} == want            # none overwrote another
+    assert {t["image"]["sha256"] for t in traces} == want  # none overwrote another
     assert len(list(out.glob("*.row.json"))) == 5
     assert (out / "x.json").is_file() and (out / "x.row.png.json").is_file()
-    r = batch(a, b, "--out", out, "--workers", "1")                    # all finished: all skipped
+    r = batch(a, b, "--out", out, "--workers", "1")  # all finished: all skipped
     assert r.returncode == 0 and "0.00 images/s" in r.stderr.replace("\r", "\n").splitlines()[-2]
 
 
@@ -63,12 +76,13 @@ def test_changed_input_is_redone_on_resume(tmp_path):
     out = tmp_path / "out"
     assert batch(src, "--out", out, "--workers", "1").returncode == 0
     before = (out / "q.json").stat().st_mtime_ns
-    image(first, 9)                                                   # same name, new content
+    image(first, 9)  # same name, new content
     import hashlib
+
     assert batch(src, "--out", out, "--workers", "1").returncode == 0
     trace = json.loads((out / "p.json").read_text())
     assert trace["image"]["sha256"] == hashlib.sha256(first.read_bytes()).hexdigest()
-    assert (out / "q.json").stat().st_mtime_ns == before              # unchanged: skipped
+    assert (out / "q.json").stat().st_mtime_ns == before  # unchanged: skipped
 
 
 def _children(pid: int) -> list:
@@ -106,9 +120,25 @@ def many(tmp_path_factory):
 
 
 def _start(src, out):
-    return subprocess.Popen([sys.executable, "-m", "mtcnn_core", "batch", str(src), "--out", str(out),
-                             "--workers", "2", "--min-face-size", "20"], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mtcnn_core",
+            "batch",
+            str(src),
+            "--out",
+            str(out),
+            "--workers",
+            "2",
+            "--min-face-size",
+            "20",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for_workers(proc, n=2, timeout=60) -> list:
@@ -148,22 +178,23 @@ def test_killing_the_parent_leaves_no_worker_behind(many, tmp_path):
     while time.monotonic() < deadline and any(_alive(k) for k in kids):
         time.sleep(0.1)
     left = [k for k in kids if _alive(k)]
-    for k in left:                       # clean up before failing (only our own children)
+    for k in left:  # clean up before failing (only our own children)
         os.kill(k, signal.SIGKILL)
     assert not left
 
 
 def _full_disk(limit):
     def pre():
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)      # write() fails with EFBIG instead
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # write() fails with EFBIG instead
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
     return pre
 
 
 def test_full_disk_keeps_finished_rows_and_leaves_no_tmp(tmp_path):
     src = tmp_path / "in"
-    image(src / "a_small.png", 1, size=40)          # no face at 40 px: a small trace
-    image(src / "b_big.png", 2, size=512)          # faces, many proposals: a trace over the limit
+    image(src / "a_small.png", 1, size=40)  # no face at 40 px: a small trace
+    image(src / "b_big.png", 2, size=512)  # faces, many proposals: a trace over the limit
     out = tmp_path / "out"
     r = batch(src, "--out", out, "--workers", "1", "--min-face-size", "20", preexec_fn=_full_disk(20_000))
     assert r.returncode == 2, r.stderr[-2000:]

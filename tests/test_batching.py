@@ -1,8 +1,9 @@
 """RNet/ONet run batched (and in chunks of boxes); each box's result must not depend on that."""
+
 import numpy as np
 import pytest
-
 from conftest import ROOT
+
 import mtcnn_core as mc
 from mtcnn_core import boxes as B
 from mtcnn_core import cascade
@@ -19,15 +20,16 @@ def stage_inputs():
 
 
 def one_by_one(net, img, squares, size, eng):
-    return np.concatenate([net.forward_planar(B.crop_batch(img, squares[i:i + 1], size, planar=True), eng)
-                           for i in range(len(squares))])
+    return np.concatenate(
+        [net.forward_planar(B.crop_batch(img, squares[i : i + 1], size, planar=True), eng) for i in range(len(squares))]
+    )
 
 
 @pytest.mark.parametrize("name,size", [("rnet", 24), ("onet", 48)])
 def test_batched_and_chunked_outputs_equal_one_box_at_a_time(stage_inputs, name, size):
     img, rnet_in, onet_in = stage_inputs
     squares = rnet_in if name == "rnet" else onet_in
-    assert len(squares) > cascade.BOX_CHUNK[size]      # more boxes than one chunk: chunks are exercised
+    assert len(squares) > cascade.BOX_CHUNK[size]  # more boxes than one chunk: chunks are exercised
     net = getattr(mc.load_models(), name)
     whole = net.forward_planar(B.crop_batch(img, squares, size, planar=True), "exact")
     chunked = cascade._run_net(net, img, squares, size, arithmetic("exact"))
@@ -62,6 +64,7 @@ def naive_crop(img, box, size):
     """Semantics 4.9 literally: a zero (h+1) x (w+1) float buffer, the in-image part of columns
     x-1 .. x+w-1 and rows y-1 .. y+h-1 copied in, cv::resize to size x size, normalised."""
     from mtcnn_core.images import cv_resize, planar_input
+
     x, y, w, h = (int(v) for v in box)
     H, W = img.shape[:2]
     buf = np.zeros((h + 1, w + 1, 3), np.float32)
@@ -79,9 +82,22 @@ def test_crop_batch_equals_the_literal_crop_and_resize(size, compiled):
     # both implementations: the compiled kernel (default) and the numpy gather (numba missing)
     img = mc.load_image(SAMPLE)
     H, W = img.shape[:2]
-    boxes = np.array([[10, 12, 40, 40], [0, 0, 23, 23], [-15, -9, 30, 30], [W - 20, H - 7, 35, 35],
-                      [W - 1, 5, 11, 11], [3, H - 2, 60, 60], [50, 40, 5, 5], [20, 30, 1, 1],
-                      [W + 3, 10, 20, 20], [-40, -40, 20, 20], [100, 80, 97, 97]], np.float32)
+    boxes = np.array(
+        [
+            [10, 12, 40, 40],
+            [0, 0, 23, 23],
+            [-15, -9, 30, 30],
+            [W - 20, H - 7, 35, 35],
+            [W - 1, 5, 11, 11],
+            [3, H - 2, 60, 60],
+            [50, 40, 5, 5],
+            [20, 30, 1, 1],
+            [W + 3, 10, 20, 20],
+            [-40, -40, 20, 20],
+            [100, 80, 97, 97],
+        ],
+        np.float32,
+    )
     got = B.crop_batch(img, boxes, size, compiled_crops=compiled)
     for i, box in enumerate(boxes):
         want = naive_crop(img, box, size)

@@ -1,16 +1,17 @@
 """Crafted boundary cases of the rules parity rarely sees (semantics 4.2-4.12, 6.7): values exactly
 at a threshold, overlaps exactly at each NMS threshold, NMS ties, rne vs trunc vs floor, the sign
 of zero, double vs float32. Each case fails if the rule is replaced by its plausible wrong twin."""
+
 import math
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 import mtcnn_core as mc
 from mtcnn_core import boxes as B
 from mtcnn_core import cascade
 from mtcnn_core.trace import BELOW_THRESHOLD, KEPT
-from conftest import ROOT
 
 F32 = np.float32
 
@@ -41,7 +42,7 @@ def test_proposals_are_column_major():
     prob = np.zeros((3, 4), F32)
     prob[[0, 2, 1, 0], [0, 0, 1, 3]] = 1
     _, cells = B.generate_boxes(prob, 1.0, 0.5)
-    assert cells.tolist() == [[0, 0], [2, 0], [1, 1], [0, 3]]          # x outer, y inner
+    assert cells.tolist() == [[0, 0], [2, 0], [1, 1], [0, 3]]  # x outer, y inner
 
 
 def cell_rule(i, scale):
@@ -74,7 +75,7 @@ def astronaut():
 def test_rnet_score_exactly_at_t2_passes(astronaut):
     img, base = astronaut
     s = base.rnet.scores
-    i = int(np.argmin(np.where(s >= F32(0.3), s, F32(2))))          # a real score, used as t2
+    i = int(np.argmin(np.where(s >= F32(0.3), s, F32(2))))  # a real score, used as t2
     t2 = float(s[i])
     trace = mc.detect(img, min_face_size=40, t2=t2, t3=0.3)
     fate = trace.rnet.filtered.fate
@@ -86,17 +87,17 @@ def test_onet_score_exactly_at_t3_is_kept_with_its_corrected_box(astronaut):
     img, base = astronaut
     s = base.onet.scores
     order = base.onet.filtered.order
-    i = int(order[np.argmin(s[order])])                               # the lowest kept ONet score
+    i = int(order[np.argmin(s[order])])  # the lowest kept ONet score
     t3 = float(s[i])
     trace = mc.detect(img, min_face_size=40, t2=0.3, t3=t3)
     assert trace.onet.filtered.fate[i] == KEPT
     j = trace.onet.filtered.order.tolist().index(i)
-    want = B.apply_correction(trace.onet.input.boxes[i:i + 1], trace.onet.corrections[i:i + 1], add1=True)
+    want = B.apply_correction(trace.onet.input.boxes[i : i + 1], trace.onet.corrections[i : i + 1], add1=True)
     assert np.array_equal(bits(trace.onet.kept.boxes[j]), bits(want[0]))
 
 
 def test_threshold_filter_at_exactly_t():
-    scores = np.array([0.7, np.nextafter(F32(0.7), F32(0)), 0.8], F32)   # f32(0.7), one ulp below, above
+    scores = np.array([0.7, np.nextafter(F32(0.7), F32(0)), 0.8], F32)  # f32(0.7), one ulp below, above
     boxes = np.array([[0, 0, 10, 10], [100, 0, 10, 10], [200, 0, 10, 10]], F32)
     filtered, kept = cascade._filter(3, scores, 0.7, boxes, 0.7, "iou")
     assert sorted(kept.tolist()) == [0, 2] and filtered.fate[1] == BELOW_THRESHOLD
@@ -107,11 +108,15 @@ def rects(*r):
     return np.array(r, F32)
 
 
-@pytest.mark.parametrize("thr,mode,other,more", [
-    (cascade.NMS_SCALE, "iou", (0, 0, 10, 5), (0, 0, 10, 6)),    # IoU 50 / 100 = 0.5 exactly
-    (cascade.NMS_MERGE, "iou", (0, 0, 10, 7), (0, 0, 10, 8)),    # 70 / 100: f32(0.7), > 0.7 in double
-    (cascade.NMS_RNET, "iou", (0, 3, 10, 7), (0, 2, 10, 8)),
-    (cascade.NMS_ONET, "min", (3, 0, 10, 10), (2, 0, 10, 10))])  # 70 / min(100, 100)
+@pytest.mark.parametrize(
+    "thr,mode,other,more",
+    [
+        (cascade.NMS_SCALE, "iou", (0, 0, 10, 5), (0, 0, 10, 6)),  # IoU 50 / 100 = 0.5 exactly
+        (cascade.NMS_MERGE, "iou", (0, 0, 10, 7), (0, 0, 10, 8)),  # 70 / 100: f32(0.7), > 0.7 in double
+        (cascade.NMS_RNET, "iou", (0, 3, 10, 7), (0, 2, 10, 8)),
+        (cascade.NMS_ONET, "min", (3, 0, 10, 10), (2, 0, 10, 10)),
+    ],
+)  # 70 / min(100, 100)
 def test_overlap_exactly_at_the_threshold_keeps_both(thr, mode, other, more):
     boxes = rects((0, 0, 10, 10), other)
     scores = np.array([0.9, 0.8], F32)
@@ -130,7 +135,7 @@ def test_nms_thresholds_are_the_cpp_constants():
 
 def test_nms_ties_go_to_the_highest_index_first():
     boxes = rects((0, 0, 10, 10), (1, 0, 10, 10), (50, 50, 10, 10), (0, 1, 10, 10))
-    scores = np.array([1.0, 1.0, 0.5, 1.0], F32)             # saturated probabilities tie
+    scores = np.array([1.0, 1.0, 0.5, 1.0], F32)  # saturated probabilities tie
     order, by = B.nms(boxes, scores, 0.5)
     assert order.tolist() == [3, 2] and by.tolist() == [3, 3, -1, -1]
 
@@ -169,7 +174,7 @@ def correction_rule(box, c, add1):
 def test_apply_correction_equals_the_scalar_rule(add1):
     rng = np.random.default_rng(7)
     boxes = rng.uniform(-20, 300, (300, 4)).astype(F32)
-    boxes[:100] = np.floor(boxes[:100]) + F32(0.5)           # halves: rne, not trunc or round-up
+    boxes[:100] = np.floor(boxes[:100]) + F32(0.5)  # halves: rne, not trunc or round-up
     corr = rng.normal(0, 0.2, (300, 4)).astype(F32)
     got = B.apply_correction(boxes, corr, add1)
     want = np.array([correction_rule(b, c, add1) for b, c in zip(boxes, corr)], F32)
@@ -200,9 +205,18 @@ def test_final_fix_is_double_then_float():
     rng = np.random.default_rng(11)
     boxes = rng.uniform(0, 500, (2000, 4)).astype(F32)
     got = B.final_fix(boxes)
-    want = np.array([[F32(float(w) * -0.0075 + float(x)), F32(float(h) * 0.2459 + float(y)),
-                      F32(1.0323 * float(w)), F32(0.7751 * float(h))]
-                     for x, y, w, h in boxes], F32)
+    want = np.array(
+        [
+            [
+                F32(float(w) * -0.0075 + float(x)),
+                F32(float(h) * 0.2459 + float(y)),
+                F32(1.0323 * float(w)),
+                F32(0.7751 * float(h)),
+            ]
+            for x, y, w, h in boxes
+        ],
+        F32,
+    )
     assert np.array_equal(bits(got), bits(want))
 
 
@@ -220,6 +234,7 @@ def test_pyramid_levels_follow_the_double_rule():
 # ---- probabilities (4.1, 4.10): the exp and the division parity may not see (6.7) --------------
 def test_pnet_probability_uses_opencvs_exp_in_float32():
     from mtcnn_core.cvmath import cv_exp32
+
     rng = np.random.default_rng(1)
     out = rng.normal(0, 4, (6, 300, 40)).astype(F32)
     d = (out[0] - out[1]).astype(F32)
@@ -231,6 +246,7 @@ def test_pnet_probability_uses_opencvs_exp_in_float32():
 
 def test_rnet_onet_probability_divides_in_double():
     from mtcnn_core.cvmath import glibc_expf
+
     rng = np.random.default_rng(2)
     out = rng.normal(0, 4, (20000, 6)).astype(F32)
     e = glibc_expf((out[:, 0] - out[:, 1]).astype(F32))

@@ -2,6 +2,7 @@
 says where it cut, None keeps the C++'s behaviour, and the stage cache keeps capped and exact
 runs apart. Real data: the bundled faces_at_scales photo at 640x480 with t1=t2=t3=0, where every
 PNet cell is a candidate (the issue's slow case)."""
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,7 @@ def tie_cut(scores) -> int:
 
 def nms_inputs(trace):
     """(name, boxes, scores, threshold) of every NMS of PNet's stage in a trace."""
-    out = [(f"scale {s.index}", s.candidates.boxes, s.candidates.scores, NMS_SCALE)
-           for s in trace.scales]
+    out = [(f"scale {s.index}", s.candidates.boxes, s.candidates.scores, NMS_SCALE) for s in trace.scales]
     merged = _concat([s.kept for s in trace.scales])
     return out + [("merged", merged.boxes, merged.scores, NMS_MERGE)]
 
@@ -57,12 +57,12 @@ def test_capped_nms_keeps_a_prefix_of_the_exact_nms(exact):
         for cap in caps:
             kept, sup, cut = box_cap.capped_nms(boxes, scores, thr, cap=cap)
             assert cut.sum() == len(scores) - cap, name
-            assert kept.tolist() == full[:len(kept)].tolist(), (name, cap)
+            assert kept.tolist() == full[: len(kept)].tolist(), (name, cap)
             # ... and exactly the exact result's boxes among the first `cap` visited
             first = set(box_cap.visit_order(scores)[:cap].tolist())
             assert kept.tolist() == [i for i in full.tolist() if i in first], (name, cap)
             assert (sup[cut] == -1).all()
-    assert tried_ties >= 3        # the real scores have ties the cap had to split
+    assert tried_ties >= 3  # the real scores have ties the cap had to split
 
 
 def test_detect_records_where_the_cap_cut(exact, photo):
@@ -70,11 +70,10 @@ def test_detect_records_where_the_cap_cut(exact, photo):
     tr = mc.detect(photo, cache=False, box_cap=cap, **ZERO)
     assert tr.params["box_cap"] == cap and "box_cap" not in exact.params
     first = tr.cap_cuts[0]
-    assert first == {"stage": "pnet_scale", "index": 0, "boxes": exact.scales[0].num_above_t1,
-                     "processed": cap}
+    assert first == {"stage": "pnet_scale", "index": 0, "boxes": exact.scales[0].num_above_t1, "processed": cap}
     big = [s.index for s in exact.scales if s.num_above_t1 > cap]
     assert [c["index"] for c in tr.cap_cuts if c["stage"] == "pnet_scale"] == big
-    for i in big:       # each cut level keeps a prefix of its exact proposals
+    for i in big:  # each cut level keeps a prefix of its exact proposals
         k = len(tr.scales[i].kept)
         assert np.array_equal(tr.scales[i].kept.boxes, exact.scales[i].kept.boxes[:k])
         assert (tr.scales[i].nms.fate == CAPPED).sum() == exact.scales[i].num_above_t1 - cap
@@ -117,6 +116,7 @@ def test_bad_cap_is_refused(photo, bad):
 
 def test_a_capped_cells_journey_says_so(photo):
     from mtcnn_core.explain import journey_from_cell
+
     tr = mc.detect(photo, cache=False, box_cap=2000, **ZERO)
     level = tr.scales[0]
     k = int(np.flatnonzero(level.nms.fate == CAPPED)[0])
@@ -124,6 +124,6 @@ def test_a_capped_cells_journey_says_so(photo):
     steps = journey_from_cell(tr, 0, row, col)
     assert [s.outcome for s in steps] == ["kept", "cut by the box cap"]
     assert "2000 highest-scored" in steps[-1].text and "C++ would have processed it" in steps[-1].text
-    kept = int(level.nms.order[0])                    # a kept cell still walks the whole cascade
+    kept = int(level.nms.order[0])  # a kept cell still walks the whole cascade
     steps = journey_from_cell(tr, 0, *(int(v) for v in level.cells[kept]))
     assert len(steps) > 2

@@ -1,16 +1,17 @@
 """CLI: detect/trace/compare outputs and exit codes (0 ok, 1 differs, 2 bad input)."""
+
 import json
 import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT, SHARED, needs_shared
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "mtcnn_core", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "mtcnn_core", *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
 
 
 @needs_shared
@@ -32,11 +33,14 @@ def test_detect_json():
     assert len(json.loads(r.stdout)["detections"]) == 1
 
 
-@pytest.mark.parametrize("args,msg", [
-    (["--min-face-size", "0"], "min_face_size must be an integer >= 1"),
-    (["--t2", "1.5"], "t2 must be a number in [0, 1]"),
-    (["--pyramid-factor", "1"], "pyramid_factor must be a number in (0, 1)"),
-])
+@pytest.mark.parametrize(
+    "args,msg",
+    [
+        (["--min-face-size", "0"], "min_face_size must be an integer >= 1"),
+        (["--t2", "1.5"], "t2 must be a number in [0, 1]"),
+        (["--pyramid-factor", "1"], "pyramid_factor must be a number in (0, 1)"),
+    ],
+)
 def test_bad_parameters_exit_2(tmp_path, args, msg):
     img = tmp_path / "x.png"
     img.write_bytes(b"")

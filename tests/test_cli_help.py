@@ -1,5 +1,6 @@
 """CLI surface: every option documents its default, `compare` offers only comparison options,
 `--version`, and `batch` ends with the totals per verdict."""
+
 import argparse
 import json
 import shutil
@@ -7,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT
+
 from mtcnn_core import __version__
 from mtcnn_core.tools.cli import build_parser, main
 
@@ -41,8 +42,9 @@ def test_compare_offers_only_comparison_options():
 
 
 def test_help_shows_tolerance_defaults():
-    r = subprocess.run([sys.executable, "-m", "mtcnn_core", "compare", "--help"], cwd=ROOT,
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "mtcnn_core", "compare", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0
     text = " ".join(r.stdout.split())
     assert "(default: 0.01)" in text and "(default: 0.0001)" in text and "--min-face-size" not in text
@@ -86,13 +88,12 @@ def test_batch_ends_with_totals(tmp_path, capsys):
     (img / "broken.png").write_bytes(b"\x89PNG not really")
     (cpp / "same.json").write_text(json.dumps(ref))
     nudged = json.loads(json.dumps(ref))
-    nudged["detections"][0][4] -= 1e-6           # a score difference within --tol-score
+    nudged["detections"][0][4] -= 1e-6  # a score difference within --tol-score
     (cpp / "nudged.json").write_text(json.dumps(nudged))
     moved = json.loads(json.dumps(ref))
-    moved["detections"][0][0] += 5.0            # 5 px: beyond --tol-px
+    moved["detections"][0][0] += 5.0  # 5 px: beyond --tol-px
     (cpp / "moved.json").write_text(json.dumps(moved))
     code = main(["batch", str(img), "--out", str(tmp_path / "out"), "--cpp", str(cpp), "--workers", "1"])
     out = capsys.readouterr().out.strip().splitlines()
-    assert code == 1   # one image failed
-    assert out[-1] == ("5 image(s): bit-identical 1, within tolerance 1, diverging 1, failed 1, "
-                       "no C++ 1")
+    assert code == 1  # one image failed
+    assert out[-1] == ("5 image(s): bit-identical 1, within tolerance 1, diverging 1, failed 1, no C++ 1")

@@ -1,15 +1,16 @@
 """compare() stage by stage: a bundled C++ trace against copies of itself with one perturbation
 each, inside and outside tolerance, and what the CLI, the batch rows and the Dataset page make of it."""
+
 import csv
 import io
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 import mtcnn_core as mc
 from mtcnn_core.tools.batch import summary
 from mtcnn_core.tools.cli import main as cli_main
-from conftest import ROOT
 
 REF = ROOT / "sample_images" / "cpp" / "astronaut.json"
 F32 = np.float32
@@ -41,11 +42,12 @@ def test_a_trace_against_itself_is_bit_identical(ref, cand):
     assert rep.first_divergent is None and rep.first_not_identical is None
     names = [s.name for s in rep.stages]
     assert names[0] == "pyramid" and names[-1] == "detections"
-    assert names[1:1 + len(ref.scales)] == [f"pnet.scale{s.index}" for s in ref.scales]
+    assert names[1 : 1 + len(ref.scales)] == [f"pnet.scale{s.index}" for s in ref.scales]
 
 
-@pytest.mark.parametrize("stage", ["pnet.scale1", "pnet.merged", "rnet.input", "rnet.kept",
-                                   "onet.input", "onet.kept", "detections"])
+@pytest.mark.parametrize(
+    "stage", ["pnet.scale1", "pnet.merged", "rnet.input", "rnet.kept", "onet.input", "onet.kept", "detections"]
+)
 def test_a_box_moved_inside_tolerance_is_not_identical_but_ok(ref, cand, stage):
     nudge_box(stage_boxes(cand, stage), by=0.005)
     rep = mc.compare(ref, cand, tol_px=0.01)
@@ -66,7 +68,7 @@ def test_a_box_moved_beyond_tolerance_is_the_first_divergent_stage(ref, cand, st
 
 def stage_boxes(trace, stage):
     if stage.startswith("pnet.scale"):
-        return trace.scales[int(stage[len("pnet.scale"):])].kept
+        return trace.scales[int(stage[len("pnet.scale") :])].kept
     if stage == "pnet.merged":
         return trace.merged
     if stage == "detections":
@@ -76,7 +78,7 @@ def stage_boxes(trace, stage):
 
 
 def test_a_delta_exactly_at_the_tolerance_is_within_it(ref, cand):
-    nudge_box(cand.detections, by=0.25)                    # exact in float32 and float64
+    nudge_box(cand.detections, by=0.25)  # exact in float32 and float64
     rep = mc.compare(ref, cand, tol_px=0.25)
     assert rep.stage("detections").max_dxy == 0.25
     assert rep.ok and rep.first_not_identical == "detections"
@@ -85,7 +87,7 @@ def test_a_delta_exactly_at_the_tolerance_is_within_it(ref, cand):
 
 def test_a_different_pyramid_is_the_first_divergent_stage(ref, cand):
     s = cand.scales[0]
-    s.scale = float(np.nextafter(s.scale, 1.0))            # one ulp: no tolerance on scales
+    s.scale = float(np.nextafter(s.scale, 1.0))  # one ulp: no tolerance on scales
     rep = mc.compare(ref, cand)
     assert not rep.ok and rep.first_divergent == "pyramid" == rep.first_not_identical
     assert "factors" in rep.stage("pyramid").detail
@@ -126,7 +128,7 @@ def test_scores_inside_and_outside_tolerance(ref, cand):
 
 
 def test_scores_of_diverging_inputs_are_not_within_tolerance(ref, cand):
-    nudge_box(cand.onet.input, by=0.5)                     # same scores, other input boxes
+    nudge_box(cand.onet.input, by=0.5)  # same scores, other input boxes
     rep = mc.compare(ref, cand)
     st = rep.stage("onet.scores")
     assert st.max_dscore == 0 and not st.within_tolerance and st.detail == "input boxes differ"
@@ -143,8 +145,9 @@ def test_bit_identity_sees_the_sign_of_zero(ref, cand):
 
 def test_an_extra_detection_diverges(ref, cand):
     d = cand.detections
-    cand.detections = mc.trace.BoxSet(np.concatenate([d.boxes, [[1, 1, 30, 30]]]).astype(F32),
-                                      np.concatenate([d.scores, [0.9]]).astype(F32))
+    cand.detections = mc.trace.BoxSet(
+        np.concatenate([d.boxes, [[1, 1, 30, 30]]]).astype(F32), np.concatenate([d.scores, [0.9]]).astype(F32)
+    )
     rep = mc.compare(ref, cand)
     st = rep.stage("detections")
     assert rep.first_divergent == "detections" and st.unmatched_cand == [len(d)] and "unmatched" in st.detail
@@ -167,9 +170,14 @@ def test_cli_compare_exit_code_and_verdict(kind, code, tmp_path, capsys):
     cand.save(tmp_path / "cand.json", heatmaps=True)
     assert cli_main(["compare", str(tmp_path / "ref.json"), str(tmp_path / "cand.json")]) == code
     last = capsys.readouterr().out.strip().splitlines()[-1]
-    assert last == {"identical": "all stages bit-identical",
-                    "tol": "all stages within tolerance (first not bit-identical: rnet.kept)",
-                    "diverges": "first divergent stage: pnet.merged"}[kind]
+    assert (
+        last
+        == {
+            "identical": "all stages bit-identical",
+            "tol": "all stages within tolerance (first not bit-identical: rnet.kept)",
+            "diverges": "first divergent stage: pnet.merged",
+        }[kind]
+    )
 
 
 def summary_row(kind):
@@ -180,10 +188,14 @@ def summary_row(kind):
     return row, extra
 
 
-@pytest.mark.parametrize("kind,stage_verdicts", [
-    ("identical", {"rnet.kept": "identical", "pnet.merged": "identical"}),
-    ("tol", {"rnet.kept": "tol", "pnet.merged": "identical"}),
-    ("diverges", {"rnet.kept": "identical", "pnet.merged": "diverges"})])
+@pytest.mark.parametrize(
+    "kind,stage_verdicts",
+    [
+        ("identical", {"rnet.kept": "identical", "pnet.merged": "identical"}),
+        ("tol", {"rnet.kept": "tol", "pnet.merged": "identical"}),
+        ("diverges", {"rnet.kept": "identical", "pnet.merged": "diverges"}),
+    ],
+)
 def test_batch_row_status(kind, stage_verdicts):
     row, extra = summary_row(kind)
     assert summary.row_status(row) == kind
@@ -195,11 +207,12 @@ def test_batch_row_status(kind, stage_verdicts):
 
 def test_dataset_page_statuses_of_a_summary():
     from ui.views import dataset_view as dv
+
     rows = [summary_row(k)[0] for k in ("identical", "tol", "diverges")]
-    rows.append({**rows[0], "file": "broken.png", "error": "not a decodable image", "bit_identical": "",
-                 "faces_cpp": ""})
-    rows.append({**rows[0], "file": "nocpp.png", "bit_identical": "", "first_divergent_stage": "",
-                 "faces_cpp": ""})
+    rows.append(
+        {**rows[0], "file": "broken.png", "error": "not a decodable image", "bit_identical": "", "faces_cpp": ""}
+    )
+    rows.append({**rows[0], "file": "nocpp.png", "bit_identical": "", "first_divergent_stage": "", "faces_cpp": ""})
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=summary.SUMMARY_FIELDS)
     w.writeheader()

@@ -1,14 +1,15 @@
 """The `.dat` error contract case by case (semantics 1.2-1.3): every malformed field of every
 record kind gives a ModelFormatError naming the byte offset and the problem, never another
 exception and never a silently empty or reshaped network; plus a derandomised fuzz of all three nets."""
+
 import struct
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 import mtcnn_core as mc
 from mtcnn_core.dat_format import CV_32F, parse_dat, write_dat
-from conftest import ROOT
 
 MODELS = ROOT / "models"
 NETS = {n: (MODELS / f"{n}.dat").read_bytes() for n in ("PNet", "RNet", "ONet")}
@@ -20,8 +21,7 @@ def i32(*v):
 
 def mat(rows, cols, values=None, mtype=CV_32F):
     n = max(rows * cols, 0) if values is None else len(values)
-    return i32(rows, cols, mtype) + np.asarray(values if values is not None else np.ones(n),
-                                               "<f4").tobytes()
+    return i32(rows, cols, mtype) + np.asarray(values if values is not None else np.ones(n), "<f4").tobytes()
 
 
 def conv(n_in, n_out, kernel: bytes):
@@ -93,7 +93,7 @@ def test_real_nets_round_trip(net):
 
 
 # ---- derandomised fuzz ---------------------------------------------------------------------------
-SPECIAL = [0, -1, -2, 1, 2, 3, 5, 7, -(2 ** 31), 2 ** 31 - 1, 2 ** 20, -(2 ** 20)]
+SPECIAL = [0, -1, -2, 1, 2, 3, 5, 7, -(2**31), 2**31 - 1, 2**20, -(2**20)]
 
 
 def fuzz_cases(data: bytes, seed: int, n: int):
@@ -106,9 +106,9 @@ def fuzz_cases(data: bytes, seed: int, n: int):
         buf = bytearray(data)
         if kind < 7:
             w = int(rng.integers(0, min(words, 64))) if kind < 5 else int(rng.integers(0, words))
-            buf[4 * w:4 * w + 4] = struct.pack("<i", SPECIAL[int(rng.integers(0, len(SPECIAL)))])
+            buf[4 * w : 4 * w + 4] = struct.pack("<i", SPECIAL[int(rng.integers(0, len(SPECIAL)))])
         elif kind < 9:
-            buf = buf[:int(rng.integers(0, len(buf)))]
+            buf = buf[: int(rng.integers(0, len(buf)))]
         else:
             buf[int(rng.integers(0, len(buf)))] ^= 1 << int(rng.integers(0, 8))
         yield bytes(buf)

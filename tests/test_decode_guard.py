@@ -1,6 +1,7 @@
 """One decode guard that cannot be fooled: every hostile image is refused in bounded memory,
 even when the header parsers are fooled, because OpenCV's own pixel limit (set before cv2 loads)
 applies where the image is allocated; Pillow's global limit is never touched."""
+
 import os
 import subprocess
 import sys
@@ -9,10 +10,9 @@ import threading
 import pytest
 
 import mtcnn_core as mc
-from tests.hostile import (DECODE_BODY, IMAGE_BOMBS, ROOT, jpeg_fill_byte, run_bounded,
-                           tiff_many_ifds)
+from tests.hostile import DECODE_BODY, IMAGE_BOMBS, ROOT, jpeg_fill_byte, run_bounded, tiff_many_ifds
 
-PEAK_MB = 700          # an idle mtcnn_core + cv2 process is ~120 MB resident
+PEAK_MB = 700  # an idle mtcnn_core + cv2 process is ~120 MB resident
 
 
 @pytest.fixture(scope="module")
@@ -40,51 +40,71 @@ def test_the_bombs_are_real_without_the_limit(bomb_files):
     child's address space (so the test above does test the guard)."""
     killed = 0
     for name in ("jpeg-fill-byte", "hdr-hidden-size", "tiff-float-rgb"):
-        p = subprocess.run([sys.executable, "-c", _unguarded(bomb_files[name])], capture_output=True,
-                           text=True, timeout=120, cwd=ROOT, env={**os.environ,
-                                                                  "OPENCV_IO_MAX_IMAGE_PIXELS": str(1 << 40)},
-                           preexec_fn=_limit)
-        killed += p.returncode != 0 or "MemoryError" in p.stdout or "Insufficient memory" in p.stdout \
+        p = subprocess.run(
+            [sys.executable, "-c", _unguarded(bomb_files[name])],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+            env={**os.environ, "OPENCV_IO_MAX_IMAGE_PIXELS": str(1 << 40)},
+            preexec_fn=_limit,
+        )
+        killed += (
+            p.returncode != 0
+            or "MemoryError" in p.stdout
+            or "Insufficient memory" in p.stdout
             or "Failed to allocate" in p.stdout
+        )
     assert killed == 3
 
 
 def _limit():
     import resource
+
     resource.setrlimit(resource.RLIMIT_AS, (1536 << 20, 1536 << 20))
 
 
 def _unguarded(path) -> str:
-    return (f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
-            "import mtcnn_core.images as images\n"
-            "images.declared_size = lambda d: None\n"
-            "import mtcnn_core as mc\n"
-            f"try:\n    mc.decode_image(open({str(path)!r}, 'rb').read(), max_pixels=1 << 40)\n"
-            "except Exception as e:\n    print(type(e).__name__, str(e)[:300])\n")
+    return (
+        f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
+        "import mtcnn_core.images as images\n"
+        "images.declared_size = lambda d: None\n"
+        "import mtcnn_core as mc\n"
+        f"try:\n    mc.decode_image(open({str(path)!r}, 'rb').read(), max_pixels=1 << 40)\n"
+        "except Exception as e:\n    print(type(e).__name__, str(e)[:300])\n"
+    )
 
 
 def test_opencv_limit_is_set_before_cv2_loads():
-    code = ("import os, sys; sys.path.insert(0, %r); import mtcnn_core, cv2; "
-            "print(os.environ['OPENCV_IO_MAX_IMAGE_PIXELS'], mtcnn_core._decode_env.opencv_limit())" % str(ROOT))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                         env={k: v for k, v in os.environ.items() if k != "OPENCV_IO_MAX_IMAGE_PIXELS"})
+    code = (
+        "import os, sys; sys.path.insert(0, %r); import mtcnn_core, cv2; "
+        "print(os.environ['OPENCV_IO_MAX_IMAGE_PIXELS'], mtcnn_core._decode_env.opencv_limit())" % str(ROOT)
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k != "OPENCV_IO_MAX_IMAGE_PIXELS"},
+    )
     assert out.stdout.split() == [str(mc.DEFAULT_MAX_PIXELS)] * 2
 
 
 def test_cv2_imported_first_refuses_sizes_it_cannot_read(bomb_files):
-    code = ("import sys, json; sys.path.insert(0, %r); import cv2; import mtcnn_core as mc\n"
-            "import mtcnn_core.images as images; images.declared_size = lambda d: None\n"
-            "try:\n    mc.decode_image(open(%r, 'rb').read()); print('decoded')\n"
-            "except mc.ImageError as e:\n    print(e)\n") % (str(ROOT), str(bomb_files["tiff-float-rgb"]))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                         preexec_fn=_limit)
+    code = (
+        "import sys, json; sys.path.insert(0, %r); import cv2; import mtcnn_core as mc\n"
+        "import mtcnn_core.images as images; images.declared_size = lambda d: None\n"
+        "try:\n    mc.decode_image(open(%r, 'rb').read()); print('decoded')\n"
+        "except mc.ImageError as e:\n    print(e)\n"
+    ) % (str(ROOT), str(bomb_files["tiff-float-rgb"]))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, preexec_fn=_limit)
     assert "pixel limit is not in force" in out.stdout, out
 
 
 def test_tiff_with_65000_pages_is_decoded_without_counting_them(tmp_path):
     p = tmp_path / "pages.tif"
     p.write_bytes(tiff_many_ifds())
-    res = run_bounded(DECODE_BODY, args=(p, "header"), timeout=20)   # was 39 s of CPU
+    res = run_bounded(DECODE_BODY, args=(p, "header"), timeout=20)  # was 39 s of CPU
     assert res["ok"] is True and res["shape"] == [1, 1, 3], res
 
 
@@ -94,6 +114,7 @@ def test_fill_byte_before_sof_is_read_by_the_header_check():
 
 def test_pillow_global_limit_is_never_changed_even_under_concurrency(bomb_files):
     from PIL import Image
+
     sentinel = 12_345_678
     saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, sentinel
     seen, stop = set(), threading.Event()
@@ -109,7 +130,9 @@ def test_pillow_global_limit_is_never_changed_even_under_concurrency(bomb_files)
             except mc.ImageError:
                 pass
         from tests.test_bad_input import _frames, pil_encode
+
         mc.decode_image(pil_encode(_frames()[0], "GIF"))
+
     try:
         w = threading.Thread(target=watch)
         w.start()
@@ -141,7 +164,9 @@ def test_thumbnail_decoding_is_guarded_like_detection(bomb_files, name):
 def _exif_jpeg(img, orientation: int) -> bytes:
     """A JPEG with an EXIF APP1 segment holding only the Orientation tag."""
     import struct
+
     import cv2
+
     data = cv2.imencode(".jpg", img)[1].tobytes()
     tiff = b"MM\x00\x2a" + struct.pack(">I", 8) + struct.pack(">H", 1)
     tiff += struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack(">I", 0)
@@ -155,15 +180,17 @@ def test_thumbnail_decoding_reduces_jpegs_and_keeps_the_full_size(orientation):
     turned like imread turns it for an EXIF orientation of 6 (90 degrees)."""
     import cv2
     import numpy as np
+
     from mtcnn_core.images import decode_preview
+
     img = np.zeros((1200, 1600, 3), np.uint8)
-    img[:, :800] = 200                                   # left half bright
+    img[:, :800] = 200  # left half bright
     data = _exif_jpeg(img, orientation)
     full = mc.decode_image(data).image
     small, (w, h) = decode_preview(data, 220)
     assert (w, h) == (full.shape[1], full.shape[0])
     assert (w, h) == ((1600, 1200) if orientation == 1 else (1200, 1600))
     assert max(small.shape[:2]) == max(w, h) // 4
-    assert small.shape[1] * h == small.shape[0] * w      # same orientation as the full decode
+    assert small.shape[1] * h == small.shape[0] * w  # same orientation as the full decode
     ref = cv2.resize(full, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA)
     assert np.abs(ref.astype(int) - small.astype(int)).mean() < 8

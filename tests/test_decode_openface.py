@@ -1,5 +1,6 @@
 """Decoding like OpenFace's OpenCV 4.6 cv::imread: formats it cannot read are still detected here
 but with a plain warning; a truncated JPEG decodes to imread's partial pixels, with a note."""
+
 import io
 import os
 import tempfile
@@ -7,10 +8,10 @@ import tempfile
 import cv2
 import numpy as np
 import pytest
+from conftest import ROOT
 from PIL import Image
 
 import mtcnn_core as mc
-from conftest import ROOT
 
 SAMPLE = ROOT / "sample_images" / "grace_hopper.jpg"
 
@@ -45,8 +46,10 @@ def test_formats_opencv_4_6_cannot_read_are_detected_with_a_warning(fmt):
     assert "OpenFace would see no image" in trace.warnings[0]
 
 
-@pytest.mark.parametrize("fmt,suffix", [("PNG", ".png"), ("JPEG", ".jpg"), ("BMP", ".bmp"),
-                                        ("TIFF", ".tif"), ("WEBP", ".webp"), ("PPM", ".ppm")])
+@pytest.mark.parametrize(
+    "fmt,suffix",
+    [("PNG", ".png"), ("JPEG", ".jpg"), ("BMP", ".bmp"), ("TIFF", ".tif"), ("WEBP", ".webp"), ("PPM", ".ppm")],
+)
 def test_formats_opencv_4_6_reads_get_no_such_warning(fmt, suffix):
     dec = mc.decode_image(pil_bytes(fmt))
     assert not any("OpenFace would see no image" in n for n in dec.notes)
@@ -57,9 +60,9 @@ def test_formats_opencv_4_6_reads_get_no_such_warning(fmt, suffix):
 def test_truncated_jpeg_decodes_to_imreads_pixels(fraction, progressive):
     img = cv2.imread(str(SAMPLE))
     data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_PROGRESSIVE, int(progressive)])[1].tobytes()
-    cut = data[:int(len(data) * fraction)]
+    cut = data[: int(len(data) * fraction)]
     expected = imread_bytes(cut, ".jpg")
-    assert expected is not None                      # imread gives the partial image
+    assert expected is not None  # imread gives the partial image
     dec = mc.decode_image(cut)
     np.testing.assert_array_equal(dec.image, expected)
     assert any("truncated JPEG" in n for n in dec.notes)

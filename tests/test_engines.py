@@ -1,5 +1,6 @@
 """Exactness must not depend on the host: the default engine in fresh processes under different
 OpenBLAS kernels and thread counts, and without numba (the numpy reference fallback)."""
+
 import json
 import os
 import subprocess
@@ -8,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, needs_shared, reference_cases
 
 SCRIPT = r"""
@@ -40,8 +40,7 @@ def run_fresh(cases, core=None, threads=1, mode="normal") -> dict:
     if core:
         env["OPENBLAS_CORETYPE"] = core
     args = [str(ROOT), mode, str(threads)] + [str(p) for c in cases for p in c.values]
-    r = subprocess.run([sys.executable, "-c", SCRIPT, *args], env=env, capture_output=True,
-                       text=True, timeout=1200)
+    r = subprocess.run([sys.executable, "-c", SCRIPT, *args], env=env, capture_output=True, text=True, timeout=1200)
     assert r.returncode == 0, r.stderr[-3000:]
     return json.loads(r.stdout.strip().splitlines()[-1])
 
@@ -70,8 +69,9 @@ def test_default_engine_bit_identical_under_any_blas_kernel_and_thread_count(cor
 
 
 def test_without_numba_the_numpy_reference_gives_the_same_bits_and_says_so():
-    cases = [c for c in reference_cases("avx512") + reference_cases("avx2")
-             if str(c.values[0]).endswith("chelsea_cat.json")]
+    cases = [
+        c for c in reference_cases("avx512") + reference_cases("avx2") if str(c.values[0]).endswith("chelsea_cat.json")
+    ]
     assert len(cases) == 2
     out = run_fresh(cases, mode="no-numba")
     assert out["compiled_error"] and "numba" in out["compiled_error"]
@@ -82,6 +82,7 @@ def test_without_numba_the_numpy_reference_gives_the_same_bits_and_says_so():
 
 def test_engine_build_and_thread_values_are_validated():
     import mtcnn_core as mc
+
     img = np.zeros((100, 100, 3), np.uint8)
     with pytest.raises(ValueError, match="engine must be one of exact, reference, blas, auto"):
         mc.detect(img, engine="gpu")
@@ -94,6 +95,7 @@ def test_engine_build_and_thread_values_are_validated():
 
 def test_engine_report_names_what_runs_each_layer():
     import mtcnn_core as mc
+
     text = mc.engine_report()
     assert "compiled exact kernels" in text and "avx512" in text
     assert "ONet layer 6" in text and "[(0, 288), (288, 577)]" in text

@@ -6,11 +6,12 @@ scores, corrections, boxes at the next stage) and with this run's trace; the con
 last running sum equals the layer output; the occlusion map is deterministic and its unoccluded
 score is the stage score.
 """
+
 import numpy as np
 import pytest
+from conftest import reference_cases
 
 import mtcnn_core as mc
-from conftest import reference_cases
 from mtcnn_core import boxes as B
 from mtcnn_core import explain as E
 from mtcnn_core.kernels import arithmetic, openblas
@@ -32,8 +33,16 @@ def run(json_path, image_path, build):
     if image_path not in _images:
         _images[image_path] = mc.load_image(image_path)
     p = ref.params
-    trace = mc.detect(_images[image_path], models=MODELS, cpp_build=build, min_face_size=p["min_face_size"],
-                      t1=p["t1"], t2=p["t2"], t3=p["t3"], pyramid_factor=p["pyramid_factor"])
+    trace = mc.detect(
+        _images[image_path],
+        models=MODELS,
+        cpp_build=build,
+        min_face_size=p["min_face_size"],
+        t1=p["t1"],
+        t2=p["t2"],
+        t3=p["t3"],
+        pyramid_factor=p["pyramid_factor"],
+    )
     return ref, trace, _images[image_path]
 
 
@@ -56,7 +65,7 @@ def check_journey_against_cpp(ref, steps, corrected_rnet=None):
     the core's own correction/squaring makes of it at that index."""
     for a, b in zip(steps, steps[1:]):
         if a.stage.startswith("NMS 0.7 across") and a.outcome == "kept":
-            assert same(ref.merged.boxes[b.index], a.box)          # same proposal, same order
+            assert same(ref.merged.boxes[b.index], a.box)  # same proposal, same order
         if a.stage.startswith("RNet NMS") and a.outcome == "kept" and corrected_rnet is not None:
             assert same(ref.onet.input.boxes[b.index], B.rectify(corrected_rnet[None])[0])
 
@@ -78,7 +87,7 @@ def explain_run(ref, trace, image, build, seed):
         if level in cpp_heat:
             assert same(ex.prob, cpp_heat[level][row, col])
         assert same(ex.regression, ex.trace_regression)
-        r0, r1, c0, c1 = ex.window   # 12x12, or cut where the last pooling window is partial
+        r0, r1, c0, c1 = ex.window  # 12x12, or cut where the last pooling window is partial
         assert (r1 - r0 == 12 or r1 == x.shape[2] == r0 + 11) and (c1 - c0 == 12 or c1 == x.shape[3] == c0 + 11)
         assert ex.conv.equal and len(ex.conv.terms) == 28 and ex.conv.terms[-1].channel == -1
         assert ex.slices[-1].values.shape == (6, 1, 1)
@@ -97,9 +106,15 @@ def explain_run(ref, trace, image, build, seed):
             assert same(ex.regression, cst.corrections[i])
             assert ex.fc1_check
             first = ex.layers[0].values
-            walk = E.conv_walkthrough(ex.x[0], net.layers[0], first, int(rng.integers(first.shape[0])),
-                                      int(rng.integers(first.shape[1])), int(rng.integers(first.shape[2])),
-                                      build)
+            walk = E.conv_walkthrough(
+                ex.x[0],
+                net.layers[0],
+                first,
+                int(rng.integers(first.shape[0])),
+                int(rng.integers(first.shape[1])),
+                int(rng.integers(first.shape[2])),
+                build,
+            )
             assert walk.equal
             check_journey_against_cpp(ref, ex.journey, ex.corrected if net_name == "RNet" else None)
             if net_name == "ONet" and ex.journey[-1].stage == "final":
@@ -168,7 +183,7 @@ def test_occlusion_map_is_deterministic_and_starts_at_the_stage_score():
         assert same(a.scores, b.scores) and np.array_equal(a.pixel_drop, b.pixel_drop)
         assert a.starts[0] == 0 and a.starts[-1] == x.shape[-1] - 6
         assert a.scores.shape == (len(a.starts), len(a.starts))
-        assert np.abs(a.drop).max() > 0           # hiding parts of a face changes the score
+        assert np.abs(a.drop).max() > 0  # hiding parts of a face changes the score
         # a patch at one position equals that single occluded crop run through the net alone
         hidden = x.copy()
         hidden[:, :, 3:9, 0:6] = 0

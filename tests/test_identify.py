@@ -1,17 +1,19 @@
 """Which OpenFace build made a C++ result: every bundled and shared trace attributed to its own
 build, perturbed ones to neither; the same through the CLI and the batch."""
+
 import json
 import shutil
 
 import numpy as np
 import pytest
+from conftest import ROOT, reference_cases
 
 import mtcnn_core as mc
-from conftest import ROOT, reference_cases
 from mtcnn_core.tools.cli import main
 
-CASES = [pytest.param(*c.values, "avx512", id=c.id) for c in reference_cases("avx512")] + \
-        [pytest.param(*c.values, "avx2", id=c.id) for c in reference_cases("avx2")]
+CASES = [pytest.param(*c.values, "avx512", id=c.id) for c in reference_cases("avx512")] + [
+    pytest.param(*c.values, "avx2", id=c.id) for c in reference_cases("avx2")
+]
 _images = {}
 
 
@@ -49,7 +51,7 @@ def test_a_one_ulp_change_matches_neither_build(stage):
         ref.detections.boxes = bump(ref.detections.boxes)
     match = mc.identify_build(ref, image(case.values[1]))
     assert match.matches == [] and match.build is None
-    assert match.nearest == "avx2"                      # still nearer its own build
+    assert match.nearest == "avx2"  # still nearer its own build
     assert "matches neither build" in match.describe()
 
 
@@ -59,8 +61,9 @@ def test_final_boxes_only_csv_is_attributed_too(tmp_path):
     for build in mc.BUILDS:
         case = next(c for c in reference_cases(build) if str(c.values[0]).endswith("faces_at_scales.json"))
         ref = mc.Trace.load(case.values[0])
-        rows = ["x,y,w,h,confidence"] + [",".join(repr(float(v)) for v in (*b, s))
-                                         for b, s in zip(ref.detections.boxes, ref.detections.scores)]
+        rows = ["x,y,w,h,confidence"] + [
+            ",".join(repr(float(v)) for v in (*b, s)) for b, s in zip(ref.detections.boxes, ref.detections.scores)
+        ]
         csv_path = tmp_path / f"{build}.csv"
         csv_path.write_text("\n".join(rows) + "\n")
         match = mc.identify_build(mc.trace.load_any(csv_path), image(case.values[1]))

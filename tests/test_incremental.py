@@ -1,14 +1,15 @@
 """Incremental recomputation: a run that reuses cached stages gives the same Trace, bit for bit,
 as a run that computes everything, for a sweep of parameter changes on every reference case of
 both OpenFace builds; the cache stays within its byte budget and keys on content."""
+
 import dataclasses
 
 import numpy as np
 import pytest
+from conftest import reference_cases
 
 import mtcnn_core as mc
 from mtcnn_core.stage_cache import StageCache
-from conftest import reference_cases
 
 _images = {}
 
@@ -40,17 +41,18 @@ def assert_same_trace(a, b, where="trace"):
 def sweep(p):
     """The case's parameters after a sequence of single changes a user makes in the app."""
     base = {k: p[k] for k in ("min_face_size", "t1", "t2", "t3", "pyramid_factor")}
-    lower = lambda t, d: round(max(t - d, 0.0), 4)   # noqa: E731
-    return [dict(base, t1=lower(base["t1"], 0.1)),
-            dict(base, t1=lower(base["t1"], 0.1), t2=lower(base["t2"], 0.2)),
-            dict(base, t1=lower(base["t1"], 0.1), t2=lower(base["t2"], 0.2), t3=lower(base["t3"], 0.3)),
-            dict(base, t3=lower(base["t3"], 0.3)),
-            dict(base, min_face_size=base["min_face_size"] + 7),
-            base]
+    lower = lambda t, d: round(max(t - d, 0.0), 4)  # noqa: E731
+    return [
+        dict(base, t1=lower(base["t1"], 0.1)),
+        dict(base, t1=lower(base["t1"], 0.1), t2=lower(base["t2"], 0.2)),
+        dict(base, t1=lower(base["t1"], 0.1), t2=lower(base["t2"], 0.2), t3=lower(base["t3"], 0.3)),
+        dict(base, t3=lower(base["t3"], 0.3)),
+        dict(base, min_face_size=base["min_face_size"] + 7),
+        base,
+    ]
 
 
-@pytest.mark.parametrize("json_path,image_path",
-                         reference_cases("avx512") + reference_cases("avx2"))
+@pytest.mark.parametrize("json_path,image_path", reference_cases("avx512") + reference_cases("avx2"))
 def test_threshold_sweep_reuses_stages_bit_identically(json_path, image_path):
     ref = mc.Trace.load(json_path)
     build = "avx2" if "cpp_haswell" in str(json_path) else "avx512"
@@ -60,7 +62,7 @@ def test_threshold_sweep_reuses_stages_bit_identically(json_path, image_path):
         cold = mc.detect(img, cpp_build=build, cache=False, **params)
         assert_same_trace(cold, warm)
     assert cache.hits > 0
-    rep = mc.compare(ref, warm)          # the last step is back at the C++ run's own parameters
+    rep = mc.compare(ref, warm)  # the last step is back at the C++ run's own parameters
     assert rep.bit_identical, rep.format()
 
 
@@ -68,9 +70,11 @@ def counting_models():
     """The bundled models with each network's forward pass counted (calls per network name)."""
     models, calls = mc.load_models(), {}
     for net in (models.pnet, models.rnet, models.onet):
+
         def counted(x, *a, _net=net, _f=net.forward_planar, **k):
             calls[_net.name] = calls.get(_net.name, 0) + 1
             return _f(x, *a, **k)
+
         net.forward_planar = counted
     return models, calls
 
@@ -85,10 +89,10 @@ def test_a_threshold_change_runs_only_what_it_changes():
         for change in ({"t3": 0.5}, {"t2": 0.75}, {"t2": 0.75, "t3": 0.8}):
             calls.clear()
             mc.detect(img, models=models, cache=cache, **change)
-            assert calls == {}, change          # higher t2/t3: every box's output is cached
+            assert calls == {}, change  # higher t2/t3: every box's output is cached
         calls.clear()
         mc.detect(img, models=models, cache=cache, t1=0.5)
-        assert "PNet" not in calls              # the maps do not depend on t1
+        assert "PNet" not in calls  # the maps do not depend on t1
         calls.clear()
         mc.detect(img, models=models, cache=cache, t1=0.5)
         assert calls == {}
@@ -112,7 +116,7 @@ def test_cached_arrays_are_read_only_and_keys_use_content():
     a = mc.detect(img, cache=cache)
     assert not a.scales[0].heatmap.flags.writeable
     other = img.copy()
-    other[0, 0, 0] ^= 1                  # one bit of one pixel: a different image, no reuse
+    other[0, 0, 0] ^= 1  # one bit of one pixel: a different image, no reuse
     hits = cache.stats()["hits"]
     mc.detect(other, cache=cache)
     assert cache.stats()["hits"] == hits

@@ -1,17 +1,18 @@
 """The compiled kernels against the numpy reference and against a plain scalar transcription of
 the C++ rules (libm's fmaf, one call per multiply-add), for both OpenFace builds."""
+
 import ctypes
 import ctypes.util
 
 import numpy as np
 import pytest
+from conftest import IN_CI
+from test_layers import midpoint_case, naive_fma
 
 import mtcnn_core as mc
 from mtcnn_core import kernels
 from mtcnn_core.dat_format import PoolLayer
 from mtcnn_core.kernels import Arithmetic, openblas
-from conftest import IN_CI
-from test_layers import midpoint_case, naive_fma
 
 F32 = np.float32
 COMPILED = {b: Arithmetic("exact", b, 1) for b in openblas.BUILDS}
@@ -109,8 +110,12 @@ def naive_conv(x, w, b, build):
             for xx in range(wo):
                 col = y * wo + xx
                 for oc in range(o):
-                    terms = [(x[bi, i, y + r, xx + cc], w[oc, i, r, cc])
-                             for i in range(c) for cc in range(kw) for r in range(kh)] + [(F32(1), b[oc])]
+                    terms = [
+                        (x[bi, i, y + r, xx + cc], w[oc, i, r, cc])
+                        for i in range(c)
+                        for cc in range(kw)
+                        for r in range(kh)
+                    ] + [(F32(1), b[oc])]
                     split = naive_is_split(oc, o, *calls[col], build)
                     out[bi, oc, y, xx] = naive_output(terms, split, build)
     return out
@@ -140,8 +145,8 @@ def test_column_calls_follow_the_examples_and_restart_per_chunk():
     n = 104512 + 30
     codes = openblas.column_codes(n)
     assert [int(c) for c in codes] == [code_of(*wp) for wp in naive_calls(n)]
-    assert (codes[104508:104512] == openblas.WIDTH4).all()          # 104512 = 8709*12 + 4
-    assert (codes[104512:104518] == openblas.WIDE_LEFT).all()        # the new chunk restarts
+    assert (codes[104508:104512] == openblas.WIDTH4).all()  # 104512 = 8709*12 + 4
+    assert (codes[104512:104518] == openblas.WIDE_LEFT).all()  # the new chunk restarts
     # the last 30 columns: 12 + 12 + 4 + 2
     assert (codes[-6:-2] == openblas.WIDTH4).all() and (codes[-2:] == openblas.NARROW).all()
 
@@ -218,7 +223,7 @@ def test_compiled_conv_equals_reference_on_every_mtcnn_layer_shape(build, layer,
     c, h, w = shape
     for n in (1, 3, 37):
         x = rand(c, h, w, n)
-        x[0, 0, 0, :] = -0.0                         # signed zeros among the inputs
+        x[0, 0, 0, :] = -0.0  # signed zeros among the inputs
         want = kernels.conv(x, layer.weight, layer.bias, REFERENCE[build])
         got = kernels.conv(x, layer.weight, layer.bias, COMPILED[build])
         assert same_bits(got, want), (n, int((bits(got) != bits(want)).sum()))
@@ -228,7 +233,7 @@ def test_compiled_conv_equals_reference_on_every_mtcnn_layer_shape(build, layer,
 def test_pnet_level_wider_than_one_gemm_chunk(build):
     # 330 x 330 = 108,900 output columns: the Haswell kernel restarts its call widths at 104,512
     m = mc.load_models().pnet
-    layer = m.layers[3]                              # conv 10 -> 16, 3x3
+    layer = m.layers[3]  # conv 10 -> 16, 3x3
     x = rand(10, 332, 332, 1)
     got = kernels.conv(x, layer.weight, layer.bias, COMPILED[build])
     want = kernels.conv(x, layer.weight, layer.bias, REFERENCE[build])
@@ -240,7 +245,7 @@ def test_the_chunk_restart_changes_avx2_bits(monkeypatch):
     layer = m.layers[3]
     x = rand(10, 332, 332, 1)
     chunked = kernels.conv(x, layer.weight, layer.bias, COMPILED["avx2"])
-    monkeypatch.setattr(openblas, "GEMM_R", 10 ** 9)
+    monkeypatch.setattr(openblas, "GEMM_R", 10**9)
     openblas.column_codes.cache_clear()
     try:
         unchunked = kernels.conv(x, layer.weight, layer.bias, COMPILED["avx2"])
@@ -260,27 +265,34 @@ def test_chain_midpoints_and_signed_zeros_equal_exact_fma(build):
     w = np.array([[[[1.0]], [[b]]]], F32)
     for bias in (F32(0), F32(-0.0)):
         got = kernels.conv(x, w, np.array([bias]), COMPILED[build]).reshape(-1)
-        want = [naive_output([(x[0, 0, 0, i], F32(1)), (x[1, 0, 0, i], b), (F32(1), bias)], False, build)
-                for i in range(4)]
+        want = [
+            naive_output([(x[0, 0, 0, i], F32(1)), (x[1, 0, 0, i], b), (F32(1), bias)], False, build) for i in range(4)
+        ]
         assert same_bits(got, np.array(want, F32))
         assert got[0] == F32(naive_fma(a, b, c))
 
 
 @pytest.mark.parametrize("threads", [2, 3, 5])
 def test_results_do_not_depend_on_threads_or_batch(threads):
-    layer = mc.load_models().onet.layers[3]          # conv 32 -> 64
+    layer = mc.load_models().onet.layers[3]  # conv 32 -> 64
     x = rand(32, 23, 23, 20)
     for build in openblas.BUILDS:
         one = kernels.conv(x, layer.weight, layer.bias, COMPILED[build])
         many = kernels.conv(x, layer.weight, layer.bias, Arithmetic("exact", build, threads))
         assert same_bits(one, many)
-        single = np.concatenate([kernels.conv(np.ascontiguousarray(x[..., i:i + 1]), layer.weight,
-                                              layer.bias, COMPILED[build]) for i in range(20)], axis=3)
+        single = np.concatenate(
+            [
+                kernels.conv(np.ascontiguousarray(x[..., i : i + 1]), layer.weight, layer.bias, COMPILED[build])
+                for i in range(20)
+            ],
+            axis=3,
+        )
         assert same_bits(one, single)
 
 
 def test_fused_prelu_equals_conv_then_prelu():
     from mtcnn_core import layers
+
     net = mc.load_models().rnet
     conv, prelu = net.layers[0], net.layers[1]
     x = rand(3, 24, 24, 9)
@@ -338,9 +350,10 @@ def test_compiled_double_sum_fc_equals_reference(kind):
 @pytest.mark.parametrize("size,k,s,n", [(22, 3, 2, 64), (23, 3, 2, 3), (10, 2, 2, 1), (9, 3, 2, 5), (46, 3, 2, 32)])
 def test_compiled_maxpool_is_the_cpp_rule(size, k, s, n):
     from mtcnn_core import layers
+
     x = rand(4, size, size + 1, n)
-    x[0, 0, :3] = np.nan                  # NaN is never taken (strict '>')
-    x[1, :3, :3] = -np.inf                # a window of -inf gives -FLT_MAX
+    x[0, 0, :3] = np.nan  # NaN is never taken (strict '>')
+    x[1, :3, :3] = -np.inf  # a window of -inf gives -FLT_MAX
     x[2, 1, 1] = np.inf
     layer = PoolLayer(k, k, s, s)
     got = layers.maxpool(x, layer, COMPILED["avx512"])
@@ -360,8 +373,12 @@ def test_compiled_maxpool_is_the_cpp_rule(size, k, s, n):
 def test_compiled_crops_equal_the_numpy_crops(size):
     # boxes inside, across every edge, wholly outside, empty and 1 px, up to 4x the crop size
     from mtcnn_core import boxes as B
-    img = mc.load_image(mc.BUNDLED_DIR.parent / "sample_images" / "faces_at_scales.png") \
-        if (mc.BUNDLED_DIR.parent / "sample_images").is_dir() else rng.integers(0, 256, (300, 400, 3), np.uint8)
+
+    img = (
+        mc.load_image(mc.BUNDLED_DIR.parent / "sample_images" / "faces_at_scales.png")
+        if (mc.BUNDLED_DIR.parent / "sample_images").is_dir()
+        else rng.integers(0, 256, (300, 400, 3), np.uint8)
+    )
     h, w = img.shape[:2]
     xy = rng.integers(-80, max(w, h) + 20, (400, 2))
     side = rng.integers(0, 4 * size, (400, 1))
@@ -379,6 +396,7 @@ def test_warm_up_prepares_every_kernel_a_detection_uses():
     import subprocess
     import sys
     from pathlib import Path
+
     root = Path(__file__).resolve().parents[1]
     code = """
 import json, sys
@@ -395,8 +413,9 @@ for build in ("avx512", "avx2"):
 print(json.dumps({"before": before, "after": {n: len(f.signatures) for n, f in kernels.items()}}))
 """
     image = root / "sample_images" / "faces_at_scales.png"
-    p = subprocess.run([sys.executable, "-c", code, str(root), str(image)], capture_output=True, text=True,
-                       timeout=600, cwd=root)
+    p = subprocess.run(
+        [sys.executable, "-c", code, str(root), str(image)], capture_output=True, text=True, timeout=600, cwd=root
+    )
     assert p.returncode == 0, p.stderr[-2000:]
     res = json.loads(p.stdout.strip().splitlines()[-1])
     assert res["after"] == res["before"], res

@@ -1,4 +1,5 @@
 """Each layer and kernel against a deliberately naive scalar loop (exact arithmetic via Fraction)."""
+
 import ctypes
 import ctypes.util
 import math
@@ -8,8 +9,8 @@ import numpy as np
 import pytest
 
 from mtcnn_core import cvmath, layers
-from mtcnn_core.kernels import blas, openblas, reference
 from mtcnn_core.dat_format import FCLayer, PoolLayer, PReLULayer
+from mtcnn_core.kernels import blas, openblas, reference
 
 F32 = np.float32
 rng = np.random.default_rng(42)
@@ -21,12 +22,11 @@ def f32(v) -> float:
 
 
 def _round_frac(q: Fraction) -> float:
-    d = float(q)                       # correctly rounded double
+    d = float(q)  # correctly rounded double
     r = np.float32(d)
     if Fraction(float(r)) == q:
         return float(r)
-    lo, hi = (r, np.nextafter(r, F32(np.inf))) if Fraction(float(r)) < q else \
-             (np.nextafter(r, F32(-np.inf)), r)
+    lo, hi = (r, np.nextafter(r, F32(np.inf))) if Fraction(float(r)) < q else (np.nextafter(r, F32(-np.inf)), r)
     mid = (Fraction(float(lo)) + Fraction(float(hi))) / 2
     if q < mid:
         return float(lo)
@@ -47,8 +47,12 @@ def naive_conv(x, w, b, split=None):
         for oc in range(o):
             for y in range(h - kh + 1):
                 for xx in range(wd - kw + 1):
-                    terms = [(x[bi, i, y + r, xx + cc], w[oc, i, r, cc])
-                             for i in range(c) for cc in range(kw) for r in range(kh)]
+                    terms = [
+                        (x[bi, i, y + r, xx + cc], w[oc, i, r, cc])
+                        for i in range(c)
+                        for cc in range(kw)
+                        for r in range(kh)
+                    ]
                     terms.append((1.0, b[oc]))
                     chains = [terms] if split is None else [terms[:split], terms[split:]]
                     sums = []
@@ -98,16 +102,16 @@ def test_conv_blas_is_close_to_exact():
 
 def midpoint_case():
     """acc = 1+2^-23, p = 2^-24 - 2^-70: f64 sum is the float32 midpoint, exact is just below."""
-    a = F32(2.0 ** -24 * (1 + 2.0 ** -23))
-    b = F32(1 - 2.0 ** -23)
-    c = F32(1 + 2.0 ** -23)
+    a = F32(2.0**-24 * (1 + 2.0**-23))
+    b = F32(1 - 2.0**-23)
+    c = F32(1 + 2.0**-23)
     return a, b, c
 
 
 def test_fma32_corrects_double_rounding_midpoints():
     a, b, c = midpoint_case()
     naive_double = F32(float(a) * float(b) + float(c))
-    assert naive_double != F32(naive_fma(a, b, c))      # the trap is real
+    assert naive_double != F32(naive_fma(a, b, c))  # the trap is real
     assert reference.fma32(a, b, c) == F32(naive_fma(a, b, c))
     # mirrored and random cases
     aa = np.concatenate([[a, -a], rand(2000)]).astype(F32)
@@ -119,8 +123,8 @@ def test_fma32_corrects_double_rounding_midpoints():
 
 def test_chain_hits_and_corrects_a_midpoint():
     a, b, c = midpoint_case()
-    rows = np.array([[c, a], [c, -a]], F32)              # term 0: c*1 ; term 1: a*b
-    wm = np.array([[1.0], [b], [0.0]], F32)              # last row = bias
+    rows = np.array([[c, a], [c, -a]], F32)  # term 0: c*1 ; term 1: a*b
+    wm = np.array([[1.0], [b], [0.0]], F32)  # last row = bias
     cols = np.concatenate([rows.T, np.ones((1, 2), F32)]).astype(np.float64)
     got = reference.gemm_chain(cols, wm.astype(np.float64))[0]
     want = [naive_fma(0.0, 1.0, naive_fma(r[1], b, naive_fma(r[0], 1.0, 0.0))) for r in rows]
@@ -172,10 +176,10 @@ def test_prelu_equals_naive(slopes):
     x[:, 1, 3, 2] = [1e-45, -3e38, 3e38]
     x[:, 1, 2, 2] = [np.inf, -np.inf, np.inf]
     x[:, 1, 2, 1] = [-np.inf, np.inf, -np.inf]
-    got = layers.prelu(x, PReLULayer(s))                 # maps: one slope per plane (axis 0)
+    got = layers.prelu(x, PReLULayer(s))  # maps: one slope per plane (axis 0)
     for idx in np.ndindex(x.shape):
         assert got[idx].view(np.uint32) == naive_prelu_bits(x[idx], s[idx[0]]), (idx, x[idx])
-    v = x.reshape(3, -1).T.copy()                        # vectors: one slope per feature (axis 1)
+    v = x.reshape(3, -1).T.copy()  # vectors: one slope per feature (axis 1)
     got = layers.prelu(v, PReLULayer(s))
     for idx in np.ndindex(v.shape):
         assert got[idx].view(np.uint32) == naive_prelu_bits(v[idx], s[idx[1]]), (idx, v[idx])
@@ -189,7 +193,7 @@ def test_maxpool_equals_naive_with_partial_windows(size, k, s):
     ow = int(math.floor(abs((size + 1 - k) / s) + 0.5)) + 1
     assert got.shape == (2, 3, oh, ow)
     for n, c, i, j in np.ndindex(got.shape):
-        win = x[n, c, i * s:min(i * s + k, size), j * s:min(j * s + k, size + 1)]
+        win = x[n, c, i * s : min(i * s + k, size), j * s : min(j * s + k, size + 1)]
         assert got[n, c, i, j] == win.max()
 
 
@@ -208,10 +212,15 @@ def test_sigmoid_and_cv_exp_match_scalar_formula():
     x = np.concatenate([rand(500, scale=8), [0, -0.0, 88.0, -88.0, 200, -200]]).astype(F32)
     got = cvmath.cv_exp32(x)
     a0 = 0.009670371139572337719125840413672004409288
-    coefs = [F32(c / a0) for c in (0.05550339366753125211915322047004666939128,
-                                   0.2402265109513301490103372422686535526573,
-                                   0.6931471805521448196800669615864773144641,
-                                   1.000000000000002438532970795181890933776)]
+    coefs = [
+        F32(c / a0)
+        for c in (
+            0.05550339366753125211915322047004666939128,
+            0.2402265109513301490103372422686535526573,
+            0.6931471805521448196800669615864773144641,
+            1.000000000000002438532970795181890933776,
+        )
+    ]
     lim = F32(3000 / 1.4426950408889634073599246810019)
     for xi, gi in zip(x, got):
         v = min(max(xi, -lim), lim)
@@ -227,8 +236,10 @@ def test_sigmoid_and_cv_exp_match_scalar_formula():
     np.testing.assert_allclose(layers.sigmoid(x[:500]), 1 / (1 + np.exp(-x[:500].astype(float))), rtol=1e-5)
 
 
-@pytest.mark.skipif(ctypes.util.find_library("m") is None or "glibc" not in " ".join(
-    __import__("platform").libc_ver()), reason="needs glibc's libm to compare against")
+@pytest.mark.skipif(
+    ctypes.util.find_library("m") is None or "glibc" not in " ".join(__import__("platform").libc_ver()),
+    reason="needs glibc's libm to compare against",
+)
 def test_glibc_expf_matches_the_host_libm():
     libm = ctypes.CDLL(ctypes.util.find_library("m"))
     libm.expf.restype, libm.expf.argtypes = ctypes.c_float, [ctypes.c_float]
@@ -268,12 +279,14 @@ def naive_nms(boxes, scores, threshold, mode):
     return kept, by
 
 
-@pytest.mark.parametrize("n,mode,thr", [(40, "iou", 0.5), (700, "iou", 0.7), (600, "min", 0.7),
-                                        (300, "iou", 0.0), (5, "min", 1.0)])
+@pytest.mark.parametrize(
+    "n,mode,thr", [(40, "iou", 0.5), (700, "iou", 0.7), (600, "min", 0.7), (300, "iou", 0.0), (5, "min", 1.0)]
+)
 def test_nms_equals_the_cpp_loop(n, mode, thr):
     # clustered boxes (many overlaps), fractional coordinates (rne rounding, ties at .5),
     # repeated scores (the multimap's index order), some empty boxes; n > NMS_BLOCK crosses blocks
     from mtcnn_core import boxes as B
+
     centres = rng.uniform(0, 400, (max(n // 8, 1), 2))
     c = centres[rng.integers(0, len(centres), n)] + rng.normal(0, 8, (n, 2))
     wh = rng.uniform(5, 60, (n, 2))
@@ -333,6 +346,7 @@ def test_pyramid_resize_equals_the_scalar_rule(w, h):
     # down- and upscales, thin results, a distinct last column (edge copy rule); the planar
     # pyramid path and the interleaved cv_resize must both give these bits
     from mtcnn_core.images import cv_resize, planar_input, resize_planes
+
     img = np.random.default_rng(w * h).integers(0, 256, (23, 31, 3), dtype=np.uint8)
     img[:, -1] = 255
     want = naive_resize(img, w, h)

@@ -3,6 +3,7 @@ inside functions): the detector (mtcnn_core/) never needs the tools built around
 (mtcnn_core/tools/) nor a browser library, the app's pure figures (ui/figures/) never need
 Streamlit, and no two mtcnn_core modules need each other.
 """
+
 from __future__ import annotations
 
 import ast
@@ -59,7 +60,7 @@ def cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
     def visit(mod):
         if mod in path:
-            return path[path.index(mod):] + [mod]
+            return path[path.index(mod) :] + [mod]
         if mod in done:
             return None
         path.append(mod)
@@ -79,18 +80,19 @@ def cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 
 def test_the_core_imports_no_browser_library():
-    bad = {mod: sorted(d for d in deps if top(d) in BROWSER_LIBS)
-           for mod, deps in import_graph("mtcnn_core").items()}
+    bad = {mod: sorted(d for d in deps if top(d) in BROWSER_LIBS) for mod, deps in import_graph("mtcnn_core").items()}
     assert not {m: d for m, d in bad.items() if d}
 
 
 def test_the_detector_does_not_import_the_tools_around_it():
     """Only the package's `python -m` entry point may reach into mtcnn_core.tools."""
     graph = import_graph("mtcnn_core")
-    assert any(m.startswith("mtcnn_core.tools.") for m in graph)       # the split exists
-    bad = {mod: sorted(d for d in deps if d == "mtcnn_core.tools" or d.startswith("mtcnn_core.tools."))
-           for mod, deps in graph.items()
-           if not mod.startswith("mtcnn_core.tools") and mod != "mtcnn_core.__main__"}
+    assert any(m.startswith("mtcnn_core.tools.") for m in graph)  # the split exists
+    bad = {
+        mod: sorted(d for d in deps if d == "mtcnn_core.tools" or d.startswith("mtcnn_core.tools."))
+        for mod, deps in graph.items()
+        if not mod.startswith("mtcnn_core.tools") and mod != "mtcnn_core.__main__"
+    }
     assert not {m: d for m, d in bad.items() if d}
 
 

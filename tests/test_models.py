@@ -1,4 +1,5 @@
 """Bundled models: provenance hashes, byte-exact round trip, index parsing, malformed files."""
+
 import struct
 
 import numpy as np
@@ -32,7 +33,8 @@ def test_index_crlf_and_relative_paths(tmp_path):
         (tmp_path / "sub").mkdir(exist_ok=True)
         (tmp_path / "sub" / f"{n}.dat").write_bytes((BUNDLED_DIR / f"{n}.dat").read_bytes())
     (tmp_path / "MTCNN_detector.txt").write_bytes(
-        b"PNet sub/PNet.dat\r\nRNet sub/RNet.dat\r\nONet sub/ONet.dat\r\nOther x.dat\r\n")
+        b"PNet sub/PNet.dat\r\nRNet sub/RNet.dat\r\nONet sub/ONet.dat\r\nOther x.dat\r\n"
+    )
     files = read_detector_index(tmp_path / "MTCNN_detector.txt")
     assert files["ONet"].name == "ONet.dat"
     assert mc.load_models(tmp_path).matches_openface == {"PNet": True, "RNet": True, "ONet": True}
@@ -86,14 +88,14 @@ def test_unknown_layer_type_names_offset():
 def test_wrong_matrix_type_is_refused():
     # first conv kernel header starts after: n_layers, type, n_in, n_out, 10 biases
     off = 4 + 4 + 8 + 40
-    bad = PNET[:off + 8] + struct.pack("<i", 6) + PNET[off + 12:]
+    bad = PNET[: off + 8] + struct.pack("<i", 6) + PNET[off + 12 :]
     with pytest.raises(mc.ModelFormatError, match="not CV_32F"):
         parse_dat(bad, "PNet.dat")
 
 
 def test_absurd_dimensions_fail_fast_without_allocating():
     off = 4 + 4 + 8 + 40
-    bad = PNET[:off] + struct.pack("<ii", 2**30, 2**30) + PNET[off + 8:]
+    bad = PNET[:off] + struct.pack("<ii", 2**30, 2**30) + PNET[off + 8 :]
     with pytest.raises(mc.ModelFormatError, match="needs"):
         parse_dat(bad, "PNet.dat")
     huge_layers = struct.pack("<i", 2**30) + PNET[4:]
@@ -104,8 +106,8 @@ def test_absurd_dimensions_fail_fast_without_allocating():
 def test_inconsistent_kernel_sizes_are_refused():
     layers = parse_dat(PNET)
     data = bytearray(write_dat(layers))
-    off = 4 + 4 + 8 + 40 + (12 + 36) * 5      # 6th kernel header of conv1
-    data[off:off + 8] = struct.pack("<ii", 1, 9)
+    off = 4 + 4 + 8 + 40 + (12 + 36) * 5  # 6th kernel header of conv1
+    data[off : off + 8] = struct.pack("<ii", 1, 9)
     with pytest.raises(mc.ModelFormatError, match="inconsistent"):
         parse_dat(bytes(data), "PNet.dat")
 
@@ -113,8 +115,9 @@ def test_inconsistent_kernel_sizes_are_refused():
 def test_network_with_wrong_channel_chain_is_refused(tmp_path):
     layers = parse_dat((BUNDLED_DIR / "RNet.dat").read_bytes())
     p = tmp_path / "bad.dat"
-    p.write_bytes(write_dat(layers[:2] + layers[3:]))   # drop a pool: 28->48 conv sees 22x22
+    p.write_bytes(write_dat(layers[:2] + layers[3:]))  # drop a pool: 28->48 conv sees 22x22
     from mtcnn_core.network import load_network
+
     net = load_network("RNet", BUNDLED_DIR / "RNet.dat")
     assert net.describe()[0]["parameters"] == 28 * 27 + 28
     with pytest.raises(mc.ModelFormatError):

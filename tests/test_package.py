@@ -4,6 +4,7 @@ another folder (`mtcnn-lens detect`, `models`, `--version`, `python -m mtcnn_cor
 The venv sees the already-installed dependencies (--system-site-packages); the wheel itself is
 installed with --no-index --no-deps, so nothing is fetched and only the wheel's files are used.
 """
+
 import json
 import os
 import socket
@@ -15,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="venv layout and /proc checks are POSIX")
@@ -24,8 +24,7 @@ pytestmark = pytest.mark.skipif(os.name != "posix", reason="venv layout and /pro
 def run(argv, cwd, timeout=300, check=True):
     """Run with a clean environment (no PYTHONPATH pointing back at the checkout)."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    r = subprocess.run([str(a) for a in argv], cwd=cwd, env=env, capture_output=True, text=True,
-                       timeout=timeout)
+    r = subprocess.run([str(a) for a in argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if check:
         assert r.returncode == 0, f"{argv}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
     return r
@@ -36,15 +35,17 @@ def venv(tmp_path_factory):
     """A fresh venv with the project's wheel installed; returns (bin folder, site-packages, elsewhere)."""
     base = tmp_path_factory.mktemp("pkg")
     wheels = base / "wheels"
-    run([sys.executable, "-m", "pip", "wheel", ROOT, "--no-build-isolation", "--no-deps", "-q",
-         "-w", wheels], cwd=base)
+    run([sys.executable, "-m", "pip", "wheel", ROOT, "--no-build-isolation", "--no-deps", "-q", "-w", wheels], cwd=base)
     (wheel,) = wheels.glob("mtcnn_lens-*.whl")
     env_dir = base / "venv"
     run([sys.executable, "-m", "venv", "--system-site-packages", env_dir], cwd=base)
     bindir = env_dir / "bin"
     run([bindir / "python", "-m", "pip", "install", "-q", "--no-index", "--no-deps", wheel], cwd=base)
-    site = Path(run([bindir / "python", "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                    cwd=base).stdout.strip())
+    site = Path(
+        run(
+            [bindir / "python", "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], cwd=base
+        ).stdout.strip()
+    )
     elsewhere = base / "elsewhere"
     elsewhere.mkdir()
     return bindir, site, elsewhere
@@ -52,8 +53,9 @@ def venv(tmp_path_factory):
 
 def test_core_is_imported_from_the_installed_wheel(venv):
     bindir, site, elsewhere = venv
-    out = run([bindir / "python", "-c", "import mtcnn_core as m; print(m.__file__); print(m.BUNDLED_DIR)"],
-              cwd=elsewhere).stdout.split()
+    out = run(
+        [bindir / "python", "-c", "import mtcnn_core as m; print(m.__file__); print(m.BUNDLED_DIR)"], cwd=elsewhere
+    ).stdout.split()
     assert Path(out[0]).is_relative_to(site) and Path(out[1]) == site / "mtcnn_core" / "models"
 
 
@@ -73,8 +75,9 @@ def test_detect_from_another_folder(venv):
 def test_version_and_models(venv):
     bindir, site, elsewhere = venv
     version = run([bindir / "mtcnn-lens", "--version"], cwd=elsewhere).stdout.split()
-    expected = run([bindir / "python", "-c", "import mtcnn_core; print(mtcnn_core.__version__)"],
-                   cwd=elsewhere).stdout.strip()
+    expected = run(
+        [bindir / "python", "-c", "import mtcnn_core; print(mtcnn_core.__version__)"], cwd=elsewhere
+    ).stdout.strip()
     assert version == ["mtcnn-lens", expected]
     r = run([bindir / "mtcnn-lens", "models", "--verify"], cwd=elsewhere)
     assert r.stdout.count("= OpenFace 2.2.0") == 3 and str(site / "mtcnn_core" / "models") in r.stdout
@@ -108,8 +111,14 @@ def test_app_serves_health_on_localhost(venv):
     bindir, site, elsewhere = venv
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    proc = subprocess.Popen([str(bindir / "mtcnn-lens"), "app", "--port", str(port)], cwd=elsewhere,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [str(bindir / "mtcnn-lens"), "app", "--port", str(port)],
+        cwd=elsewhere,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         body, deadline = None, time.monotonic() + 90
         while body is None and time.monotonic() < deadline and proc.poll() is None:
@@ -120,7 +129,7 @@ def test_app_serves_health_on_localhost(venv):
                 time.sleep(0.5)
         assert body == "ok", f"no health answer; exit code {proc.poll()}"
         if Path("/proc/net/tcp").exists():
-            assert listening_addresses(port) == {"0100007F"}   # 127.0.0.1 only
+            assert listening_addresses(port) == {"0100007F"}  # 127.0.0.1 only
     finally:
         proc.terminate()
         try:

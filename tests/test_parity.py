@@ -2,11 +2,12 @@
 
 With ../shared: 18 images x 2 parameter sets per build; without it, the 5 bundled sample images.
 """
+
 import numpy as np
 import pytest
+from conftest import reference_cases
 
 import mtcnn_core as mc
-from conftest import reference_cases
 
 _images = {}
 
@@ -16,8 +17,15 @@ def run(json_path, image_path, **kw):
     if image_path not in _images:
         _images[image_path] = mc.load_image(image_path)
     p = ref.params
-    cand = mc.detect(_images[image_path], min_face_size=p["min_face_size"], t1=p["t1"], t2=p["t2"],
-                     t3=p["t3"], pyramid_factor=p["pyramid_factor"], **kw)
+    cand = mc.detect(
+        _images[image_path],
+        min_face_size=p["min_face_size"],
+        t1=p["t1"],
+        t2=p["t2"],
+        t3=p["t3"],
+        pyramid_factor=p["pyramid_factor"],
+        **kw,
+    )
     return ref, cand
 
 
@@ -41,8 +49,11 @@ def test_avx2_build_bit_identical_to_the_haswell_cpp(json_path, image_path):
     assert_bit_identical(ref, cand)
 
 
-SMALL = [c for c in reference_cases("avx512") + reference_cases("avx2")
-         if any(s in str(c.values[0]) for s in ("chelsea_cat.json", "tiny_astronaut_96.json"))]
+SMALL = [
+    c
+    for c in reference_cases("avx512") + reference_cases("avx2")
+    if any(s in str(c.values[0]) for s in ("chelsea_cat.json", "tiny_astronaut_96.json"))
+]
 
 
 @pytest.mark.parametrize("json_path,image_path", SMALL)
@@ -65,7 +76,7 @@ def test_each_build_differs_from_the_other_builds_traces(build, other):
     case = next(c for c in reference_cases(other) if "faces_at_scales.json" in str(c.values[0]))
     ref_other, cand = run(*case.values, cpp_build=build)
     rep = mc.compare(ref_other, cand)
-    assert not rep.bit_identical and rep.ok           # last bits only
+    assert not rep.bit_identical and rep.ok  # last bits only
     assert rep.first_not_identical.startswith("pnet.")
 
 

@@ -1,22 +1,28 @@
 """The repository stands on its own: no machine paths in tracked files, docs that cross-reference
 each other resolve, and every `semantics N.M` cited in the code exists in docs/semantics.md."""
+
 import re
 import shutil
 import subprocess
 
 import pytest
-
 from conftest import ROOT
 
 SKIP_DIRS = {".git", "__pycache__", ".pytest_cache", ".hypothesis", "out", "artifacts", "build", "dist"}
 
 # Built from pieces so this file does not match itself.
-MACHINE_PATH = re.compile("|".join([
-    r"/" + r"work/",                    # the build machine's work tree
-    r"/" + r"home/\w", r"/" + r"Users/\w", r"/" + r"root/\w",
-    r"(?<![\w.])/" + r"tmp/\w",         # a fixed folder under /tmp (use tmp_path / mktemp)
-    r"\b[A-Z]:\\" + r"\\?(Users|work)",
-]))
+MACHINE_PATH = re.compile(
+    "|".join(
+        [
+            r"/" + r"work/",  # the build machine's work tree
+            r"/" + r"home/\w",
+            r"/" + r"Users/\w",
+            r"/" + r"root/\w",
+            r"(?<![\w.])/" + r"tmp/\w",  # a fixed folder under /tmp (use tmp_path / mktemp)
+            r"\b[A-Z]:\\" + r"\\?(Users|work)",
+        ]
+    )
+)
 SHARED_MENTION = re.compile(r"\.\./" + r"shared")
 SHARED_ALLOWED = ("tests/", "bench/", "tools/mutation.py", "README.md", "docs/semantics.md")
 
@@ -24,8 +30,11 @@ SHARED_ALLOWED = ("tests/", "bench/", "tools/mutation.py", "README.md", "docs/se
 def tracked_text_files() -> dict:
     """{relative path: text} of the repository's files (git's list when available), text only."""
     if shutil.which("git") and (ROOT / ".git").exists():
-        names = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
-                               check=True).stdout.decode().split("\0")
+        names = (
+            subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True)
+            .stdout.decode()
+            .split("\0")
+        )
         paths = [ROOT / n for n in names if n]
     else:
         paths = [p for p in ROOT.rglob("*") if p.is_file() and not SKIP_DIRS & set(p.parts)]
@@ -34,7 +43,7 @@ def tracked_text_files() -> dict:
         try:
             files[p.relative_to(ROOT).as_posix()] = p.read_text(encoding="utf-8")
         except (UnicodeDecodeError, FileNotFoundError):
-            continue   # binary (images, .dat, .npz) or deleted in the work tree
+            continue  # binary (images, .dat, .npz) or deleted in the work tree
     return files
 
 
@@ -46,8 +55,12 @@ def test_file_list_is_real():
 
 
 def test_no_machine_paths():
-    hits = [f"{name}:{i}: {line.strip()}" for name, text in FILES.items()
-            for i, line in enumerate(text.splitlines(), 1) if MACHINE_PATH.search(line)]
+    hits = [
+        f"{name}:{i}: {line.strip()}"
+        for name, text in FILES.items()
+        for i, line in enumerate(text.splitlines(), 1)
+        if MACHINE_PATH.search(line)
+    ]
     assert not hits, "machine paths:\n" + "\n".join(hits)
 
 
@@ -88,8 +101,9 @@ def cited_sections() -> dict:
     for name, text in FILES.items():
         if name == "docs/semantics.md":
             continue
-        for m in re.finditer(r"semantics(?: doc's|\.md's|\.md`?,)?\s+((?:\d+(?:\.\d+)?[a-c]?(?:-| and |, )?)+)",
-                             text, re.I):
+        for m in re.finditer(
+            r"semantics(?: doc's|\.md's|\.md`?,)?\s+((?:\d+(?:\.\d+)?[a-c]?(?:-| and |, )?)+)", text, re.I
+        ):
             for ref in re.findall(r"\d+(?:\.\d+)?", m.group(1)):
                 cited.setdefault(ref, []).append(name)
     return cited
@@ -97,7 +111,7 @@ def cited_sections() -> dict:
 
 def test_semantics_citations_exist():
     cited, sections = cited_sections(), semantics_sections()
-    assert len(cited) > 20          # the code really cites it (the pattern still matches)
+    assert len(cited) > 20  # the code really cites it (the pattern still matches)
     missing = {ref: files for ref, files in cited.items() if ref not in sections}
     assert not missing, missing
 
@@ -106,3 +120,17 @@ def test_semantics_citations_exist():
 def test_docs_exist_and_say_what_they_are(doc):
     text = FILES[doc]
     assert text.startswith("# ") and len(text) > 2000
+
+
+def test_every_mutant_still_matches_the_code_once():
+    """tools/mutation.py (not run in CI) plants each bug by replacing a snippet of mtcnn_core: a
+    snippet that no longer occurs exactly once (after a refactor or reformat) is a stale mutant."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("mutation", ROOT / "tools" / "mutation.py")
+    mutation = importlib.util.module_from_spec(spec)
+    sys.modules["mutation"] = mutation  # its dataclasses look their module up there
+    spec.loader.exec_module(mutation)
+    stale = [mu.id for mu in mutation.MUTANTS if (ROOT / mu.file).read_text().count(mu.old) != 1]
+    assert len(mutation.MUTANTS) >= 60 and not stale, stale

@@ -10,6 +10,7 @@ are read here with a restricted unpickler that only knows the three names the fi
 neither torch nor arbitrary code is involved. The layout mapping is docs/semantics.md's 1.8; the
 result is byte-identical to OpenFace 2.2.0's files (SHA-256 checked by tests/test_models.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mtcnn_core.dat_format import ConvLayer, FCLayer, PoolLayer, PReLULayer, write_dat  # noqa: E402
-from mtcnn_core.models import file_sha256, OPENFACE_SHA256  # noqa: E402
+from mtcnn_core.models import OPENFACE_SHA256, file_sha256  # noqa: E402
 
 
 class _Storage:
@@ -76,7 +77,8 @@ def load_legacy_state_dict(data: bytes) -> dict:
     for name, t in state.items():
         base = raw[t.storage.key]
         out[name] = np.lib.stride_tricks.as_strided(
-            base[t.offset:], shape=t.size, strides=[s * 4 for s in t.stride]).astype(np.float32)
+            base[t.offset :], shape=t.size, strides=[s * 4 for s in t.stride]
+        ).astype(np.float32)
     return out
 
 
@@ -89,8 +91,7 @@ def _prelu(sd, name):
 
 
 def _fc(weight, bias):
-    return FCLayer(np.ascontiguousarray(weight, dtype=np.float32), bias.astype(np.float32),
-                   bias_shape=(bias.size, 1))
+    return FCLayer(np.ascontiguousarray(weight, dtype=np.float32), bias.astype(np.float32), bias_shape=(bias.size, 1))
 
 
 def _fc1_from_dense(sd, name):
@@ -108,28 +109,54 @@ def _head(sd, names):
 
 
 def pnet_layers(sd):
-    return [_conv(sd, "conv1"), _prelu(sd, "prelu1"), PoolLayer(2, 2, 2, 2),
-            _conv(sd, "conv2"), _prelu(sd, "prelu2"), _conv(sd, "conv3"), _prelu(sd, "prelu3"),
-            _head(sd, ["conv4_1", "conv4_2"])]
+    return [
+        _conv(sd, "conv1"),
+        _prelu(sd, "prelu1"),
+        PoolLayer(2, 2, 2, 2),
+        _conv(sd, "conv2"),
+        _prelu(sd, "prelu2"),
+        _conv(sd, "conv3"),
+        _prelu(sd, "prelu3"),
+        _head(sd, ["conv4_1", "conv4_2"]),
+    ]
 
 
 def rnet_layers(sd):
-    return [_conv(sd, "conv1"), _prelu(sd, "prelu1"), PoolLayer(3, 3, 2, 2),
-            _conv(sd, "conv2"), _prelu(sd, "prelu2"), PoolLayer(3, 3, 2, 2),
-            _conv(sd, "conv3"), _prelu(sd, "prelu3"), _fc1_from_dense(sd, "dense4"),
-            _prelu(sd, "prelu4"), _head(sd, ["dense5_1", "dense5_2"])]
+    return [
+        _conv(sd, "conv1"),
+        _prelu(sd, "prelu1"),
+        PoolLayer(3, 3, 2, 2),
+        _conv(sd, "conv2"),
+        _prelu(sd, "prelu2"),
+        PoolLayer(3, 3, 2, 2),
+        _conv(sd, "conv3"),
+        _prelu(sd, "prelu3"),
+        _fc1_from_dense(sd, "dense4"),
+        _prelu(sd, "prelu4"),
+        _head(sd, ["dense5_1", "dense5_2"]),
+    ]
 
 
 def onet_layers(sd):
-    return [_conv(sd, "conv1"), _prelu(sd, "prelu1"), PoolLayer(3, 3, 2, 2),
-            _conv(sd, "conv2"), _prelu(sd, "prelu2"), PoolLayer(3, 3, 2, 2),
-            _conv(sd, "conv3"), _prelu(sd, "prelu3"), PoolLayer(2, 2, 2, 2),
-            _conv(sd, "conv4"), _prelu(sd, "prelu4"), _fc1_from_dense(sd, "dense5"),
-            _prelu(sd, "prelu5"), _head(sd, ["dense6_1", "dense6_2", "dense6_3"])]
+    return [
+        _conv(sd, "conv1"),
+        _prelu(sd, "prelu1"),
+        PoolLayer(3, 3, 2, 2),
+        _conv(sd, "conv2"),
+        _prelu(sd, "prelu2"),
+        PoolLayer(3, 3, 2, 2),
+        _conv(sd, "conv3"),
+        _prelu(sd, "prelu3"),
+        PoolLayer(2, 2, 2, 2),
+        _conv(sd, "conv4"),
+        _prelu(sd, "prelu4"),
+        _fc1_from_dense(sd, "dense5"),
+        _prelu(sd, "prelu5"),
+        _head(sd, ["dense6_1", "dense6_2", "dense6_3"]),
+    ]
 
 
-BUILDERS = {"PNet": ("pnet.pt", pnet_layers), "RNet": ("rnet.pt", rnet_layers),
-            "ONet": ("onet.pt", onet_layers)}
+BUILDERS = {"PNet": ("pnet.pt", pnet_layers), "RNet": ("rnet.pt", rnet_layers), "ONet": ("onet.pt", onet_layers)}
 
 
 def main(argv=None):

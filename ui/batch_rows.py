@@ -5,6 +5,7 @@ shares the stem (`a.png` + `a.jpg`), plus a hash of its path when another input 
 (the same name in two folders): mtcnn_core's batch.output_stems. It records no input path, so the
 Dataset page finds the image by name below the images folder and checks its SHA-256.
 """
+
 from __future__ import annotations
 
 import glob
@@ -23,8 +24,7 @@ def candidate_stems(folder: Path, file: str) -> list[str]:
     """Output stems the batch may have given an input named `file`, plainest first."""
     name = Path(file).name
     hashed = islice(folder.glob(glob.escape(name) + "-*.row.json"), MAX_SAME_NAME)
-    return list(dict.fromkeys([Path(name).stem, name]
-                              + sorted(p.name[:-len(".row.json")] for p in hashed)))
+    return list(dict.fromkeys([Path(name).stem, name] + sorted(p.name[: -len(".row.json")] for p in hashed)))
 
 
 def same_row(recorded: dict, row, fields) -> bool:

@@ -1,4 +1,5 @@
 """The app's box cap (mtcnn_core/box_cap.py): its value, and the warning for a run it cut."""
+
 from __future__ import annotations
 
 #: Boxes the app lets into each NMS (so also into RNet and ONet). The busiest reference photo at
@@ -19,12 +20,16 @@ def cap_warning(cuts: list[dict]) -> str | None:
     if not cuts:
         return None
     first = cuts[0]
-    text = (f"Box cap: {first['boxes']:,} boxes reached {_stage_name(first)} (PNet stage); this "
-            f"app processed only the {first['processed']:,} highest-scored, where OpenFace's C++ "
-            f"would process all {first['boxes']:,}. From this stage on, the results differ from "
-            "the C++ (that NMS keeps the first of the boxes the C++ keeps, the rest is missing).")
+    text = (
+        f"Box cap: {first['boxes']:,} boxes reached {_stage_name(first)} (PNet stage); this "
+        f"app processed only the {first['processed']:,} highest-scored, where OpenFace's C++ "
+        f"would process all {first['boxes']:,}. From this stage on, the results differ from "
+        "the C++ (that NMS keeps the first of the boxes the C++ keeps, the rest is missing)."
+    )
     if len(cuts) > 1:
         more = ", ".join(f"{_stage_name(c)} ({c['boxes']:,} boxes)" for c in cuts[1:])
         text += f" Also capped: {more}."
-    return text + (" Raise the thresholds or the min face size to stay exact; the command line "
-                   "(`mtcnn-lens detect`, `batch`) has no cap and is always exact.")
+    return text + (
+        " Raise the thresholds or the min face size to stay exact; the command line "
+        "(`mtcnn-lens detect`, `batch`) has no cap and is always exact."
+    )

@@ -1,16 +1,43 @@
 """The one place the app imports `mtcnn_core` from: names the pages use, in one spot."""
+
 from __future__ import annotations
 
 import numpy as np
 
 import mtcnn_core as mc
-from mtcnn_core.errors import ImageError, MTCNNInputError, ModelFormatError, TraceFormatError
-from mtcnn_core.trace import (CAPPED, FATE_NAMES, KEPT, BELOW_THRESHOLD, SUPPRESSED, BoxSet, Filtered,
-                              Trace, detections_to_csv, load_any)
+from mtcnn_core.errors import ImageError, ModelFormatError, MTCNNInputError, TraceFormatError
+from mtcnn_core.trace import (
+    BELOW_THRESHOLD,
+    CAPPED,
+    FATE_NAMES,
+    KEPT,
+    SUPPRESSED,
+    BoxSet,
+    Filtered,
+    Trace,
+    detections_to_csv,
+    load_any,
+)
 
-__all__ = ["mc", "MTCNNInputError", "ImageError", "ModelFormatError", "TraceFormatError",
-           "Trace", "BoxSet", "Filtered", "FATE_NAMES", "KEPT", "BELOW_THRESHOLD", "SUPPRESSED", "CAPPED",
-           "load_any", "detections_to_csv", "decode_image", "max_pixels"]
+__all__ = [
+    "mc",
+    "MTCNNInputError",
+    "ImageError",
+    "ModelFormatError",
+    "TraceFormatError",
+    "Trace",
+    "BoxSet",
+    "Filtered",
+    "FATE_NAMES",
+    "KEPT",
+    "BELOW_THRESHOLD",
+    "SUPPRESSED",
+    "CAPPED",
+    "load_any",
+    "detections_to_csv",
+    "decode_image",
+    "max_pixels",
+]
 
 
 def max_pixels() -> int:

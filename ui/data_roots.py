@@ -5,6 +5,7 @@ MTCNN_LENS_DATA_ROOTS (folders separated by os.pathsep; empty = none). Without i
 the project's own `out/` folder when the server listens on loopback only, and no folder at all when
 it is served to other machines. Everything outside gets one message, whether or not it exists.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,14 +14,14 @@ from pathlib import Path
 ENV = "MTCNN_LENS_DATA_ROOTS"
 DEFAULT_ROOT = Path(__file__).resolve().parents[1] / "out"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-REFUSED = ("This folder is not available: the server reads batch folders only inside its "
-           f"configured data roots ({ENV}).")
+REFUSED = f"This folder is not available: the server reads batch folders only inside its configured data roots ({ENV})."
 
 
 def server_address() -> str:
     """Streamlit's server.address ('' when unset, i.e. every interface)."""
     try:
         import streamlit as st
+
         return str(st.get_option("server.address") or "")
     except Exception:
         return ""

@@ -1,4 +1,5 @@
 """The bundled sample images and their C++ reference traces (sample_images/)."""
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,7 @@ CPP_DIRS = {"avx512": CPP_DIR, "avx2": SAMPLE_DIR / "cpp_haswell"}
 DEFAULT_SAMPLE = "faces_at_scales.png"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
-DEFAULT_PARAMS = dict(DEFAULTS)   # OpenFace's DetectFaces defaults, as the core defines them
+DEFAULT_PARAMS = dict(DEFAULTS)  # OpenFace's DetectFaces defaults, as the core defines them
 MFS20_PARAMS = {**DEFAULT_PARAMS, "min_face_size": 20, "t1": 0.5}
 
 

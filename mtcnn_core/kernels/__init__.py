@@ -11,6 +11,7 @@ Implementations, one module each:
 `openblas` holds the rules of the two C++ builds (K blocks, call widths, split outputs) that both
 exact implementations follow; `Arithmetic` bundles engine, C++ build and thread count.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,9 @@ from .weights import derived
 
 try:
     from . import compiled
+
     COMPILED_ERROR = None
-except Exception as exc:   # numba missing or broken: exact results still, from the numpy reference
+except Exception as exc:  # numba missing or broken: exact results still, from the numpy reference
     compiled = None
     COMPILED_ERROR = f"{type(exc).__name__}: {exc}"
 
@@ -44,6 +46,7 @@ BAND_MIN_FMAS = 4_000_000
 @dataclass(frozen=True)
 class Arithmetic:
     """How a run computes its GEMMs: engine, the C++ build whose bits to reproduce, threads."""
+
     engine: str = "exact"
     build: str = "avx512"
     threads: int = 1
@@ -114,8 +117,9 @@ def _run_bands(fn, rows: int, threads: int):
 
 
 # ---- convolution -------------------------------------------------------------------------------
-def conv(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, arith,
-         prelu_slope: np.ndarray | None = None) -> np.ndarray:
+def conv(
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray, arith, prelu_slope: np.ndarray | None = None
+) -> np.ndarray:
     """Valid stride-1 conv of planar x (C, H, W, N) float32 -> (O, Ho, Wo, N) float32. A PReLU's
     per-channel slopes may be fused in, by the compiled kernel only (see `fuses_prelu`)."""
     arith = arithmetic(arith)
@@ -140,15 +144,14 @@ def _conv_compiled(x, weight, bias, arith, slope):
     codes, table = openblas.column_codes(ho * wo), openblas.split_table(o, arith.build)
     fuse = slope is not None
     slope = np.ascontiguousarray(slope, F32) if fuse else np.zeros(o, F32)
-    xf = np.zeros(x.size + compiled.PIXEL_TILE + 16, F32)     # slack: tiles read past the end
-    xf[:x.size] = x.reshape(-1)
+    xf = np.zeros(x.size + compiled.PIXEL_TILE + 16, F32)  # slack: tiles read past the end
+    xf[: x.size] = x.reshape(-1)
     out = np.empty((o, ho, wo * n), F32)
     plus_zero = arith.build == "avx2"
     taps = _tap_shifts(c, h, w, n, kh, kw)
 
     def band(r0, r1):
-        compiled.conv_span(xf, taps, wm, blocks, codes, table, plus_zero, slope, fuse,
-                           ho, w * n, n, wo, out, r0, r1)
+        compiled.conv_span(xf, taps, wm, blocks, codes, table, plus_zero, slope, fuse, ho, w * n, n, wo, out, r0, r1)
 
     # small convs on one thread: splitting them costs more than it saves
     threads = arith.threads if o * ho * wo * n * wm.shape[0] >= BAND_MIN_FMAS else 1
@@ -195,8 +198,13 @@ def fc(kind: str, cols: np.ndarray, weight: np.ndarray, bias: np.ndarray, arith)
     in_double = kind == "fc_seq_bias_double"
     if impl == "compiled":
         out = np.empty((weight.shape[0], cols.shape[1]), F32)
-        compiled.fc_double_seq(np.ascontiguousarray(cols, F32), np.ascontiguousarray(weight, F32),
-                               np.ascontiguousarray(bias, F32), in_double, out)
+        compiled.fc_double_seq(
+            np.ascontiguousarray(cols, F32),
+            np.ascontiguousarray(weight, F32),
+            np.ascontiguousarray(bias, F32),
+            in_double,
+            out,
+        )
         return out
     fn = blas.fc_double_seq if impl == "blas" else reference.fc_double_seq
     return fn(np.ascontiguousarray(cols.T), weight, bias, in_double).T
@@ -214,31 +222,31 @@ def _fc1_compiled(cols, weight, bias, build):
     k, n = cols.shape
     o = weight.shape[0]
     chains = _fc1_chains(k, build)
-    rows = max(int(t[-1]) for t in chains) + 1          # lanes may run past K on zero terms
+    rows = max(int(t[-1]) for t in chains) + 1  # lanes may run past K on zero terms
     padded = np.zeros((rows, n), F32)
     padded[:k] = cols
     parts = []
-    if n >= FC1_BOXES_VECTOR:       # runs over the boxes; each weight the broadcast factor
+    if n >= FC1_BOXES_VECTOR:  # runs over the boxes; each weight the broadcast factor
         xf = np.zeros(rows * n + compiled.PIXEL_TILE + 16, F32)
-        xf[:padded.size] = padded.reshape(-1)
-        wt = derived(weight, "fc1_rows", _weight_rows, rows)[:rows * o].reshape(rows, o)
+        xf[: padded.size] = padded.reshape(-1)
+        wt = derived(weight, "fc1_rows", _weight_rows, rows)[: rows * o].reshape(rows, o)
         for terms in chains:
             out = np.empty((o, n), F32)
             compiled.chains(xf, (terms * n).astype(np.int64), np.ascontiguousarray(wt[terms]), out)
             parts.append(out)
-    else:                           # runs over the outputs; each box's input the factor
+    else:  # runs over the outputs; each box's input the factor
         wt = derived(weight, "fc1_rows", _weight_rows, rows)
         for terms in chains:
             out = np.empty((n, o), F32)
             compiled.chains(wt, (terms * o).astype(np.int64), np.ascontiguousarray(padded[terms]), out)
             parts.append(out.T)
     bias = bias.astype(F32)[:, None]
-    if build == "avx512":      # 16 lanes, adjacent-pairwise (3.6), then + bias
+    if build == "avx512":  # 16 lanes, adjacent-pairwise (3.6), then + bias
         lanes = np.stack(parts)
         while len(lanes) > 1:
             lanes = lanes[0::2] + lanes[1::2]
         return lanes[0] + bias
-    total = np.broadcast_to(bias, (o, n)).copy()      # C = bias, += each block's chain (6.8)
+    total = np.broadcast_to(bias, (o, n)).copy()  # C = bias, += each block's chain (6.8)
     for part in parts:
         total += part
     return total
@@ -249,7 +257,7 @@ def _weight_rows(weight: np.ndarray, rows: int) -> np.ndarray:
     K), plus slack for the kernel's vector tail."""
     o, k = weight.shape
     flat = np.zeros(rows * o + compiled.PIXEL_TILE + 16, F32)
-    flat[:k * o] = weight.T.reshape(-1)
+    flat[: k * o] = weight.T.reshape(-1)
     return flat
 
 
@@ -265,8 +273,18 @@ def _crop_once():
     """The crop kernel once, with the argument types boxes.crop_batch gives it."""
     size, n = 24, 1
     taps, weights = np.zeros((size, n), np.int64), np.zeros((size, n), F32)
-    compiled.crop_bilinear(np.zeros((4, 4, 3), np.uint8), np.zeros(n, np.int64), np.zeros(n, np.int64),
-                           taps, taps, weights, taps, taps, weights, np.empty((3, size, size, n), F32))
+    compiled.crop_bilinear(
+        np.zeros((4, 4, 3), np.uint8),
+        np.zeros(n, np.int64),
+        np.zeros(n, np.int64),
+        taps,
+        taps,
+        weights,
+        taps,
+        taps,
+        weights,
+        np.empty((3, size, size, n), F32),
+    )
 
 
 def warm_up(progress=None) -> float:
@@ -276,17 +294,32 @@ def warm_up(progress=None) -> float:
     if compiled is None:
         return 0.0
     import time
+
     t0 = time.perf_counter()
     rng = np.random.default_rng(0)
     x = rng.random((2, 5, 5, 2), dtype=F32)
     w, b = rng.random((16, 2, 3, 3), dtype=F32), rng.random(16, dtype=F32)
-    steps = [("convolution", lambda: conv(x, w, b, Arithmetic(), prelu_slope=b)),
-             ("max pooling", lambda: maxpool(x, 2, 2, 2, 2, 3, 3)),
-             ("fc1 chains", lambda: fc("fc1", rng.random((18, 2), dtype=F32), rng.random((128, 18), dtype=F32),
-                                       rng.random(128, dtype=F32), Arithmetic())),
-             ("double-sum FCs", lambda: fc("fc_seq_bias_double", rng.random((4, 2), dtype=F32),
-                                           rng.random((3, 4), dtype=F32), b[:3], Arithmetic())),
-             ("crops", _crop_once)]
+    steps = [
+        ("convolution", lambda: conv(x, w, b, Arithmetic(), prelu_slope=b)),
+        ("max pooling", lambda: maxpool(x, 2, 2, 2, 2, 3, 3)),
+        (
+            "fc1 chains",
+            lambda: fc(
+                "fc1",
+                rng.random((18, 2), dtype=F32),
+                rng.random((128, 18), dtype=F32),
+                rng.random(128, dtype=F32),
+                Arithmetic(),
+            ),
+        ),
+        (
+            "double-sum FCs",
+            lambda: fc(
+                "fc_seq_bias_double", rng.random((4, 2), dtype=F32), rng.random((3, 4), dtype=F32), b[:3], Arithmetic()
+            ),
+        ),
+        ("crops", _crop_once),
+    ]
     for i, (name, run) in enumerate(steps):
         if progress is not None:
             progress(name, i / len(steps))
@@ -294,6 +327,20 @@ def warm_up(progress=None) -> float:
     return time.perf_counter() - t0
 
 
-__all__ = ["Arithmetic", "arithmetic", "validate_engine", "validate_build", "ENGINES", "BUILDS",
-           "conv", "fc", "maxpool", "fuses_prelu", "FC_KINDS", "COMPILED_ERROR", "MAX_THREADS", "kernel_pool",
-           "warm_up"]
+__all__ = [
+    "Arithmetic",
+    "arithmetic",
+    "validate_engine",
+    "validate_build",
+    "ENGINES",
+    "BUILDS",
+    "conv",
+    "fc",
+    "maxpool",
+    "fuses_prelu",
+    "FC_KINDS",
+    "COMPILED_ERROR",
+    "MAX_THREADS",
+    "kernel_pool",
+    "warm_up",
+]

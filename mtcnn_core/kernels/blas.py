@@ -3,6 +3,7 @@
 Used only by engine 'blas', to show what an inexact port gets; the structure (K order, blocks,
 fc1 lanes, double sums) is the C++'s, the accumulation inside each call is the BLAS's own.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,7 +25,7 @@ def im2col_planar(x: np.ndarray, kh: int, kw: int) -> np.ndarray:
     taps = full[:k].reshape(ch, kw, kh, ho, wo, n)
     for c in range(kw):
         for r in range(kh):
-            taps[:, c, r] = x[:, r:r + ho, c:c + wo]
+            taps[:, c, r] = x[:, r : r + ho, c : c + wo]
     return full
 
 

@@ -10,6 +10,7 @@ every output is the same sequence of roundings whatever the vector width, tiling
 Layouts: maps are planar (C, H, W, N) float32 (the N boxes innermost, as in `layers`); weight
 matrices are (K+1, O) float32 in the C++'s im2col order with the bias as the last row.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -48,9 +49,9 @@ def _seq_taps(xf, taps, q0, wm, j0, j1, o0, ob_n, acc, pt):
     j = j0
     while j + 3 <= j1:
         b0, b1, b2 = q0 + taps[j], q0 + taps[j + 1], q0 + taps[j + 2]
-        s0, s1, s2 = xf[b0:b0 + pt], xf[b1:b1 + pt], xf[b2:b2 + pt]
+        s0, s1, s2 = xf[b0 : b0 + pt], xf[b1 : b1 + pt], xf[b2 : b2 + pt]
         ob = 0
-        while ob + 4 <= ob_n:       # 3 taps x 4 channels per pass over the accumulators
+        while ob + 4 <= ob_n:  # 3 taps x 4 channels per pass over the accumulators
             o = o0 + ob
             w00, w01, w02, w03 = wm[j, o], wm[j, o + 1], wm[j, o + 2], wm[j, o + 3]
             w10, w11, w12, w13 = wm[j + 1, o], wm[j + 1, o + 1], wm[j + 1, o + 2], wm[j + 1, o + 3]
@@ -72,7 +73,7 @@ def _seq_taps(xf, taps, q0, wm, j0, j1, o0, ob_n, acc, pt):
         j += 3
     while j < j1:
         b0 = q0 + taps[j]
-        s0 = xf[b0:b0 + pt]
+        s0 = xf[b0 : b0 + pt]
         for ob in range(ob_n):
             w0 = wm[j, o0 + ob]
             a = acc[ob]
@@ -92,7 +93,7 @@ def _split_taps(xf, taps, q0, wm, j0, j1, o0, ob_n, acc, odd, mask, pt):
         j = j0
         while j + 4 <= j1:
             b0, b1, b2, b3 = q0 + taps[j], q0 + taps[j + 1], q0 + taps[j + 2], q0 + taps[j + 3]
-            s0, s1, s2, s3 = xf[b0:b0 + pt], xf[b1:b1 + pt], xf[b2:b2 + pt], xf[b3:b3 + pt]
+            s0, s1, s2, s3 = xf[b0 : b0 + pt], xf[b1 : b1 + pt], xf[b2 : b2 + pt], xf[b3 : b3 + pt]
             w0, w1, w2, w3 = wm[j, o], wm[j + 1, o], wm[j + 2, o], wm[j + 3, o]
             for p in range(pt):
                 split = m[p] != 0
@@ -108,7 +109,7 @@ def _split_taps(xf, taps, q0, wm, j0, j1, o0, ob_n, acc, odd, mask, pt):
             j += 4
         if j < j1:
             b0, b1 = q0 + taps[j], q0 + taps[j + 1]
-            s0, s1 = xf[b0:b0 + pt], xf[b1:b1 + pt]
+            s0, s1 = xf[b0 : b0 + pt], xf[b1 : b1 + pt]
             w0, w1 = wm[j, o], wm[j + 1, o]
             for p in range(pt):
                 split = m[p] != 0
@@ -131,10 +132,10 @@ def _split_taps_all(xf, taps, q0, wm, j0, j1, o0, ob_n, acc, odd, pt):
         a2, b2 = acc[o2 - o0], odd[o2 - o0]
         j = j0
         while j + 8 <= j1:
-            s0, s1 = xf[q0 + taps[j]:], xf[q0 + taps[j + 1]:]
-            s2, s3 = xf[q0 + taps[j + 2]:], xf[q0 + taps[j + 3]:]
-            s4, s5 = xf[q0 + taps[j + 4]:], xf[q0 + taps[j + 5]:]
-            s6, s7 = xf[q0 + taps[j + 6]:], xf[q0 + taps[j + 7]:]
+            s0, s1 = xf[q0 + taps[j] :], xf[q0 + taps[j + 1] :]
+            s2, s3 = xf[q0 + taps[j + 2] :], xf[q0 + taps[j + 3] :]
+            s4, s5 = xf[q0 + taps[j + 4] :], xf[q0 + taps[j + 5] :]
+            s6, s7 = xf[q0 + taps[j + 6] :], xf[q0 + taps[j + 7] :]
             w0, w1, w2, w3 = wm[j, o], wm[j + 1, o], wm[j + 2, o], wm[j + 3, o]
             w4, w5, w6, w7 = wm[j + 4, o], wm[j + 5, o], wm[j + 6, o], wm[j + 7, o]
             v0, v1, v2, v3 = wm[j, o2], wm[j + 1, o2], wm[j + 2, o2], wm[j + 3, o2]
@@ -149,7 +150,7 @@ def _split_taps_all(xf, taps, q0, wm, j0, j1, o0, ob_n, acc, odd, pt):
                     b2[p] = fma32(x7, v7, fma32(x5, v5, fma32(x3, v3, fma32(x1, v1, b2[p]))))
             j += 8
         while j < j1:
-            s0, s1 = xf[q0 + taps[j]:], xf[q0 + taps[j + 1]:]
+            s0, s1 = xf[q0 + taps[j] :], xf[q0 + taps[j + 1] :]
             for q in range(2 if two else 1):
                 oq = o0 + ob + q
                 w0, w1 = wm[j, oq], wm[j + 1, oq]
@@ -170,8 +171,8 @@ def _block(xf, taps, q0, wm, s, e, o0, ob_n, split, uniform, acc, odd, mask, pt)
         for p in range(pt):
             acc[ob, p] = F32(0)
             odd[ob, p] = F32(0)
-    j1 = min(e, k)                  # data terms; the bias (if in this block) comes after them
-    f = s + ((e - s) // 8) * 8      # split outputs interleave terms s..f-1
+    j1 = min(e, k)  # data terms; the bias (if in this block) comes after them
+    f = s + ((e - s) // 8) * 8  # split outputs interleave terms s..f-1
     if split:
         pairs_end = min(f, j1)
         pairs_end -= (pairs_end - s) % 2
@@ -182,7 +183,7 @@ def _block(xf, taps, q0, wm, s, e, o0, ob_n, split, uniform, acc, odd, mask, pt)
         _seq_taps(xf, taps, q0, wm, pairs_end, j1, o0, ob_n, acc, pt)
     else:
         _seq_taps(xf, taps, q0, wm, s, j1, o0, ob_n, acc, pt)
-    if e > k:                       # the bias term, on the odd chain only if it is an odd term < f
+    if e > k:  # the bias term, on the odd chain only if it is an odd term < f
         bias_odd = split and k < f and (k - s) % 2 == 1
         for ob in range(ob_n):
             wb = wm[k, o0 + ob]
@@ -242,8 +243,7 @@ def _tile_mask(mask, rowbits, codes, present, o0, ob_n, pt):
 
 
 @njit(cache=True, nogil=True)
-def conv_span(xf, taps, wm, blocks, colcode, table, plus_zero, slope, fuse_prelu,
-              ho, wn, n, wo, out, y0, y1):
+def conv_span(xf, taps, wm, blocks, colcode, table, plus_zero, slope, fuse_prelu, ho, wn, n, wo, out, y0, y1):
     """Output rows y0..y1-1 of a valid stride-1 conv (C++ order, semantics 3.1-3.2, 6.8), then
     PReLU if fuse_prelu.
 
@@ -258,20 +258,20 @@ def conv_span(xf, taps, wm, blocks, colcode, table, plus_zero, slope, fuse_prelu
     total = np.empty((CHANNEL_TILE, PIXEL_TILE), F32)
     mask = np.zeros((CHANNEL_TILE, PIXEL_TILE), np.uint8)
     any_table = False
-    rowbits = np.zeros(n_out, np.uint8)   # bit c: split in column class c
+    rowbits = np.zeros(n_out, np.uint8)  # bit c: split in column class c
     codes = np.zeros(PIXEL_TILE, np.uint8)
     for o in range(n_out):
         for c in range(table.shape[1]):
             any_table = any_table or table[o, c] != 0
             rowbits[o] |= (table[o, c] != 0) << c
-    q_end = (y1 - 1) * wn + wo * n        # past the last stored pixel of row y1-1
+    q_end = (y1 - 1) * wn + wo * n  # past the last stored pixel of row y1-1
     q0 = y0 * wn
     while q0 < q_end:
         pt = min(PIXEL_TILE, q_end - q0)
         present = _tile_codes(codes, colcode, q0, pt, wn, n, wo) if any_table else 0
-        if present & (present - 1):       # several column classes: end the tile at the first
-            run = 1                       # change if that leaves a long enough run, so that
-            while run < pt and codes[run] == codes[0]:   # split tiles need no per-pixel select
+        if present & (present - 1):  # several column classes: end the tile at the first
+            run = 1  # change if that leaves a long enough run, so that
+            while run < pt and codes[run] == codes[0]:  # split tiles need no per-pixel select
                 run += 1
             if run >= UNIFORM_RUN:
                 pt, present = run, 1 << codes[0]
@@ -281,9 +281,10 @@ def conv_span(xf, taps, wm, blocks, colcode, table, plus_zero, slope, fuse_prelu
             split = any_table and _tile_mask(mask, rowbits, codes, present, o0, ob_n, pt)
             for b in range(blocks.shape[0]):
                 same = uniform and _same_rows(rowbits, o0, ob_n)
-                if pt == PIXEL_TILE:    # a constant trip count for LLVM: ~25 % faster inner loops
-                    _block(xf, taps, q0, wm, blocks[b, 0], blocks[b, 1], o0, ob_n, split, same, acc, odd, mask,
-                           PIXEL_TILE)
+                if pt == PIXEL_TILE:  # a constant trip count for LLVM: ~25 % faster inner loops
+                    _block(
+                        xf, taps, q0, wm, blocks[b, 0], blocks[b, 1], o0, ob_n, split, same, acc, odd, mask, PIXEL_TILE
+                    )
                 else:
                     _block(xf, taps, q0, wm, blocks[b, 0], blocks[b, 1], o0, ob_n, split, same, acc, odd, mask, pt)
                 for ob in range(ob_n):
@@ -318,13 +319,13 @@ def _store(total, out, slope, fuse_prelu, q0, pt, o0, ob_n, wn, width):
     while q < q1:
         y = q // wn
         c0 = q - y * wn
-        if c0 >= width:             # a wrap-around column: skip to the next row
+        if c0 >= width:  # a wrap-around column: skip to the next row
             q = (y + 1) * wn
             continue
         c1 = min(width, c0 + (q1 - q))
         for ob in range(ob_n):
             sl = slope[o0 + ob]
-            src = total[ob, q - q0:q - q0 + (c1 - c0)]
+            src = total[ob, q - q0 : q - q0 + (c1 - c0)]
             dst = out[o0 + ob, y, c0:c1]
             if fuse_prelu:
                 for i in range(c1 - c0):
@@ -369,8 +370,8 @@ def maxpool(x, n, ky, kx, sy, sx, out):
                         dst[j] = v if v > dst[j] else dst[j]
                 else:
                     for j in range(j_end):
-                        src_j = rows[(j * sx + dx) * n:(j * sx + dx + 1) * n]
-                        dst_j = dst[j * n:(j + 1) * n]
+                        src_j = rows[(j * sx + dx) * n : (j * sx + dx + 1) * n]
+                        dst_j = dst[j * n : (j + 1) * n]
                         for b in range(n):
                             v = src_j[b]
                             dst_j[b] = v if v > dst_j[b] else dst_j[b]

@@ -10,6 +10,7 @@ Two OpenFace builds are common (semantics 3.2, 3.6 and 6.8):
 
 Everything here is pure Python/numpy and shared by the reference and the compiled kernels.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -56,10 +57,10 @@ def column_codes(columns: int) -> np.ndarray:
     for c0 in range(0, columns, GEMM_R):
         c1, pos = min(c0 + GEMM_R, columns), c0
         while c1 - pos >= 12:
-            codes[pos:pos + 6], codes[pos + 6:pos + 12] = WIDE_LEFT, WIDE_RIGHT
+            codes[pos : pos + 6], codes[pos + 6 : pos + 12] = WIDE_LEFT, WIDE_RIGHT
             pos += 12
         while c1 - pos > 4:
-            codes[pos:pos + 4] = WIDTH4
+            codes[pos : pos + 4] = WIDTH4
             pos += 4
         codes[pos:c1] = WIDTH4 if c1 - pos == 4 else NARROW
     codes.flags.writeable = False

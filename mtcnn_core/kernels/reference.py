@@ -8,6 +8,7 @@
 * `fc_lanes`, `fc_blocks`: fc1 under the AVX-512 (3.6) and AVX2 (6.8) builds.
 * `fc_double_seq`: cv::gemm's sequential double sum (semantics 3.5a, 3.5c).
 """
+
 from __future__ import annotations
 
 import os
@@ -103,7 +104,7 @@ def im2col_t(x: np.ndarray, kh: int, kw: int, dtype=F64) -> np.ndarray:
     cols = np.empty((ch, kw, kh, ho, wo, n), dtype)
     for c in range(kw):
         for r in range(kh):
-            cols[:, c, r] = x[:, r:r + ho, c:c + wo]
+            cols[:, c, r] = x[:, r : r + ho, c : c + wo]
     return cols.reshape(ch * kw * kh, ho * wo * n)
 
 
@@ -165,7 +166,7 @@ def conv(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, build: str = "avx5
     def run_tile(bounds):
         # tiles are bands of output rows (all boxes: the boxes are the innermost axis)
         r0, r1 = bounds
-        cols = im2col_t(x64[:, r0:r1 + kh - 1], kh, kw)
+        cols = im2col_t(x64[:, r0 : r1 + kh - 1], kh, kw)
         split = np.broadcast_to(split_all[:, r0:r1], (o, r1 - r0, wo, n)).reshape(o, -1)
         out[:, r0:r1] = gemm_chain(_with_ones(cols), wm64, build, split).reshape(o, r1 - r0, wo, n)
 

@@ -1,4 +1,5 @@
 """Arrays derived once per model weight array (weight matrices in the kernels' layouts)."""
+
 from __future__ import annotations
 
 import threading

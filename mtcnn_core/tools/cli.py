@@ -1,4 +1,5 @@
 """Command line: `python -m mtcnn_core detect|trace|compare ...` (bad input: one line, exit 2)."""
+
 from __future__ import annotations
 
 import argparse
@@ -17,40 +18,62 @@ def _add_params(p):
     p.add_argument("--t3", type=float, default=0.7, help="ONet threshold in [0, 1] (default: %(default)s)")
     p.add_argument("--pyramid-factor", type=float, default=0.709, help="in (0, 1) (default: %(default)s)")
     p.add_argument("--models", default=None, help="folder of PNet/RNet/ONet.dat (default: bundled)")
-    p.add_argument("--engine", default="exact", choices=("exact", "reference", "blas", "auto"),
-                   help="exact: compiled kernels, bit-identical to the C++ ('auto' is its old "
-                        "name); reference: the same bits from slow numpy; blas: host BLAS, "
-                        "fast but not bit-exact (default: %(default)s)")
-    p.add_argument("--cpp-build", default="avx512", choices=("avx512", "avx2"),
-                   help="which OpenFace build to reproduce: OpenBLAS on an AVX-512 CPU or "
-                        "on an AVX2-only CPU (Haswell kernel) (default: %(default)s)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="kernel threads (default: all cores; batch workers use 1); results do not "
-                        "depend on it")
-    p.add_argument("--allow-expensive", action="store_true",
-                   help="run even when the pyramid exceeds the cost budget (default: refuse, exit 2)")
-    p.add_argument("--custom-architecture", action="store_true",
-                   help="accept model files that are not OpenFace's MTCNN layer shapes, size-bounded "
-                        "(default: refuse them)")
+    p.add_argument(
+        "--engine",
+        default="exact",
+        choices=("exact", "reference", "blas", "auto"),
+        help="exact: compiled kernels, bit-identical to the C++ ('auto' is its old "
+        "name); reference: the same bits from slow numpy; blas: host BLAS, "
+        "fast but not bit-exact (default: %(default)s)",
+    )
+    p.add_argument(
+        "--cpp-build",
+        default="avx512",
+        choices=("avx512", "avx2"),
+        help="which OpenFace build to reproduce: OpenBLAS on an AVX-512 CPU or "
+        "on an AVX2-only CPU (Haswell kernel) (default: %(default)s)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="kernel threads (default: all cores; batch workers use 1); results do not depend on it",
+    )
+    p.add_argument(
+        "--allow-expensive",
+        action="store_true",
+        help="run even when the pyramid exceeds the cost budget (default: refuse, exit 2)",
+    )
+    p.add_argument(
+        "--custom-architecture",
+        action="store_true",
+        help="accept model files that are not OpenFace's MTCNN layer shapes, size-bounded (default: refuse them)",
+    )
 
 
 def _add_tolerances(p):
-    p.add_argument("--tol-px", type=float, default=0.01,
-                   help="largest box coordinate difference, in px, still within tolerance (default: %(default)s)")
-    p.add_argument("--tol-score", type=float, default=1e-4,
-                   help="largest score difference still within tolerance (default: %(default)s)")
+    p.add_argument(
+        "--tol-px",
+        type=float,
+        default=0.01,
+        help="largest box coordinate difference, in px, still within tolerance (default: %(default)s)",
+    )
+    p.add_argument(
+        "--tol-score",
+        type=float,
+        default=1e-4,
+        help="largest score difference still within tolerance (default: %(default)s)",
+    )
 
 
 def _params(a) -> dict:
-    return dict(min_face_size=a.min_face_size, t1=a.t1, t2=a.t2, t3=a.t3,
-                pyramid_factor=a.pyramid_factor)
+    return dict(min_face_size=a.min_face_size, t1=a.t1, t2=a.t2, t3=a.t3, pyramid_factor=a.pyramid_factor)
 
 
 def run_detect(image_path, a):
     """Load the image and models, validate parameters, and return the Trace."""
     from .. import detect_bytes, load_models
     from ..cascade import validate_params
-
     from ..safe_io import MAX_IMAGE_BYTES, read_regular_file
 
     validate_params(**_params(a))
@@ -60,9 +83,18 @@ def run_detect(image_path, a):
         raise MTCNNInputError(f"{image_path}: cannot read ({e.strerror or e})") from None
     models = load_models(a.models, custom_architecture=a.custom_architecture)
     from ..cost import DEFAULT_BUDGET_PIXELS
+
     budget = None if a.allow_expensive else DEFAULT_BUDGET_PIXELS
-    return detect_bytes(data, Path(image_path).name, models=models, engine=a.engine, budget=budget,
-                        cpp_build=a.cpp_build, threads=threads_arg(a.threads), **_params(a))
+    return detect_bytes(
+        data,
+        Path(image_path).name,
+        models=models,
+        engine=a.engine,
+        budget=budget,
+        cpp_build=a.cpp_build,
+        threads=threads_arg(a.threads),
+        **_params(a),
+    )
 
 
 def cmd_detect(a):
@@ -71,8 +103,17 @@ def cmd_detect(a):
         print(f"warning: {w}", file=sys.stderr)
     if a.json:
         from ..trace import _rows
-        print(json.dumps({"image": trace.image, "params": trace.params,
-                          "detections": _rows(trace.detections), "warnings": trace.warnings}))
+
+        print(
+            json.dumps(
+                {
+                    "image": trace.image,
+                    "params": trace.params,
+                    "detections": _rows(trace.detections),
+                    "warnings": trace.warnings,
+                }
+            )
+        )
     else:
         print(f"{len(trace.detections)} face(s)")
         for (x, y, w, h), c in zip(trace.detections.boxes, trace.detections.scores):
@@ -95,7 +136,8 @@ def cmd_trace(a):
 def cmd_compare(a):
     from .. import compare
     from ..trace import load_any
-    ref = load_any(a.reference)                   # + its heatmaps sidecar
+
+    ref = load_any(a.reference)  # + its heatmaps sidecar
     if a.candidate is None:
         return _compare_builds(ref, a)
     cand = load_any(a.candidate)
@@ -109,6 +151,7 @@ def _compare_builds(ref, a):
     from .. import decode_image, load_models
     from ..identify import identify_build
     from ..safe_io import MAX_IMAGE_BYTES, read_regular_file
+
     if not a.image:
         raise ValueError("compare needs a CANDIDATE file, or --image to run both C++ builds on")
     try:
@@ -116,8 +159,9 @@ def _compare_builds(ref, a):
     except OSError as e:
         raise MTCNNInputError(f"{a.image}: cannot read ({e.strerror or e})") from None
     image = decode_image(data, name=Path(a.image).name).image
-    match = identify_build(ref, image, models=load_models(a.models), threads=threads_arg(a.threads),
-                           tol_px=a.tol_px, tol_score=a.tol_score)
+    match = identify_build(
+        ref, image, models=load_models(a.models), threads=threads_arg(a.threads), tol_px=a.tol_px, tol_score=a.tol_score
+    )
     rep = match.reports[match.nearest]
     if a.json:
         print(json.dumps(match.to_dict() | {"report": rep.to_dict()}, indent=1))
@@ -129,6 +173,7 @@ def _compare_builds(ref, a):
 def build_parser(prog="python -m mtcnn_core"):
     from ..cascade import __version__
     from .commands import add_app_parser, add_models_parser
+
     ap = argparse.ArgumentParser(prog=prog, description="OpenFace 2.2 MTCNN, bit-exact in numpy")
     ap.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -140,24 +185,34 @@ def build_parser(prog="python -m mtcnn_core"):
     t = sub.add_parser("trace", help="write the full stage trace of an image")
     t.add_argument("image", help="image file")
     t.add_argument("--out", required=True, help="TRACE.json to write (required)")
-    t.add_argument("--heatmaps", action="store_true",
-                   help="also write <stem>.heatmaps.npz (default: off)")
+    t.add_argument("--heatmaps", action="store_true", help="also write <stem>.heatmaps.npz (default: off)")
     _add_params(t)
-    c = sub.add_parser("compare", help="compare two traces stage by stage (exit 0 if within tolerance); "
-                                       "with --image instead of a candidate: which C++ build made REFERENCE")
+    c = sub.add_parser(
+        "compare",
+        help="compare two traces stage by stage (exit 0 if within tolerance); "
+        "with --image instead of a candidate: which C++ build made REFERENCE",
+    )
     c.add_argument("reference", help="reference trace JSON, detections JSON or x,y,w,h,confidence CSV")
-    c.add_argument("candidate", nargs="?", default=None,
-                   help="candidate trace, same formats (default: none; then --image is needed)")
-    c.add_argument("--image", default=None,
-                   help="the image REFERENCE was made from: run this port as both OpenFace builds "
-                        "(avx512, avx2) with its parameters and say which one it matches bit for bit "
-                        "(default: none)")
+    c.add_argument(
+        "candidate",
+        nargs="?",
+        default=None,
+        help="candidate trace, same formats (default: none; then --image is needed)",
+    )
+    c.add_argument(
+        "--image",
+        default=None,
+        help="the image REFERENCE was made from: run this port as both OpenFace builds "
+        "(avx512, avx2) with its parameters and say which one it matches bit for bit "
+        "(default: none)",
+    )
     c.add_argument("--models", default=None, help="folder of PNet/RNet/ONet.dat for --image (default: bundled)")
     c.add_argument("--threads", type=int, default=None, help="kernel threads for --image (default: all cores)")
     c.add_argument("--json", action="store_true", help="print the report as JSON (default: text)")
     _add_tolerances(c)
     try:
         from .batch.command import add_batch_parser
+
         add_batch_parser(sub, _add_params)
     except ImportError:
         pass
@@ -180,16 +235,16 @@ def main(argv=None, prog="python -m mtcnn_core") -> int:
     try:
         handler = handlers.get(a.command) or a.handler
         return handler(a)
-    except (MTCNNInputError, ValueError) as e:      # csv.Error is not one: listed below
+    except (MTCNNInputError, ValueError) as e:  # csv.Error is not one: listed below
         return _fail(str(e))
     except MemoryError:
         return _fail("out of memory (image too large for this machine?)")
     except RecursionError:
         return _fail("input nested too deeply")
-    except OSError as e:        # includes TimeoutError / ConnectionError (e.g. --scheduler)
+    except OSError as e:  # includes TimeoutError / ConnectionError (e.g. --scheduler)
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""
         return _fail(f"{where}{e.strerror or type(e).__name__ + ': ' + str(e)}")
-    except Exception as e:      # cv2.error, csv.Error, OverflowError and the like: still one line
+    except Exception as e:  # cv2.error, csv.Error, OverflowError and the like: still one line
         if type(e).__name__ in ("error", "Error") or isinstance(e, (OverflowError, ArithmeticError)):
             return _fail(f"{type(e).__module__}.{type(e).__name__}: {_last_line(e)}")
         raise

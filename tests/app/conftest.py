@@ -1,4 +1,5 @@
 """Shared fixtures for the app tests: AppTest factory, sample bytes and bad-upload payloads."""
+
 from __future__ import annotations
 
 import struct
@@ -26,8 +27,14 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 SAMPLES = ROOT / "sample_images"
 TIMEOUT = 180
-PAGES = ["pages/detect.py", "pages/pyramid.py", "pages/cascade.py", "pages/activations.py",
-         "pages/compare.py", "pages/models.py"]
+PAGES = [
+    "pages/detect.py",
+    "pages/pyramid.py",
+    "pages/cascade.py",
+    "pages/activations.py",
+    "pages/compare.py",
+    "pages/models.py",
+]
 
 
 def new_app(page: str | None = None, image: str | None = None) -> AppTest:
@@ -35,6 +42,7 @@ def new_app(page: str | None = None, image: str | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     if image is not None:
         from ui.views import state
+
         at.session_state["image"] = state.image_record(image, (SAMPLES / image).read_bytes(), "sample")
     at.run()
     if page is not None:
@@ -49,8 +57,12 @@ def png_chunk(kind: bytes, data: bytes) -> bytes:
 def huge_png_header(side: int = 100_000) -> bytes:
     """A PNG whose header claims side x side pixels (decompression-bomb style), with no real data."""
     ihdr = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr)
-            + png_chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + png_chunk(b"IEND", b"")
+    )
 
 
 BAD_IMAGES = {

@@ -1,4 +1,5 @@
 """AppTest of the Activations page plus unit tests of the tiling helpers."""
+
 import numpy as np
 
 from tests.app.conftest import errors, new_app, no_exception
@@ -63,6 +64,7 @@ def test_changing_network_starts_at_layer_0():
 
 def test_colour_bar_and_channel_names_say_what_the_numbers_are():
     import mtcnn_core as mc
+
     at = new_app("pages/activations.py", image="astronaut.png")
     for net, n_out in (("PNet", 6), ("RNet", 6), ("ONet", 16)):
         at.radio(key="act_net").set_value(net).run()
@@ -74,7 +76,7 @@ def test_colour_bar_and_channel_names_say_what_the_numbers_are():
         if net == "ONet":
             assert "landmark" in text
         at.selectbox(key="act_layer").set_value(0).run()
-        assert "Output channels" not in " ".join(m.value for m in at.markdown)   # only where meaningful
+        assert "Output channels" not in " ".join(m.value for m in at.markdown)  # only where meaningful
     # the colour bar's caption gives the numbers of the chosen mode
     at.radio(key="act_net").set_value("PNet").run()
     at.selectbox(key="act_layer").set_value(0).run()

@@ -1,4 +1,5 @@
 """Every page renders every sample image without an exception or error; edge-case images too."""
+
 import io
 
 import numpy as np

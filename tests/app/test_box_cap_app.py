@@ -1,5 +1,6 @@
 """The app caps the boxes per NMS (ui/box_cap_notice.APP_BOX_CAP) and says so: at t1=t2=t3=0 on a
 640x480 photo with min face 12 every PNet cell is a candidate (146k; 43 s exact on 2 cores)."""
+
 from __future__ import annotations
 
 import cv2
@@ -22,7 +23,7 @@ def cap_warnings(at) -> list[str]:
 
 def test_every_cell_run_is_capped_with_a_warning_naming_the_stage():
     at = new_app()
-    assert not cap_warnings(at)                       # the default sample: nothing cut
+    assert not cap_warnings(at)  # the default sample: nothing cut
     at.sidebar.file_uploader(key="uploader").set_value((NAME, photo_640x480(), "image/png")).run()
     for key, value in (("t1", 0.0), ("t2", 0.0), ("t3", 0.0)):
         at.sidebar.slider(key=key).set_value(value)
@@ -36,11 +37,10 @@ def test_every_cell_run_is_capped_with_a_warning_naming_the_stage():
     assert f"{cells:,} boxes reached the NMS of pyramid level 0" in text
     assert f"only the {APP_BOX_CAP:,} highest-scored" in text and "C++" in text
     assert "command line" in text and "exact" in text
-    assert at.session_state["image"]["name"] == NAME                 # the user's image and settings are kept
+    assert at.session_state["image"]["name"] == NAME  # the user's image and settings are kept
     assert at.sidebar.slider(key="t1").value == 0.0
 
-
-    for page in ("pages/cascade.py", "pages/pyramid.py"):   # pages that draw every box's fate
+    for page in ("pages/cascade.py", "pages/pyramid.py"):  # pages that draw every box's fate
         at.switch_page(page).run()
         no_exception(at)
         assert cap_warnings(at) == [text]

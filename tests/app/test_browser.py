@@ -5,6 +5,7 @@ traceback appears, and saves screenshots to tests/artifacts/. With MTCNN_LENS_SC
 refreshes the small README screenshots in docs/screenshots/. Skips if Chromium or Playwright is
 missing; never downloads a browser.
 """
+
 from __future__ import annotations
 
 import io
@@ -25,21 +26,31 @@ CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 DOC_SHOTS = ROOT / "docs" / "screenshots"
 # (url path, name, selector that appears once the page has rendered its content)
-PAGES = [("", "detect", "[data-testid=stImage]"), ("pyramid", "pyramid", ".js-plotly-plot"),
-         ("cascade", "cascade", ".js-plotly-plot"), ("activations", "activations", "[data-testid=stImage]"),
-         ("compare", "compare", ".js-plotly-plot"), ("dataset", "dataset", "[data-testid=stMarkdown]"),
-         ("models", "models", "[data-testid=stDataFrame]")]
+PAGES = [
+    ("", "detect", "[data-testid=stImage]"),
+    ("pyramid", "pyramid", ".js-plotly-plot"),
+    ("cascade", "cascade", ".js-plotly-plot"),
+    ("activations", "activations", "[data-testid=stImage]"),
+    ("compare", "compare", ".js-plotly-plot"),
+    ("dataset", "dataset", "[data-testid=stMarkdown]"),
+    ("models", "models", "[data-testid=stDataFrame]"),
+]
 #: Page widths every page is looked at (and, with MTCNN_LENS_SCREENSHOTS=1, documented) at.
 WIDTHS = (1400, 1024)
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--no-first-run"]
-
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(autouse=True, scope="module")
 def _chromium():
     """Skips without Debian's chromium on a developer machine; under CI=true fails instead."""
     from tests.conftest import require_chromium
+
     require_chromium()
 
 
@@ -54,10 +65,24 @@ def server():
     """A headless `streamlit run app.py` on a free port, stopped (by its own pid) afterwards."""
     port = free_port()
     log = open(ARTIFACTS / "streamlit.log", "w") if ARTIFACTS.mkdir(exist_ok=True) is None else None
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py",
-                             "--server.headless", "true", "--server.port", str(port),
-                             "--browser.gatherUsageStats", "false"],
-                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(120):
         try:
@@ -130,6 +155,7 @@ def no_skeletons(page):
 @pytest.fixture(scope="module")
 def browser():
     from playwright import sync_api
+
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
         yield b
@@ -165,8 +191,7 @@ def test_every_page_and_an_upload(server, browser):
     # upload through the real sidebar widget, then check boxes were drawn on the Detect page
     page.goto(server)
     wait_idle(page, PAGES[0][2])
-    page.set_input_files("[data-testid=stSidebar] input[type=file]",
-                         str(ROOT / "sample_images" / "grace_hopper.jpg"))
+    page.set_input_files("[data-testid=stSidebar] input[type=file]", str(ROOT / "sample_images" / "grace_hopper.jpg"))
     page.wait_for_selector("text=grace_hopper.jpg: 1 face(s)", timeout=120_000)
     wait_idle(page)
     assert_clean(page, "upload")

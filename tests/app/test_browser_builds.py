@@ -3,6 +3,7 @@
 Uses the same server and Chromium fixtures as test_browser.py; with MTCNN_LENS_SCREENSHOTS=1 the
 two screenshots go to docs/screenshots/ (compare_build_avx512.png, compare_build_avx2.png).
 """
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,7 @@ def test_compare_page_names_the_build_of_each_bundled_trace(server, browser):  #
     assert "matches OpenFace built for AVX-512 CPUs" in page.inner_text("body")
     shots = {"avx512": page.screenshot()}
     page.get_by_text("AVX2 CPUs", exact=True).click()
-    page.wait_for_function("document.body.innerText.includes('matches OpenFace built for AVX2 CPUs')",
-                           timeout=120_000)
+    page.wait_for_function("document.body.innerText.includes('matches OpenFace built for AVX2 CPUs')", timeout=120_000)
     wait_idle(page, ".js-plotly-plot")
     body = page.inner_text("body")
     assert "matches OpenFace built for AVX2 CPUs" in body
@@ -32,7 +32,8 @@ def test_compare_page_names_the_build_of_each_bundled_trace(server, browser):  #
         save_doc_shot(page, "compare_build_avx2")
         page.get_by_text("AVX-512 CPUs", exact=True).click()
         page.wait_for_function(
-            "document.body.innerText.includes('matches OpenFace built for AVX-512 CPUs')", timeout=120_000)
+            "document.body.innerText.includes('matches OpenFace built for AVX-512 CPUs')", timeout=120_000
+        )
         wait_idle(page, ".js-plotly-plot")
         save_doc_shot(page, "compare_build_avx512")
     page.close()

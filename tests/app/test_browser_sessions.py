@@ -1,6 +1,7 @@
 """Two people on one real server at once (`streamlit run app.py` + Debian's Chromium): two browser
 contexts upload different images under different names, one also a model set; neither ever shows
 the other's file name or model set. Screenshots: tests/artifacts/sessions_*.png."""
+
 from __future__ import annotations
 
 import re
@@ -27,9 +28,12 @@ def open_session(browser, server):  # noqa: F811
 
 
 #: url path -> (page title, selector shown once its content is drawn)
-PAGES = {"models": ("Models", "[data-testid=stDataFrame]"), "cascade": ("Cascade", ".js-plotly-plot"),
-         "compare": ("C++ vs Python", "[data-testid=stMarkdown]"),
-         "pyramid": ("Pyramid & PNet", ".js-plotly-plot")}
+PAGES = {
+    "models": ("Models", "[data-testid=stDataFrame]"),
+    "cascade": ("Cascade", ".js-plotly-plot"),
+    "compare": ("C++ vs Python", "[data-testid=stMarkdown]"),
+    "pyramid": ("Pyramid & PNet", ".js-plotly-plot"),
+}
 
 
 def go(page, path: str):
@@ -43,7 +47,7 @@ def go(page, path: str):
 def model_set_options(page) -> list[str]:
     """The sidebar's model set choices, read from its opened dropdown."""
     box = page.locator("[data-testid=stSidebar] [data-testid=stSelectbox]").filter(has_text="Model set")
-    for _ in range(3):            # a rerun finishing just then may close the dropdown again
+    for _ in range(3):  # a rerun finishing just then may close the dropdown again
         wait_idle(page)
         box.get_by_role("combobox").click()
         try:
@@ -59,8 +63,9 @@ def model_set_options(page) -> list[str]:
 
 def upload_model_set(page, folder):
     go(page, "models")
-    page.set_input_files("[data-testid=stMain] input[type=file]",
-                         [str(folder / f"{n}.dat") for n in ("PNet", "RNet", "ONet")])
+    page.set_input_files(
+        "[data-testid=stMain] input[type=file]", [str(folder / f"{n}.dat") for n in ("PNet", "RNet", "ONet")]
+    )
     page.wait_for_selector("[data-testid=stMain] [data-testid=stFileUploader] >> text=ONet.dat", timeout=60_000)
     page.get_by_role("button", name="Validate and use this set").click()
     page.wait_for_selector("text=Loaded set: custom", timeout=120_000)
@@ -93,7 +98,7 @@ def test_two_sessions_never_see_each_others_names_or_models(server, browser, tmp
             assert model_set_options(bob) == ["bundled (models/)"], path
         alice.screenshot(path=str(ARTIFACTS / "sessions_alice.png"))
         bob.screenshot(path=str(ARTIFACTS / "sessions_bob.png"))
-        assert "custom " + custom in visible_text(alice)          # alice keeps her own set
+        assert "custom " + custom in visible_text(alice)  # alice keeps her own set
         assert any(custom in o for o in model_set_options(alice))
         # alice replaces her image (the old one is freed) and keeps working across pages
         second = tmp_path / "alice_second_scan.png"

@@ -2,6 +2,7 @@
 click a PNet heatmap cell and follow it, follow a Cascade box with its occlusion map, step the
 guided tour with the keyboard. With MTCNN_LENS_SCREENSHOTS=1 it refreshes docs/screenshots/teach_*.png.
 """
+
 from __future__ import annotations
 
 import io
@@ -10,8 +11,7 @@ import time
 
 from PIL import Image
 
-from tests.app.test_browser import (ARTIFACTS, DOC_SHOTS, assert_clean, browser, server,  # noqa: F401
-                                    wait_idle)
+from tests.app.test_browser import ARTIFACTS, DOC_SHOTS, assert_clean, browser, server, wait_idle  # noqa: F401
 
 
 def shot(page, name: str, anchor: str):
@@ -58,7 +58,7 @@ def test_teaching_views(server, browser):  # noqa: F811
     page.goto(f"{server}/tour")
     wait_idle(page, ".js-plotly-plot")
     assert page.locator("h2", has_text="1. The image pyramid").count() == 1
-    page.locator("h2", has_text="1. The image pyramid").click()   # focus the page, not a widget
+    page.locator("h2", has_text="1. The image pyramid").click()  # focus the page, not a widget
     for _ in range(3):
         page.keyboard.press("ArrowRight")
         time.sleep(1)

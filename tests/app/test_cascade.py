@@ -1,4 +1,5 @@
 """AppTest of the Cascade page: every stage renders, boxes can be inspected, state persists."""
+
 from tests.app.conftest import errors, new_app, no_exception
 from ui.figures import cascade_model as cm
 
@@ -31,6 +32,7 @@ def test_next_button_and_rejection_reasons():
 def test_stage_model_on_cpp_trace():
     from mtcnn_core.trace import Trace
     from tests.app.conftest import SAMPLES
+
     ref = Trace.load(SAMPLES / "cpp" / "faces_at_scales.json")
     sb = cm.stage_boxes(ref, "RNet kept")
     assert not sb.fates_known and len(sb) == len(ref.rnet.input)
@@ -42,6 +44,7 @@ def test_stage_model_on_cpp_trace():
 def correction_rule(box, c, add1):
     """Semantics 4.6 one scalar at a time in float32 (independent of mtcnn_core.boxes)."""
     import numpy as np
+
     f = np.float32
     X, Y, Wd, Ht = (int(np.rint(float(v))) for v in box)
     Wd, Ht = Wd + add1, Ht + add1
@@ -54,8 +57,10 @@ def test_regression_target_is_the_cpp_corrected_box():
     """The Cascade page's 'after regression' box is the C++ rule's box (4.6: rne rect, +1 for
     ONet only), and for ONet-kept boxes bit for bit the box the detector kept."""
     import numpy as np
+
     import mtcnn_core as mc
     from tests.app.conftest import SAMPLES
+
     trace = mc.detect(mc.load_image(SAMPLES / "astronaut.png"))
     for stage, add1 in (("RNet kept", False), ("ONet kept", True)):
         sb = cm.stage_boxes(trace, stage)
@@ -72,18 +77,21 @@ def test_regression_target_is_the_cpp_corrected_box():
 
 def column_config(at):
     import json
+
     return json.loads(at.dataframe[0].proto.columns)
 
 
 def test_table_columns_fit_their_widest_value():
     """Regression: x = 1022.2139 was shown as '022.2139' (auto width clipped the left digits)."""
-    from ui.views import state
-    from tests.app.conftest import SAMPLES
     import cv2
     import numpy as np
+
+    from tests.app.conftest import SAMPLES
+    from ui.views import state
+
     at = new_app()
     img = cv2.imread(str(SAMPLES / "faces_at_scales.png"))
-    wide = np.hstack([img, img[:, ::-1]])             # faces beyond x = 1000
+    wide = np.hstack([img, img[:, ::-1]])  # faces beyond x = 1000
     assert wide.shape[1] > 1100
     big = cv2.imencode(".png", wide)[1].tobytes()
     at.session_state["image"] = state.image_record("wide.png", big, "upload")
@@ -92,7 +100,7 @@ def test_table_columns_fit_their_widest_value():
     assert at.dataframe[0].value["x"].max() >= 1000
     cfg = column_config(at)
     df = at.dataframe[0].value
-    px_per_char, padding = 8.5, 16          # glide grid's 14 px font, both cell paddings
+    px_per_char, padding = 8.5, 16  # glide grid's 14 px font, both cell paddings
     for col in ("x", "y", "w", "h", "score"):
         fmt = cfg[col]["type_config"]["format"]
         widest = max(len(fmt % v) for v in df[col])
@@ -102,8 +110,9 @@ def test_table_columns_fit_their_widest_value():
 
 
 def test_selection_is_one_state_highlighted_and_reset_by_an_image_change():
-    from ui.views import state
     from tests.app.conftest import SAMPLES
+    from ui.views import state
+
     at = new_app("pages/cascade.py")
     at.select_slider(key="cascade_stage").set_value("RNet input").run()
     n = len(at.selectbox(key="cascade_box").options)
@@ -116,8 +125,7 @@ def test_selection_is_one_state_highlighted_and_reset_by_an_image_change():
     assert '"inspected #3"' in fig
     # the selector moved: the table is a new widget, so no stale tick marks another box
     assert at.session_state["_cascade_table_version"] != table_before
-    at.session_state["image"] = state.image_record("astronaut.png",
-                                                   (SAMPLES / "astronaut.png").read_bytes(), "sample")
+    at.session_state["image"] = state.image_record("astronaut.png", (SAMPLES / "astronaut.png").read_bytes(), "sample")
     at.run()
     no_exception(at)
     assert at.session_state["cascade_box"] == 0

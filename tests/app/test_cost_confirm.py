@@ -1,5 +1,6 @@
 """Over the cost budget the app asks ("Run anyway", for this session, image and parameters only);
 over the hard ceiling it refuses with one line naming the min face size that fits."""
+
 from __future__ import annotations
 
 import cv2
@@ -9,7 +10,7 @@ from mtcnn_core.cost import pyramid_pixels
 from tests.app.conftest import SAMPLES, errors, new_app, no_exception
 from ui.views import cost_gate
 
-W, H = 4000, 3000          # a 12-Mpixel phone photo (the bundled crowd scene, enlarged)
+W, H = 4000, 3000  # a 12-Mpixel phone photo (the bundled crowd scene, enlarged)
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +47,11 @@ def test_over_budget_asks_then_runs_this_image_and_parameters_only(big_photo):
     [text] = asking(at)
     assert f"{pixels / 1e6:.1f} Mpixel" in text and "Estimated cost" in text and "GB" in text
     assert not errors(at) and len(run_anyway(at)) == 1
-    assert not at.get("metric")                       # nothing ran yet
+    assert not at.get("metric")  # nothing ran yet
     run_anyway(at)[0].click().run()
     no_exception(at)
     assert not asking(at) and not errors(at)
-    assert [m.label for m in at.get("metric")][-1] == "final"      # the Detect page's counts
+    assert [m.label for m in at.get("metric")][-1] == "final"  # the Detect page's counts
 
     # the confirmation is for these parameters: another t1 asks again ...
     at.sidebar.slider(key="t1").set_value(0.65).run()
@@ -75,5 +76,5 @@ def test_over_the_ceiling_is_refused_with_one_line(big_photo):
     assert not run_anyway(at) and not asking(at)
     at.sidebar.number_input(key="pyramid_factor").set_value(0.709)
     at.sidebar.number_input(key="min_face_size").set_value(60).run()
-    no_exception(at)                                   # back in budget: runs, nothing lost
+    no_exception(at)  # back in budget: runs, nothing lost
     assert not errors(at) and not asking(at) and at.session_state["image"]["name"] == "phone.jpg"

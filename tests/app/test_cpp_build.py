@@ -1,5 +1,6 @@
 """The C++ vs Python page says which OpenFace build made the C++ trace; 'auto' compares with that
 build, a pinned build stays and is reported as not matching."""
+
 from .conftest import new_app, no_exception
 
 PAGE = "pages/compare.py"
@@ -17,7 +18,7 @@ def test_each_bundled_build_is_attributed_and_auto_compares_bit_for_bit():
     at.radio(key="cpp_bundled_build").set_value("avx2").run()
     no_exception(at)
     assert "matches OpenFace built for AVX2 CPUs" in texts(at)
-    assert "agree bit for bit at every stage" in texts(at)       # auto switched to the AVX2 run
+    assert "agree bit for bit at every stage" in texts(at)  # auto switched to the AVX2 run
     assert "compares with the port run as the AVX2 build" in texts(at)
 
 

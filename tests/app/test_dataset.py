@@ -1,4 +1,5 @@
 """AppTest of the Dataset page over a real two-image batch run, plus its pure helpers."""
+
 import os
 import subprocess
 import sys
@@ -23,9 +24,25 @@ def data_root(tmp_path_factory, monkeypatch):
 def batch_dir(tmp_path_factory):
     """A batch --out folder: two samples compared with their bundled C++ traces."""
     out = tmp_path_factory.mktemp("batch")
-    subprocess.run([sys.executable, "-m", "mtcnn_core", "batch", *(str(SAMPLES / n) for n in IMAGES),
-                    "--cpp", str(SAMPLES / "cpp"), "--out", str(out), "--workers", "1"],
-                   cwd=ROOT, check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mtcnn_core",
+            "batch",
+            *(str(SAMPLES / n) for n in IMAGES),
+            "--cpp",
+            str(SAMPLES / "cpp"),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     return out
 
 
@@ -42,6 +59,7 @@ def metric(at, label):
 
 def test_header_matches_batch():
     from mtcnn_core.tools.batch.summary import SUMMARY_FIELDS
+
     assert dataset_view.SUMMARY_FIELDS == SUMMARY_FIELDS
 
 
@@ -75,9 +93,12 @@ def test_bad_folder_gives_one_error(tmp_path):
 
 
 MALFORMED = {
-    "number": (",".join(dataset_view.SUMMARY_FIELDS) + "\n"
-               "a.png,1,1,yes,,0.0,0.0,0.0,0.0,1.0,0.0,10.0,\n"
-               "b.png,1,1,no,onet.kept,zero,0.0,0.0,0.0,1.0,0.0,10.0,\n", "line 3"),
+    "number": (
+        ",".join(dataset_view.SUMMARY_FIELDS) + "\n"
+        "a.png,1,1,yes,,0.0,0.0,0.0,0.0,1.0,0.0,10.0,\n"
+        "b.png,1,1,no,onet.kept,zero,0.0,0.0,0.0,1.0,0.0,10.0,\n",
+        "line 3",
+    ),
     "header": ("file,faces\na.png,1\n", "line 1"),
     "fields": (",".join(dataset_view.SUMMARY_FIELDS) + "\na.png,1,1\n", "line 2"),
 }
@@ -140,7 +161,8 @@ def test_filter_and_status_helpers():
         "b.png,1,1,no,,0.001,0,0,0,1,0,1,\n"
         "c.png,1,2,no,onet.kept,3,0,0,0,0.5,0.1,1,\n"
         "d.png,,,,,,,,,,,,ValueError: bad\n"
-        "e.png,,1,,,,,,,,,1,\n")
+        "e.png,,1,,,,,,,,,1,\n"
+    )
     assert list(df["status"]) == ["bit-identical", "within tolerance", "diverging", "failed", "no C++"]
     assert dataset_view.totals(df) == {s: 1 for s in dataset_view.STATUSES}
     assert list(dataset_view.filter_rows(df, stages=["onet.kept"])["file"]) == ["c.png"]
@@ -150,6 +172,7 @@ def test_filter_and_status_helpers():
 def test_open_in_compare_keeps_a_custom_model_set(batch_dir):
     """The round trip Dataset -> C++ vs Python keeps the session's uploaded model set."""
     from tests.app.test_sessions import DAT, upload_models
+
     at = new_app("pages/models.py")
     upload_models(at, [(f"{n}.dat", d) for n, d in DAT.items()])
     custom = at.session_state["model_set"]

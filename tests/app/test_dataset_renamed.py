@@ -1,6 +1,7 @@
 """The Dataset page opens every row's own input when the batch renamed outputs for uniqueness:
 `astronaut.png` beside `astronaut.jpg` (same stem) and `cameraman.png` in two folders (same
 name), in a real batch run with the bundled C++ references."""
+
 from __future__ import annotations
 
 import hashlib
@@ -32,18 +33,38 @@ def renamed_batch(tmp_path_factory):
         d.mkdir()
     shutil.copy(SAMPLES / "astronaut.png", x / "astronaut.png")
     astro = cv2.imread(str(SAMPLES / "astronaut.png"))
-    cv2.imwrite(str(x / "astronaut.jpg"), astro, [cv2.IMWRITE_JPEG_QUALITY, 90])   # same stem
+    cv2.imwrite(str(x / "astronaut.jpg"), astro, [cv2.IMWRITE_JPEG_QUALITY, 90])  # same stem
     shutil.copy(SAMPLES / "cameraman.png", y / "cameraman.png")
     cv2.imwrite(str(z / "cameraman.png"), cv2.imread(str(SAMPLES / "cameraman.png"))[:, ::-1])  # same name
     for n in ("astronaut", "cameraman"):
         for f in (f"{n}.json", f"{n}.heatmaps.npz"):
             shutil.copy(SAMPLES / "cpp" / f, cpp / f)
     out = root / "out"
-    subprocess.run([sys.executable, "-m", "mtcnn_core", "batch", str(x), str(y), str(z), "--cpp", str(cpp),
-                    "--out", str(out), "--workers", "1"], cwd=ROOT, check=True, capture_output=True,
-                   timeout=300)
-    inputs = {p: hashlib.sha256(p.read_bytes()).hexdigest()
-              for p in (x / "astronaut.png", x / "astronaut.jpg", y / "cameraman.png", z / "cameraman.png")}
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mtcnn_core",
+            "batch",
+            str(x),
+            str(y),
+            str(z),
+            "--cpp",
+            str(cpp),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    inputs = {
+        p: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in (x / "astronaut.png", x / "astronaut.jpg", y / "cameraman.png", z / "cameraman.png")
+    }
     return out, root, cpp, inputs
 
 
@@ -64,7 +85,7 @@ def test_every_row_locates_its_own_input(renamed_batch):
         assert got.ready, (row["file"], got.problems)
         assert got.image.name == row["file"] and got.cpp.name == f"{got.image.stem}.json"
         found.append(got.image)
-    assert sorted(map(str, found)) == sorted(map(str, inputs))      # each input exactly once
+    assert sorted(map(str, found)) == sorted(map(str, inputs))  # each input exactly once
 
 
 def test_the_page_opens_a_renamed_row(renamed_batch):
@@ -88,6 +109,9 @@ def test_the_page_opens_a_renamed_row(renamed_batch):
         # the flipped cameraman and the re-encoded astronaut differ from the C++ run, nothing else
         assert not [e for e in errors(at) if not e.startswith("First divergent stage")]
         opened.add(at.session_state["image"]["sha"])
-    assert opened == {inputs[root / "y" / "cameraman.png"], inputs[root / "z" / "cameraman.png"],
-                      inputs[root / "x" / "astronaut.jpg"]}
-    assert os.path.commonpath([str(root), str(out)]) == str(root)    # all inside the data root
+    assert opened == {
+        inputs[root / "y" / "cameraman.png"],
+        inputs[root / "z" / "cameraman.png"],
+        inputs[root / "x" / "astronaut.jpg"],
+    }
+    assert os.path.commonpath([str(root), str(out)]) == str(root)  # all inside the data root

@@ -1,4 +1,5 @@
 """The app shows the decoder's notes: OpenFace cannot read GIF/AVIF, a JPEG was truncated."""
+
 import io
 
 import cv2

@@ -1,4 +1,5 @@
 """The engine shown is what ran (from the trace's producer), with the fix for a faster exact path."""
+
 import dataclasses
 
 import numpy as np

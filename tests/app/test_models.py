@@ -1,4 +1,5 @@
 """AppTest of the Models page: provenance, layer tables, custom .dat uploads (good and bad)."""
+
 import pytest
 
 from tests.app.conftest import ROOT, errors, new_app, no_exception
@@ -7,8 +8,7 @@ DAT = {n: (ROOT / "models" / f"{n}.dat").read_bytes() for n in ("PNet", "RNet", 
 
 
 def upload(at, files):
-    at.file_uploader(key="dat_upload").set_value(
-        [(name, data, "application/octet-stream") for name, data in files])
+    at.file_uploader(key="dat_upload").set_value([(name, data, "application/octet-stream") for name, data in files])
     at.run()
     at.button(key="dat_use").click().run()
     no_exception(at)

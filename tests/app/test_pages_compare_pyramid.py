@@ -1,4 +1,5 @@
 """AppTest of the C++ vs Python and Pyramid pages, including bad C++ uploads."""
+
 import json
 
 import pytest
@@ -13,7 +14,7 @@ def test_compare_bundled_trace_is_bit_identical():
     assert any("bit for bit" in s.value for s in at.success)
     # the chosen stage's boxes, every stage, per face
     assert len(at.dataframe) == 3
-    assert at.selectbox(key="compare_stage").value == "detections"   # nothing diverges
+    assert at.selectbox(key="compare_stage").value == "detections"  # nothing diverges
     every = at.dataframe[1].value
     assert list(every["stage"])[-1] == "detections" and "rnet.kept" in list(every["stage"])
     assert set(every["result"]) == {"identical"}
@@ -67,9 +68,9 @@ def test_bad_npz_upload():
     at.file_uploader(key="cpp_npz").set_value(("x.heatmaps.npz", b"PK\x03\x04garbage", "application/zip"))
     at.run()
     no_exception(at)
-    assert not errors(at)               # a broken npz does not block the comparison ...
+    assert not errors(at)  # a broken npz does not block the comparison ...
     why = [w.value for w in at.warning if "without heatmaps" in w.value]
-    assert len(why) == 1 and "npz" in why[0]    # ... and the page says why it is left out
+    assert len(why) == 1 and "npz" in why[0]  # ... and the page says why it is left out
     assert any("bit for bit" in s.value for s in at.success)
 
 

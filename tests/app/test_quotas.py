@@ -1,6 +1,7 @@
 """Per-session upload quotas (ui/views/quotas.py): over the byte or file limit the newest upload is not
 kept, with one message, and the session's image, settings and other uploads stay; replacing the
 image or model set frees the old one. The limits are lowered here so real files reach them."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,8 +19,7 @@ def small_quota(monkeypatch):
 
 
 def upload_image(at, name):
-    at.sidebar.file_uploader(key="uploader").set_value((name, (SAMPLES / name).read_bytes(),
-                                                        "image/png")).run()
+    at.sidebar.file_uploader(key="uploader").set_value((name, (SAMPLES / name).read_bytes(), "image/png")).run()
     no_exception(at)
 
 
@@ -29,9 +29,9 @@ def quota_errors(at) -> list[str]:
 
 def test_replacing_the_image_frees_the_old_one(small_quota):
     at = new_app()
-    upload_image(at, "astronaut.png")                 # 792 KB of the 1000 KB
+    upload_image(at, "astronaut.png")  # 792 KB of the 1000 KB
     assert at.session_state["image"]["name"] == "astronaut.png"
-    upload_image(at, "faces_at_scales.png")           # 458 KB: fits only because it replaces
+    upload_image(at, "faces_at_scales.png")  # 458 KB: fits only because it replaces
     assert at.session_state["image"]["name"] == "faces_at_scales.png" and not quota_errors(at)
     upload_image(at, "astronaut.png")
     assert at.session_state["image"]["name"] == "astronaut.png" and not quota_errors(at)
@@ -39,18 +39,20 @@ def test_replacing_the_image_frees_the_old_one(small_quota):
 
 def test_an_upload_over_the_quota_is_dropped_and_the_rest_stays(small_quota):
     at = new_app()
-    upload_image(at, "astronaut.png")                 # 792 KB
+    upload_image(at, "astronaut.png")  # 792 KB
     at.sidebar.slider(key="t1").set_value(0.55).run()
     at.switch_page("pages/compare.py").run()
     at.radio(key="cpp_source").set_value("Upload a C++ result").run()
     at.file_uploader(key="cpp_upload").set_value(
-        ("astronaut.json", (CPP / "astronaut.json").read_bytes(), "application/json")).run()
+        ("astronaut.json", (CPP / "astronaut.json").read_bytes(), "application/json")
+    ).run()
     at.file_uploader(key="cpp_npz").set_value(
-        ("astronaut.heatmaps.npz", (CPP / "astronaut.heatmaps.npz").read_bytes(), "application/zip")).run()
+        ("astronaut.heatmaps.npz", (CPP / "astronaut.heatmaps.npz").read_bytes(), "application/zip")
+    ).run()
     no_exception(at)
-    assert not quota_errors(at)                       # 792 + 9 + 16 KB
-    big = (CPP / "faces_at_scales__mfs20.json").read_bytes()     # 125 KB replaces the 9 KB trace
-    more = big + b" " * (200 * KB)                                # JSON with trailing spaces: 325 KB
+    assert not quota_errors(at)  # 792 + 9 + 16 KB
+    big = (CPP / "faces_at_scales__mfs20.json").read_bytes()  # 125 KB replaces the 9 KB trace
+    more = big + b" " * (200 * KB)  # JSON with trailing spaces: 325 KB
     at.file_uploader(key="cpp_upload").set_value(("big.json", more, "application/json")).run()
     no_exception(at)
     [msg] = quota_errors(at)
@@ -61,7 +63,8 @@ def test_an_upload_over_the_quota_is_dropped_and_the_rest_stays(small_quota):
     assert at.sidebar.slider(key="t1").value == 0.55
     # a trace that fits is compared as usual
     at.file_uploader(key="cpp_upload").set_value(
-        ("astronaut.json", (CPP / "astronaut.json").read_bytes(), "application/json")).run()
+        ("astronaut.json", (CPP / "astronaut.json").read_bytes(), "application/json")
+    ).run()
     no_exception(at)
     assert not quota_errors(at) and not any(i.value.startswith("Upload a result") for i in at.info)
 
@@ -70,7 +73,8 @@ def test_too_many_files_are_dropped_with_one_message():
     at = new_app("pages/models.py")
     dat = (ROOT / "models" / "PNet.dat").read_bytes()
     at.file_uploader(key="dat_upload").set_value(
-        [(f"copy{i}.dat", dat, "application/octet-stream") for i in range(quotas.MAX_SESSION_FILES + 2)]).run()
+        [(f"copy{i}.dat", dat, "application/octet-stream") for i in range(quotas.MAX_SESSION_FILES + 2)]
+    ).run()
     no_exception(at)
     [msg] = quota_errors(at)
     assert msg.startswith("2 files not kept") and f"may hold {quotas.MAX_SESSION_FILES} uploaded files" in msg

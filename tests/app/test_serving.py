@@ -1,5 +1,6 @@
 """Safe to serve: the server binds to loopback, and the Dataset page reads only inside its data
 roots, answering every path outside them with the same message whether or not it exists."""
+
 import os
 import subprocess
 import sys
@@ -23,7 +24,7 @@ def test_default_roots_depend_on_where_the_server_listens(monkeypatch):
     monkeypatch.delenv(data_roots.ENV, raising=False)
     assert data_roots.configured_roots("127.0.0.1") == [data_roots.DEFAULT_ROOT.resolve()]
     assert data_roots.configured_roots("0.0.0.0") == []
-    assert data_roots.configured_roots("") == []          # unset address = every interface
+    assert data_roots.configured_roots("") == []  # unset address = every interface
     monkeypatch.setenv(data_roots.ENV, "")
     assert data_roots.configured_roots("127.0.0.1") == []
 
@@ -36,12 +37,40 @@ def world(tmp_path_factory):
     root, outside = base / "root", base / "outside"
     root.mkdir()
     outside.mkdir()
-    subprocess.run([sys.executable, "-m", "mtcnn_core", "batch", str(SAMPLES / "cameraman.png"),
-                    "--out", str(root / "run"), "--workers", "1"], cwd=ROOT, check=True,
-                   capture_output=True, timeout=120)
-    subprocess.run([sys.executable, "-m", "mtcnn_core", "batch", str(SAMPLES / "cameraman.png"),
-                    "--out", str(outside / "run"), "--workers", "1"], cwd=ROOT, check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mtcnn_core",
+            "batch",
+            str(SAMPLES / "cameraman.png"),
+            "--out",
+            str(root / "run"),
+            "--workers",
+            "1",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mtcnn_core",
+            "batch",
+            str(SAMPLES / "cameraman.png"),
+            "--out",
+            str(outside / "run"),
+            "--workers",
+            "1",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     (outside / "secret.txt").write_text("x,y,w,h,confidence\nTOP-SECRET,1,2,3,4\n")
     (outside / "cameraman.csv").write_text("x,y,w,h,confidence\nTOP-SECRET,1,2,3,4\n")
     (root / "link").symlink_to(outside / "run")
@@ -60,9 +89,19 @@ def _dataset(root, text):
 
 def test_out_of_root_paths_get_one_identical_message(world):
     root, outside = world
-    probes = ["/etc/shadow", "/root/.ssh/id_rsa", "/etc", "/no/such/folder", str(outside / "run"),
-              str(outside / "secret.txt"), str(root / "link"), str(root / ".." / "outside" / "run"),
-              "../outside/run", "~", "~root/.ssh"]
+    probes = [
+        "/etc/shadow",
+        "/root/.ssh/id_rsa",
+        "/etc",
+        "/no/such/folder",
+        str(outside / "run"),
+        str(outside / "secret.txt"),
+        str(root / "link"),
+        str(root / ".." / "outside" / "run"),
+        "../outside/run",
+        "~",
+        "~root/.ssh",
+    ]
     seen = set()
     for text in probes:
         at = _dataset(root, text)

@@ -1,5 +1,6 @@
 """Two sessions of one server process never see each other's file names or model sets, and
 uploaded model sets are validated in memory, stored privately and removed with their session."""
+
 import gc
 import json
 import stat
@@ -27,6 +28,7 @@ def downloads(monkeypatch):
         if isinstance(path_or_data, (bytes, str)) and filename:
             got.append((filename, path_or_data if isinstance(path_or_data, bytes) else path_or_data.encode()))
         return original(self, path_or_data, mimetype, kind, filename)
+
     monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
     return got
 
@@ -40,9 +42,9 @@ def upload_image(at, name, data):
 def test_same_bytes_in_two_sessions_keep_their_own_names(downloads):
     data = (SAMPLES / "grace_hopper.jpg").read_bytes()
     alice, bob = new_app(), new_app()
-    upload_image(alice, ALICE, data)                      # alice fills the shared caches first
+    upload_image(alice, ALICE, data)  # alice fills the shared caches first
     downloads.clear()
-    upload_image(bob, "bob.jpg", data)                    # bob hits them with the same bytes
+    upload_image(bob, "bob.jpg", data)  # bob hits them with the same bytes
     traces = [json.loads(d) for f, d in downloads if f.endswith(".json")]
     assert traces and all(t["image"]["file"] == "bob.jpg" for t in traces)
     assert not any(ALICE.encode() in d or ALICE in f for f, d in downloads)
@@ -50,8 +52,7 @@ def test_same_bytes_in_two_sessions_keep_their_own_names(downloads):
 
 
 def upload_models(at, files, custom=False):
-    at.file_uploader(key="dat_upload").set_value(
-        [(name, data, "application/octet-stream") for name, data in files])
+    at.file_uploader(key="dat_upload").set_value([(name, data, "application/octet-stream") for name, data in files])
     at.run()
     if custom:
         at.checkbox(key="dat_custom_arch").check().run()
@@ -96,22 +97,26 @@ def test_model_set_is_private_to_its_session_and_removed_when_replaced():
 
 def wide_pnet(channels=2000) -> bytes:
     """A valid PNet whose first conv has `channels` outputs (about 0.5 MB)."""
-    from mtcnn_core.dat_format import ConvLayer, FCLayer, PReLULayer
     import numpy as np
+
+    from mtcnn_core.dat_format import ConvLayer, FCLayer, PReLULayer
+
     rng = np.random.default_rng(0)
-    c1 = ConvLayer(rng.standard_normal((channels, 3, 3, 3)).astype(np.float32),
-                   np.zeros(channels, np.float32))
-    return write_dat([c1, PReLULayer(np.full(channels, 0.1, np.float32)),
-                      FCLayer(rng.standard_normal((6, channels)).astype(np.float32),
-                              np.zeros(6, np.float32))])
+    c1 = ConvLayer(rng.standard_normal((channels, 3, 3, 3)).astype(np.float32), np.zeros(channels, np.float32))
+    return write_dat(
+        [
+            c1,
+            PReLULayer(np.full(channels, 0.1, np.float32)),
+            FCLayer(rng.standard_normal((6, channels)).astype(np.float32), np.zeros(6, np.float32)),
+        ]
+    )
 
 
 @pytest.mark.parametrize("custom", [False, True])
 def test_oversized_or_foreign_architecture_is_refused_before_any_write(custom):
     before = private_dirs()
     at = new_app("pages/models.py")
-    upload_models(at, [("PNet.dat", wide_pnet()), ("RNet.dat", DAT["RNet"]), ("ONet.dat", DAT["ONet"])],
-                  custom=custom)
+    upload_models(at, [("PNet.dat", wide_pnet()), ("RNet.dat", DAT["RNet"]), ("ONet.dat", DAT["ONet"])], custom=custom)
     msgs = errors(at)
     assert len(msgs) == 1 and msgs[0].startswith("Model files refused"), msgs
     assert ("over the limit" in msgs[0]) if custom else ("custom architecture" in msgs[0])

@@ -1,4 +1,5 @@
 """AppTest of the shell and Detect page: defaults, no image, parameter changes and bad uploads."""
+
 import pytest
 
 from tests.app.conftest import BAD_IMAGES, SAMPLES, errors, new_app, no_exception
@@ -18,6 +19,7 @@ def test_default_image_and_sidebar():
 
 def test_no_image_yet_shows_hint_on_every_page():
     from tests.app.conftest import PAGES
+
     at = new_app()
     at.session_state["image"] = None
     for page in PAGES:
@@ -62,7 +64,7 @@ def test_parameter_change_and_the_reset_button():
     no_exception(at)
     changed = {k: at.session_state[k] for k in defaults}
     assert changed == dict(min_face_size=20, t1=0.5, t2=0.6, t3=0.8, pyramid_factor=0.8)
-    assert {m.label: m.value for m in at.metric} != metrics     # the detection follows
+    assert {m.label: m.value for m in at.metric} != metrics  # the detection follows
     image = at.session_state["image"]["sha"]
     # press the real button
     reset = [b for b in at.sidebar.button if b.label == "Reset to OpenFace defaults"]
@@ -73,5 +75,5 @@ def test_parameter_change_and_the_reset_button():
     assert at.sidebar.number_input(key="min_face_size").value == 60
     assert at.sidebar.slider(key="t1").value == 0.6 and at.sidebar.slider(key="t3").value == 0.7
     assert at.sidebar.number_input(key="pyramid_factor").value == 0.709
-    assert {m.label: m.value for m in at.metric} == metrics     # the default run again
-    assert at.session_state["image"]["sha"] == image          # the other state is kept
+    assert {m.label: m.value for m in at.metric} == metrics  # the default run again
+    assert at.session_state["image"]["sha"] == image  # the other state is kept

@@ -1,4 +1,5 @@
 """AppTest of the teaching views: follow one cell, follow one box, occlusion map, guided tour."""
+
 import numpy as np
 
 from tests.app.conftest import errors, new_app, no_exception
@@ -16,13 +17,13 @@ def test_follow_one_cell_on_a_sample():
     assert not errors(at)
     head = markdown_with(at, "### Cell (row")
     assert head and "P(face)" in head[0]
-    assert markdown_with(at, "bit-identical ✓")            # conv1 walk-through equals the layer
+    assert markdown_with(at, "bit-identical ✓")  # conv1 walk-through equals the layer
     at.number_input(key="xc_row").set_value(0).run()
     at.number_input(key="xc_col").set_value(0).run()
     at.number_input(key="xc_conv_ch").set_value(9).run()
     no_exception(at)
     assert markdown_with(at, "### Cell (row 0, col 0)") and markdown_with(at, "bit-identical ✓")
-    assert markdown_with(at, "PNet t1")                     # the journey is shown
+    assert markdown_with(at, "PNet t1")  # the journey is shown
     at.button(key="xc_best").click().run()
     assert markdown_with(at, "≥ t1")
 
@@ -31,7 +32,7 @@ def test_click_target_maps_to_the_cell():
     assert explain_cell.clicked_cell([{"x": 5, "y": 3}], (10, 20)) == (3, 5)
     assert explain_cell.clicked_cell([{"x": 99, "y": 3}], (10, 20)) == (3, 19)
     assert explain_cell.clicked_cell([], (10, 20)) is None
-    assert explain_cell.strongest_cell(np.array([[0, .2], [.9, .1]], np.float32)) == (1, 0)
+    assert explain_cell.strongest_cell(np.array([[0, 0.2], [0.9, 0.1]], np.float32)) == (1, 0)
 
 
 def test_follow_one_box_and_occlusion_on_every_stage():
@@ -53,12 +54,13 @@ def test_follow_one_box_and_occlusion_on_every_stage():
 def test_final_faces_map_back_to_their_onet_input():
     import mtcnn_core as mc
     from tests.app.conftest import SAMPLES
+
     trace = mc.detect(mc.load_image(SAMPLES / "faces_at_scales.png"))
     for d in range(len(trace.detections)):
         net, k = explain_box.net_input_of(trace, "final", d)
         assert net == "ONet" and trace.onet.filtered.fate[k] == 0
-        assert np.array_equal(mc.boxes.final_fix(trace.onet.kept.boxes[d:d + 1])[0], trace.detections.boxes[d])
-    for q, m in enumerate(trace.merged_nms.order):     # NMS output order is RNet's input order
+        assert np.array_equal(mc.boxes.final_fix(trace.onet.kept.boxes[d : d + 1])[0], trace.detections.boxes[d])
+    for q, m in enumerate(trace.merged_nms.order):  # NMS output order is RNet's input order
         assert explain_box.net_input_of(trace, "PNet merged", int(m)) == ("RNet", q)
     for m in np.flatnonzero(trace.merged_nms.fate != 0):
         assert explain_box.net_input_of(trace, "PNet merged", int(m))[0] is None

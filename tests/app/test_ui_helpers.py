@@ -1,13 +1,14 @@
 """Unit tests of the pure ui/ helpers (no browser, no Streamlit runtime)."""
+
 import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from tests.app.conftest import SAMPLES
-from ui.figures import draw, plots, stages
-from ui import samples
-from ui.views.compare_view import mismatch_messages
 from mtcnn_core.trace import Trace
+from tests.app.conftest import SAMPLES
+from ui import samples
+from ui.figures import draw, plots, stages
+from ui.views.compare_view import mismatch_messages
 
 CPP = SAMPLES / "cpp"
 
@@ -21,8 +22,12 @@ def test_cell_boxes_follow_cpp_formula():
     b = plots.cell_boxes((3, 4), 0.2)
     # x1 = trunc((2x+1)/s), x2 = trunc((2x+12)/s) in float32
     assert b[0, 0].tolist() == [5, 5, 60, 60]
-    assert b[2, 3].tolist() == [int(np.float32(7) / np.float32(0.2)), int(np.float32(5) / np.float32(0.2)),
-                                int(np.float32(18) / np.float32(0.2)), int(np.float32(16) / np.float32(0.2))]
+    assert b[2, 3].tolist() == [
+        int(np.float32(7) / np.float32(0.2)),
+        int(np.float32(5) / np.float32(0.2)),
+        int(np.float32(18) / np.float32(0.2)),
+        int(np.float32(16) / np.float32(0.2)),
+    ]
 
 
 def test_cell_boxes_match_cpp_kept_boxes(ref):
@@ -48,7 +53,7 @@ def test_heatmap_figure_has_t1_contour_and_box_hover(ref):
 def test_box_outline_closes_each_box():
     xs, ys = plots.box_outline([[1, 2, 3, 4], [0, 0, 1, 1]])
     assert xs[:5].tolist() == [1, 4, 4, 1, 1] and ys[:5].tolist() == [2, 2, 6, 6, 2]
-    assert np.isnan(xs[5]) and np.isnan(ys[5])     # a gap between boxes
+    assert np.isnan(xs[5]) and np.isnan(ys[5])  # a gap between boxes
     assert len(xs) == 12
 
 
@@ -122,6 +127,7 @@ def test_big_heatmap_figure_is_downsampled_keeping_peaks_and_boxes():
     """A 7000x7000-pixel image's first PNet map (about 3500x3500 cells) ships a few MB, not
     hundreds: blocks keep their maximum and the hover box spans the block."""
     import json
+
     h, w = 3495, 3495
     prob = np.zeros((h, w), np.float32)
     prob[1234, 2345] = 0.97

@@ -1,5 +1,6 @@
 """The numbers the pages show, not only that they render: heatmap hover boxes, hover texts on the
 right markers, and the colour range of each Activations colour mode."""
+
 import io
 import math
 import re
@@ -16,7 +17,7 @@ from ui.figures import activations as act
 from ui.figures import plots
 
 F32 = np.float32
-MFS20 = SAMPLES / "cpp" / "faces_at_scales__mfs20.json"     # 1280 x 720: non-square levels
+MFS20 = SAMPLES / "cpp" / "faces_at_scales__mfs20.json"  # 1280 x 720: non-square levels
 
 
 def cell_rule(i: int, scale: float):
@@ -58,8 +59,12 @@ def test_downsampled_heatmap_hover_spans_its_block():
     for R, C in [(0, 0), (3, 7), (custom.shape[0] - 1, custom.shape[1] - 1)]:
         r0, c0 = R * k, C * k
         r1, c1 = min(r0 + k, 700) - 1, min(c0 + k, 900) - 1
-        assert custom[R, C].tolist() == [cell_rule(c0, scale)[0], cell_rule(r0, scale)[0],
-                                         cell_rule(c1, scale)[1], cell_rule(r1, scale)[1]]
+        assert custom[R, C].tolist() == [
+            cell_rule(c0, scale)[0],
+            cell_rule(r0, scale)[0],
+            cell_rule(c1, scale)[1],
+            cell_rule(r1, scale)[1],
+        ]
 
 
 # ---- hover texts sit on their own box -----------------------------------------------------------
@@ -85,18 +90,19 @@ def on_outline(box, px, py) -> bool:
 def test_pyramid_hover_texts_describe_the_box_under_them(run):
     # every hover point sits on the outline of the box its text names, with that box's numbers
     from ui.views import pyramid_view
+
     level = max(run.trace.scales, key=lambda s: len(s.kept))
     assert len(level.kept) >= 2
     x, y, texts = hover_trace(pyramid_view.proposals_figure(run, level))
     b, s = level.kept.boxes, level.kept.scores
-    assert len(texts) == 8 * len(b)                  # 8 points on each box's outline
+    assert len(texts) == 8 * len(b)  # 8 points on each box's outline
     named = set()
     for k, t in enumerate(texts):
         m = re.match(r"kept #(\d+): P=([0-9.e-]+)<br>x=(\d+) y=(\d+) w=(\d+) h=(\d+)", t)
         i = int(m.group(1))
         named.add(i)
         assert on_outline(b[i], x[k], y[k]), (k, t)
-        assert F32(m.group(2)) == s[i], (k, t)       # full precision: the float32 itself
+        assert F32(m.group(2)) == s[i], (k, t)  # full precision: the float32 itself
         assert [int(v) for v in m.groups()[2:]] == [int(round(float(v))) for v in b[i]], (k, t)
     assert named == set(range(len(b)))
 
@@ -105,6 +111,7 @@ def test_pyramid_hover_texts_describe_the_box_under_them(run):
 def test_cascade_hover_texts_describe_the_box_under_them(run, stage):
     from ui.figures import cascade_model as cm
     from ui.views import cascade_view
+
     sb = cm.stage_boxes(run.trace, stage)
     assert len(sb) >= 2
     x, y, texts = hover_trace(cascade_view.stage_figure(run, sb))
@@ -124,6 +131,7 @@ def test_cascade_hover_texts_describe_the_box_under_them(run, stage):
 @pytest.fixture(scope="module")
 def pnet_outputs():
     from mtcnn_core.cascade import pnet_input, pyramid
+
     img = mc.load_image(SAMPLES / "astronaut.png")
     level = pyramid(*img.shape[:2], 60, 0.709)[3]
     return mc.load_models().pnet.forward(pnet_input(img, level), return_all=True)
@@ -150,13 +158,17 @@ def test_colour_ranges_of_each_mode(pnet_outputs):
 
 @pytest.mark.parametrize("mode", act.COLOUR_MODES)
 def test_the_page_picture_uses_the_chosen_scale(pnet_outputs, mode):
-    from ui.views import activations_view
     from ui.figures import imaging
+    from ui.views import activations_view
+
     outs = pnet_outputs
     g = act.value_range(outs)
     grange = g if mode == "global" else None
-    narrow = next(i for i, o in enumerate(outs)        # a layer spanning part of the global range
-                  if np.ptp(act.normalise(act.as_maps(o), "global", g)) < 0.9 and act.as_maps(o).shape[0] > 1)
+    narrow = next(
+        i
+        for i, o in enumerate(outs)  # a layer spanning part of the global range
+        if np.ptp(act.normalise(act.as_maps(o), "global", g)) < 0.9 and act.as_maps(o).shape[0] > 1
+    )
     for i in sorted({0, narrow, len(outs) - 1}):
         png = activations_view.feature_grid_png(f"test-{mode}", "PNet", i, mode, outs)
         want = act.upscale(act.tile(act.normalise(act.as_maps(outs[i]), mode, grange)))
@@ -164,4 +176,4 @@ def test_the_page_picture_uses_the_chosen_scale(pnet_outputs, mode):
         assert np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).ndim == 3
     # on that layer the three modes give three different pictures
     pics = [act.tile(act.normalise(act.as_maps(outs[narrow]), m, g)) for m in act.COLOUR_MODES]
-    assert not any(np.array_equal(a, b) for k, a in enumerate(pics) for b in pics[k + 1:])
+    assert not any(np.array_equal(a, b) for k, a in enumerate(pics) for b in pics[k + 1 :])

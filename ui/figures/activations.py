@@ -1,4 +1,5 @@
 """Pure helpers for the Activations page: tiling feature maps / kernels into one coloured picture."""
+
 from __future__ import annotations
 
 import math
@@ -11,14 +12,14 @@ MAX_TILES = 128
 
 CAPTIONS = {
     "conv": "Convolution: each output map is one learned {k} filter slid over all {cin} input maps "
-            "— early layers respond to edges and colour blobs, later ones to face parts.",
+    "— early layers respond to edges and colour blobs, later ones to face parts.",
     "prelu": "PReLU: negative values are scaled by a learned per-channel slope (positives pass), "
-             "the non-linearity that lets the net combine features.",
+    "the non-linearity that lets the net combine features.",
     "maxpool": "Max pooling: keeps the strongest response in each {k} window, halving the map so later "
-               "layers see a wider area.",
+    "layers see a wider area.",
     "fc": "Fully connected: every output looks at every input value at once.",
     "fc_pnet": "PNet's last layer acts on every cell: 2 face/non-face scores and 4 box regressions "
-               "per 12×12 window (a 1×1 'fully connected' head).",
+    "per 12×12 window (a 1×1 'fully connected' head).",
     "sigmoid": "Sigmoid: squashes values into 0..1.",
 }
 
@@ -26,8 +27,7 @@ CAPTIONS = {
 def _lut(name: str = "Viridis") -> np.ndarray:
     """(256, 3) uint8 colour table sampled from a plotly colour scale."""
     cols = sample_colorscale(name, list(np.linspace(0, 1, 256)), colortype="tuple")
-    return np.clip(np.round(np.array(cols) * (255 if max(max(c) for c in cols) <= 1 else 1)),
-                   0, 255).astype(np.uint8)
+    return np.clip(np.round(np.array(cols) * (255 if max(max(c) for c in cols) <= 1 else 1)), 0, 255).astype(np.uint8)
 
 
 LUT = _lut()
@@ -57,7 +57,7 @@ def tile(maps01: np.ndarray, cols: int | None = None, pad: int = 1) -> np.ndarra
     for k in range(n):
         r, c = divmod(k, cols)
         y, x = pad + r * (h + pad), pad + c * (w + pad)
-        grid[y:y + h, x:x + w] = LUT[(maps01[k] * 255).astype(np.uint8)]
+        grid[y : y + h, x : x + w] = LUT[(maps01[k] * 255).astype(np.uint8)]
     return grid
 
 
@@ -89,7 +89,7 @@ def kernel_grid(weight: np.ndarray, max_out: int = 32) -> tuple[np.ndarray, str]
         grid = np.full((rows * (kh + 1) + 1, cols * (kw + 1) + 1, 3), 40, np.uint8)
         for k in range(n):
             r, c = divmod(k, cols)
-            grid[1 + r * (kh + 1):1 + r * (kh + 1) + kh, 1 + c * (kw + 1):1 + c * (kw + 1) + kw] = tiles[k]
+            grid[1 + r * (kh + 1) : 1 + r * (kh + 1) + kh, 1 + c * (kw + 1) : 1 + c * (kw + 1) + kw] = tiles[k]
         return grid, "filters on the R, G, B input planes (grey = 0)"
     return tile(normalise(w.mean(axis=1), "per layer")), "each filter averaged over its input maps"
 
@@ -114,6 +114,7 @@ def channel_names(net_name: str, index: int, n_layers: int, n_channels: int) -> 
     if index != n_layers - 1:
         return None
     from mtcnn_core.explain import output_names
+
     return output_names(net_name, n_channels)
 
 

@@ -1,4 +1,5 @@
 """Pure description of each cascade stage's boxes (what entered, what survived and why)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,13 +11,12 @@ from .. import core
 STAGES = ("PNet merged", "RNet input", "RNet kept", "ONet input", "ONet kept", "final")
 EXPLAIN = {
     "PNet merged": "All scales' proposals pooled, then NMS 0.7 (IoU) across scales. Faded boxes were "
-                   "suppressed by an overlapping, higher-scoring box.",
-    "RNet input": "Merged boxes moved by PNet's regression, then squared (rectify): RNet sees each "
-                  "as a 24×24 crop.",
+    "suppressed by an overlapping, higher-scoring box.",
+    "RNet input": "Merged boxes moved by PNet's regression, then squared (rectify): RNet sees each as a 24×24 crop.",
     "RNet kept": "RNet's face probability ≥ t2, then NMS 0.7 (IoU).",
     "ONet input": "RNet-kept boxes moved by RNet's regression and squared: ONet sees 48×48 crops.",
     "ONet kept": "ONet's probability ≥ t3, regression applied (+1 size), then NMS 0.7 on the "
-                 "intersection-over-minimum.",
+    "intersection-over-minimum.",
     "final": "ONet's boxes after OpenFace's fixed landmark-tightening adjustment: the detector's output.",
 }
 
@@ -24,16 +24,17 @@ EXPLAIN = {
 @dataclass
 class StageBoxes:
     """The boxes one stage shows: all candidates with score and fate, and what they feed next."""
+
     name: str
-    boxes: np.ndarray            # (n, 4) candidates drawn
-    scores: np.ndarray           # (n,)
-    fate: np.ndarray             # (n,) KEPT / BELOW_THRESHOLD / SUPPRESSED
-    suppressed_by: np.ndarray    # (n,) index into the same list, -1 if none
+    boxes: np.ndarray  # (n, 4) candidates drawn
+    scores: np.ndarray  # (n,)
+    fate: np.ndarray  # (n,) KEPT / BELOW_THRESHOLD / SUPPRESSED
+    suppressed_by: np.ndarray  # (n,) index into the same list, -1 if none
     corrections: np.ndarray | None  # (n, 4) regression shown as arrows
-    crop_size: int | None        # 24 / 48 when each box is a net input crop
+    crop_size: int | None  # 24 / 48 when each box is a net input crop
     score_label: str
     fates_known: bool = True
-    add1: bool = False           # the stage's correction adds 1 to the rounded size (ONet only)
+    add1: bool = False  # the stage's correction adds 1 to the rounded size (ONet only)
 
     def __len__(self):
         return len(self.boxes)
@@ -56,17 +57,34 @@ def stage_boxes(trace, name: str) -> StageBoxes:
     if name in ("RNet input", "ONet input"):
         st = trace.rnet if name.startswith("RNet") else trace.onet
         fate, by = _all_kept(len(st.input))
-        return StageBoxes(name, st.input.boxes, st.input.scores, fate, by, None,
-                          24 if name.startswith("RNet") else 48, "previous stage's score")
+        return StageBoxes(
+            name,
+            st.input.boxes,
+            st.input.scores,
+            fate,
+            by,
+            None,
+            24 if name.startswith("RNet") else 48,
+            "previous stage's score",
+        )
     if name in ("RNet kept", "ONet kept"):
         st = trace.rnet if name.startswith("RNet") else trace.onet
         fate, by, known = _fates(st.filtered, len(st.input))
         if not known:  # C++ trace: threshold known from scores, NMS victims cannot be told apart
             t = float((trace.params or {}).get("t2" if name.startswith("RNet") else "t3", 0.7))
             fate = np.where(st.scores >= np.float32(t), core.KEPT, core.BELOW_THRESHOLD).astype(np.int8)
-        return StageBoxes(name, st.input.boxes, st.scores, fate, by, st.corrections,
-                          24 if name.startswith("RNet") else 48,
-                          f"{name.split()[0]} probability", known, add1=name.startswith("ONet"))
+        return StageBoxes(
+            name,
+            st.input.boxes,
+            st.scores,
+            fate,
+            by,
+            st.corrections,
+            24 if name.startswith("RNet") else 48,
+            f"{name.split()[0]} probability",
+            known,
+            add1=name.startswith("ONet"),
+        )
     d = trace.detections
     fate, by = _all_kept(len(d))
     return StageBoxes(name, d.boxes, d.scores, fate, by, None, None, "ONet confidence")
@@ -80,12 +98,19 @@ def _pnet_merged(trace) -> StageBoxes:
         scores = np.concatenate([p.scores for p in parts])
         corr = np.concatenate([p.corrections for p in parts])
         f = trace.merged_nms
-        return StageBoxes("PNet merged", boxes, scores, np.asarray(f.fate),
-                          np.asarray(f.suppressed_by), corr, None, "PNet probability")
+        return StageBoxes(
+            "PNet merged",
+            boxes,
+            scores,
+            np.asarray(f.fate),
+            np.asarray(f.suppressed_by),
+            corr,
+            None,
+            "PNet probability",
+        )
     m = trace.merged
     fate, by = _all_kept(len(m))
-    return StageBoxes("PNet merged", m.boxes, m.scores, fate, by, m.corrections, None,
-                      "PNet probability", False)
+    return StageBoxes("PNet merged", m.boxes, m.scores, fate, by, m.corrections, None, "PNet probability", False)
 
 
 def fate_text(sb: StageBoxes, i: int) -> str:
@@ -112,22 +137,35 @@ def full_score(s) -> str:
 
 def empty_stage_note(name: str) -> str:
     """Why a stage can be empty, in plain words."""
-    return (f"No boxes at {name}: every box was rejected earlier (below a threshold or suppressed "
-            "by NMS). Lower t1/t2/t3 or min face size in the sidebar to see more candidates.")
+    return (
+        f"No boxes at {name}: every box was rejected earlier (below a threshold or suppressed "
+        "by NMS). Lower t1/t2/t3 or min face size in the sidebar to see more candidates."
+    )
 
 
 def stage_rows(sb: StageBoxes) -> list[dict]:
     """Table rows for a stage: index, geometry, score and fate."""
-    return [{"#": i, "x": float(b[0]), "y": float(b[1]), "w": float(b[2]), "h": float(b[3]),
-             "score": float(s), "fate": fate_text(sb, i)}
-            for i, (b, s) in enumerate(zip(sb.boxes, sb.scores))]
+    return [
+        {
+            "#": i,
+            "x": float(b[0]),
+            "y": float(b[1]),
+            "w": float(b[2]),
+            "h": float(b[3]),
+            "score": float(s),
+            "fate": fate_text(sb, i),
+        }
+        for i, (b, s) in enumerate(zip(sb.boxes, sb.scores))
+    ]
 
 
 def corrected_box(box, corr, add1: bool = False) -> np.ndarray:
     """The box after the stage's regression, by the core's own apply_correction (semantics 4.6)."""
     from mtcnn_core.boxes import apply_correction
-    return apply_correction(np.asarray(box, np.float32).reshape(1, 4),
-                            np.asarray(corr, np.float32).reshape(1, 4), add1)[0]
+
+    return apply_correction(
+        np.asarray(box, np.float32).reshape(1, 4), np.asarray(corr, np.float32).reshape(1, 4), add1
+    )[0]
 
 
 def regression_arrows(box, corr, add1: bool = False) -> list[tuple[float, float, float, float]]:
@@ -140,6 +178,11 @@ def regression_arrows(box, corr, add1: bool = False) -> list[tuple[float, float,
 
 def funnel_counts(trace) -> list[tuple[str, int]]:
     """(stage, boxes leaving it) for the funnel chart, in STAGES order."""
-    return [("PNet merged", len(trace.merged)), ("RNet input", len(trace.rnet.input)),
-            ("RNet kept", len(trace.rnet.kept)), ("ONet input", len(trace.onet.input)),
-            ("ONet kept", len(trace.onet.kept)), ("final", len(trace.detections))]
+    return [
+        ("PNet merged", len(trace.merged)),
+        ("RNet input", len(trace.rnet.input)),
+        ("RNet kept", len(trace.rnet.kept)),
+        ("ONet input", len(trace.onet.input)),
+        ("ONet kept", len(trace.onet.kept)),
+        ("final", len(trace.detections)),
+    ]

@@ -1,4 +1,5 @@
 """PIL drawing of boxes on images (pure functions: numpy/PIL in, PIL out), for display and download."""
+
 from __future__ import annotations
 
 import functools

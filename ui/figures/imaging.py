@@ -1,5 +1,6 @@
 """Display encoding: images sent to the browser at most as wide as Streamlit shows them, as PNG
 bytes, so st.image never re-encodes (it would on every rerun for anything wider)."""
+
 from __future__ import annotations
 
 import io
@@ -24,12 +25,12 @@ def display_png(img, max_width: int = MAX_DISPLAY_WIDTH, nearest: bool = False) 
 def shrink(rgb: np.ndarray, max_width: int = MAX_DISPLAY_WIDTH) -> tuple[np.ndarray, float]:
     """(the image at most max_width wide (area-averaged), factor applied to coordinates)."""
     import cv2
+
     h, w = rgb.shape[:2]
     if w <= max_width:
         return rgb, 1.0
     f = max_width / w
-    out = cv2.resize(np.ascontiguousarray(rgb), (max_width, max(1, round(h * f))),
-                     interpolation=cv2.INTER_AREA)
+    out = cv2.resize(np.ascontiguousarray(rgb), (max_width, max(1, round(h * f))), interpolation=cv2.INTER_AREA)
     return out, f
 
 

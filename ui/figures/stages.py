@@ -1,4 +1,5 @@
 """Pure summaries of a Trace: box counts per stage, timing table, detection rows."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,12 +9,14 @@ def stage_counts(trace) -> list[tuple[str, int]]:
     """(stage label, number of boxes) from PNet's raw proposals to the final faces."""
     if not trace.has_stages:
         return [("final", len(trace.detections))]
-    return [("PNet ≥ t1", int(sum(s.num_above_t1 for s in trace.scales))),
-            ("per-scale NMS", int(sum(len(s.kept) for s in trace.scales))),
-            ("merged NMS", len(trace.merged)),
-            ("RNet kept", len(trace.rnet.kept)),
-            ("ONet kept", len(trace.onet.kept)),
-            ("final", len(trace.detections))]
+    return [
+        ("PNet ≥ t1", int(sum(s.num_above_t1 for s in trace.scales))),
+        ("per-scale NMS", int(sum(len(s.kept) for s in trace.scales))),
+        ("merged NMS", len(trace.merged)),
+        ("RNet kept", len(trace.rnet.kept)),
+        ("ONet kept", len(trace.onet.kept)),
+        ("final", len(trace.detections)),
+    ]
 
 
 def timing_rows(trace) -> list[dict]:
@@ -29,8 +32,10 @@ def timing_rows(trace) -> list[dict]:
 def detection_rows(trace) -> list[dict]:
     """One dict per final face: index, x, y, w, h, confidence."""
     d = trace.detections
-    return [{"face": i, "x": float(b[0]), "y": float(b[1]), "w": float(b[2]), "h": float(b[3]),
-             "confidence": float(s)} for i, (b, s) in enumerate(zip(d.boxes, d.scores))]
+    return [
+        {"face": i, "x": float(b[0]), "y": float(b[1]), "w": float(b[2]), "h": float(b[3]), "confidence": float(s)}
+        for i, (b, s) in enumerate(zip(d.boxes, d.scores))
+    ]
 
 
 def engine_used(trace, requested: str) -> str:
@@ -52,17 +57,21 @@ def producer_fields(trace) -> dict:
     """engine / kernels / cpp_build parsed from a producer like
     'mtcnn_core 0.1.0 (engine=exact, kernels=compiled, cpp_build=avx512)'; {} if absent."""
     import re
+
     return dict(re.findall(r"(engine|kernels|cpp_build)=([\w.-]+)", str(trace.producer or "")))
 
 
 #: What each kernel implementation means, and the one-line fix when a faster exact path exists.
 KERNEL_EXPLAIN = {
-    "compiled": ("compiled exact kernels (numba): the C++'s FMA order, bit for bit, at BLAS speed",
-                 None),
-    "reference": ("numpy reference kernels: the same bits as the C++, 10-20x slower",
-                  "pip install -r requirements.txt (installs numba), then choose engine 'exact'"),
-    "blas": ("this machine's BLAS: fast, but the last bits depend on its kernel, not the C++'s",
-             "choose engine 'exact' for OpenFace's bits (compiled kernels, about as fast)"),
+    "compiled": ("compiled exact kernels (numba): the C++'s FMA order, bit for bit, at BLAS speed", None),
+    "reference": (
+        "numpy reference kernels: the same bits as the C++, 10-20x slower",
+        "pip install -r requirements.txt (installs numba), then choose engine 'exact'",
+    ),
+    "blas": (
+        "this machine's BLAS: fast, but the last bits depend on its kernel, not the C++'s",
+        "choose engine 'exact' for OpenFace's bits (compiled kernels, about as fast)",
+    ),
 }
 
 

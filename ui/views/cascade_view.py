@@ -1,12 +1,13 @@
 """Cascade page: step through the stages, see every box's fate, inspect one box's crop and regression."""
+
 from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from ..figures import cascade_model as cm
 from .. import core
+from ..figures import cascade_model as cm
 from ..figures import draw, plots
 from . import explain_box, nets_input, overlay
 
@@ -14,9 +15,11 @@ STAGE_KEY, BOX_KEY = "cascade_stage", "cascade_box"
 #: Which (image, parameters, stage) the inspected box index refers to, and the table's version
 #: (a new version is a new table widget: its tick is cleared when the selector moves away).
 BOX_OWNER, TABLE_VERSION = "_cascade_box_for", "_cascade_table_version"
-FADED = {core.BELOW_THRESHOLD: ("#d0d0d0", "below threshold"),
-         core.SUPPRESSED: ("#ff5c5c", "suppressed by NMS"),
-         core.CAPPED: ("#b57bff", "cut by the app's box cap")}
+FADED = {
+    core.BELOW_THRESHOLD: ("#d0d0d0", "below threshold"),
+    core.SUPPRESSED: ("#ff5c5c", "suppressed by NMS"),
+    core.CAPPED: ("#b57bff", "cut by the app's box cap"),
+}
 SELECTED_COLOUR = "#ffffff"
 
 
@@ -45,9 +48,8 @@ def render(run):
     selected = selected_box(run, sb)
     st.plotly_chart(stage_figure(run, sb, selected), width="stretch", key="cascade_fig")
     _table_and_box(run, sb, selected)
-    st.plotly_chart(plots.funnel_figure(cm.funnel_counts(trace), current=name),
-                    width="stretch", key="cascade_funnel")
-    if len(sb):   # teach: follow the selected box (ui/views/explain_box.py)
+    st.plotly_chart(plots.funnel_figure(cm.funnel_counts(trace), current=name), width="stretch", key="cascade_funnel")
+    if len(sb):  # teach: follow the selected box (ui/views/explain_box.py)
         explain_box.render(run, name, int(st.session_state.get(BOX_KEY, 0)))
 
 
@@ -71,16 +73,15 @@ def stage_figure(run, sb: cm.StageBoxes, selected: int | None = None) -> go.Figu
     for fate, (colour, label) in FADED.items():
         sel = sb.fate == fate
         if sel.any():
-            plots.add_boxes(fig, sb.boxes[sel], f"{label} ({int(sel.sum())})", colour, width=1.5,
-                              opacity=0.9, dash="dot")
+            plots.add_boxes(
+                fig, sb.boxes[sel], f"{label} ({int(sel.sum())})", colour, width=1.5, opacity=0.9, dash="dot"
+            )
     if kept.any():
         plots.add_scored_boxes(fig, sb.boxes[kept], sb.scores[kept], "kept")
     if selected is not None and 0 <= selected < len(sb):
-        plots.add_boxes(fig, sb.boxes[selected:selected + 1], f"inspected #{selected}",
-                          SELECTED_COLOUR, width=4)
+        plots.add_boxes(fig, sb.boxes[selected : selected + 1], f"inspected #{selected}", SELECTED_COLOUR, width=4)
     if len(sb):
-        texts = [f"#{i}: {sb.score_label} {cm.full_score(s)}<br>{cm.fate_text(sb, i)}"
-                 for i, s in enumerate(sb.scores)]
+        texts = [f"#{i}: {sb.score_label} {cm.full_score(s)}<br>{cm.fate_text(sb, i)}" for i, s in enumerate(sb.scores)]
         plots.add_box_hover(fig, sb.boxes, texts, sb.name, scores=sb.scores, showscale=True)
     return fig
 
@@ -105,8 +106,9 @@ def on_selector_change():
 def table_columns() -> dict:
     """Column formats: 4 decimals of every coordinate (1022.2139 fits), full float32 scores,
     and room for the fate text."""
-    cfg = {c: st.column_config.NumberColumn(c, format="%.4f", width=w)
-           for c, w in cm.TABLE_WIDTHS.items() if c in "xywh"}
+    cfg = {
+        c: st.column_config.NumberColumn(c, format="%.4f", width=w) for c, w in cm.TABLE_WIDTHS.items() if c in "xywh"
+    }
     cfg["#"] = st.column_config.NumberColumn("#", format="%d", width=cm.TABLE_WIDTHS["#"])
     cfg["score"] = st.column_config.NumberColumn("score", format="%.7f", width=cm.TABLE_WIDTHS["score"])
     cfg["fate"] = st.column_config.TextColumn("fate", width=cm.TABLE_WIDTHS["fate"])
@@ -118,42 +120,72 @@ def _table_and_box(run, sb: cm.StageBoxes, selected: int | None):
         st.info(cm.empty_stage_note(sb.name))
         return
     key = table_key()
-    st.dataframe(pd.DataFrame(cm.stage_rows(sb)), hide_index=True, width="stretch", height=320,
-                 key=key, on_select=lambda: on_table_select(key), selection_mode="single-row",
-                 column_config=table_columns(), column_order=cm.TABLE_ORDER)
+    st.dataframe(
+        pd.DataFrame(cm.stage_rows(sb)),
+        hide_index=True,
+        width="stretch",
+        height=320,
+        key=key,
+        on_select=lambda: on_table_select(key),
+        selection_mode="single-row",
+        column_config=table_columns(),
+        column_order=cm.TABLE_ORDER,
+    )
     st.caption("Click a column header to sort, a row to inspect that box (outlined in white above).")
-    i = st.selectbox("Inspect box", range(len(sb)), key=BOX_KEY, on_change=on_selector_change,
-                     format_func=lambda k: f"#{k}  {cm.full_score(sb.scores[k])}  "
-                                           f"{cm.fate_text(sb, k)}")
+    i = st.selectbox(
+        "Inspect box",
+        range(len(sb)),
+        key=BOX_KEY,
+        on_change=on_selector_change,
+        format_func=lambda k: f"#{k}  {cm.full_score(sb.scores[k])}  {cm.fate_text(sb, k)}",
+    )
     _box_detail(run, sb, int(i))
 
 
 def _box_detail(run, sb: cm.StageBoxes, i: int):
     box = sb.boxes[i]
-    st.markdown(f"**#{i}** at ({box[0]:.0f}, {box[1]:.0f}) size {box[2]:.0f}×{box[3]:.0f} — "
-                f"{sb.score_label} **{cm.full_score(sb.scores[i])}**, {cm.fate_text(sb, i)}")
+    st.markdown(
+        f"**#{i}** at ({box[0]:.0f}, {box[1]:.0f}) size {box[2]:.0f}×{box[3]:.0f} — "
+        f"{sb.score_label} **{cm.full_score(sb.scores[i])}**, {cm.fate_text(sb, i)}"
+    )
     cols = st.columns([1, 2])
     if sb.crop_size:
         x = nets_input.crop(run.sha, tuple(float(v) for v in box), sb.crop_size, run.bgr)
-        cols[0].image(draw.crop_preview(x, scale=max(2, 144 // sb.crop_size)),
-                      caption=f"{sb.crop_size}×{sb.crop_size} net input (crop_input)")
+        cols[0].image(
+            draw.crop_preview(x, scale=max(2, 144 // sb.crop_size)),
+            caption=f"{sb.crop_size}×{sb.crop_size} net input (crop_input)",
+        )
     if sb.corrections is not None:
-        cols[1].plotly_chart(regression_figure(run, box, sb.corrections[i], sb.add1),
-                             width="stretch", key="cascade_reg")
+        cols[1].plotly_chart(
+            regression_figure(run, box, sb.corrections[i], sb.add1), width="stretch", key="cascade_reg"
+        )
         dx1, dy1, dx2, dy2 = sb.corrections[i]
-        cols[1].caption(f"regression dx1={dx1:+.3f} dy1={dy1:+.3f} dx2={dx2:+.3f} dy2={dy2:+.3f} "
-                        "(fractions of the box size)")
+        cols[1].caption(
+            f"regression dx1={dx1:+.3f} dy1={dy1:+.3f} dx2={dx2:+.3f} dy2={dy2:+.3f} (fractions of the box size)"
+        )
 
 
 def regression_figure(run, box, corr, add1: bool = False) -> go.Figure:
     """A zoom on one box with arrows showing how the regression moves each edge."""
     fig = overlay.image_figure(run, px_height=320)
     plots.add_boxes(fig, [box], "box", "#ffd60a", width=2)
-    plots.add_boxes(fig, [cm.corrected_box(box, corr, add1)], "after regression", "#00e5ff",
-                      width=2, dash="dash")
+    plots.add_boxes(fig, [cm.corrected_box(box, corr, add1)], "after regression", "#00e5ff", width=2, dash="dash")
     for x0, y0, x1, y1 in cm.regression_arrows(box, corr, add1):
-        fig.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y",
-                           showarrow=True, arrowhead=2, arrowwidth=2, arrowcolor="#00e5ff", text="")
+        fig.add_annotation(
+            x=x1,
+            y=y1,
+            ax=x0,
+            ay=y0,
+            xref="x",
+            yref="y",
+            axref="x",
+            ayref="y",
+            showarrow=True,
+            arrowhead=2,
+            arrowwidth=2,
+            arrowcolor="#00e5ff",
+            text="",
+        )
     x, y, w, h = (float(v) for v in box)
     m = 0.6 * max(w, h) + 4
     fig.update_xaxes(range=[x - m, x + w + m])

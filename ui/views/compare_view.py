@@ -1,4 +1,5 @@
 """C++ vs Python page: load a C++ result, overlay both box sets, per-face and per-stage deltas."""
+
 from __future__ import annotations
 
 import hashlib
@@ -8,8 +9,8 @@ import streamlit as st
 
 from .. import core, samples
 from ..figures import plots
-from . import overlay, pipeline, quotas, state
 from ..figures import stage_compare as sc
+from . import overlay, pipeline, quotas, state
 
 CPP_COLOUR, PY_COLOUR = sc.CPP_COLOUR, sc.PY_COLOUR
 STAGE_PICK = "compare_stage"
@@ -28,7 +29,7 @@ def parse_reference(digest: str, name: str, _data: bytes, _npz: bytes | None):
     try:
         return core.load_any(_data, name, heatmaps=_npz), None
     except core.TraceFormatError as e:
-        trace = core.load_any(_data, name)      # the trace itself is bad: this raises too
+        trace = core.load_any(_data, name)  # the trace itself is bad: this raises too
         return trace, str(e)
 
 
@@ -54,8 +55,12 @@ def render(run):
         stage_view(run, ref, report, label, tol_px)
         st.subheader("Every stage")
         table = stage_table(report)
-        st.dataframe(style_stage_table(table, report.first_divergent), hide_index=True,
-                     width="stretch", height=full_height(len(table)))
+        st.dataframe(
+            style_stage_table(table, report.first_divergent),
+            hide_index=True,
+            width="stretch",
+            height=full_height(len(table)),
+        )
         _heatmaps(run, ref)
     else:
         st.caption("Detections only: load a full mtcnn-trace JSON for the stage-by-stage view.")
@@ -116,15 +121,23 @@ def stage_view(run, ref, report, label, tol_px):
     if st.session_state.get(STAGE_PICK) not in names:
         st.session_state[STAGE_PICK] = sc.default_stage(report)
     c1, c2 = st.columns([3, 1])
-    name = c1.selectbox("Stage (default: the first divergent one)", names, key=STAGE_PICK,
-                        format_func=lambda n: n + ("  ← first divergent"
-                                                   if n == report.first_divergent else ""))
+    name = c1.selectbox(
+        "Stage (default: the first divergent one)",
+        names,
+        key=STAGE_PICK,
+        format_func=lambda n: n + ("  ← first divergent" if n == report.first_divergent else ""),
+    )
     target = sc.CASCADE_STAGE.get(name)
     if target:
         c2.write("")
-        if c2.button("Open in Cascade ↗", key="compare_to_cascade",
-                     help=f"Show the “{target}” stage on the Cascade page",
-                     on_click=open_cascade, args=(target,), width="stretch"):
+        if c2.button(
+            "Open in Cascade ↗",
+            key="compare_to_cascade",
+            help=f"Show the “{target}” stage on the Cascade page",
+            on_click=open_cascade,
+            args=(target,),
+            width="stretch",
+        ):
             st.switch_page("pages/cascade.py")
     srep = report.stage(name)
     ref_boxes, cand_boxes = sc.stage_boxes(ref, name), sc.stage_boxes(run.trace, name)
@@ -136,9 +149,13 @@ def stage_view(run, ref, report, label, tol_px):
     cols = st.columns(4)
     for col, (k, v) in zip(cols, counts.items()):
         col.metric(k, v)
-    fig = sc.stage_figure(overlay.image_figure(run, px_height=overlay.fit_height(run, 760)),
-                          ref_boxes, cand_boxes, cats,
-                          label.split(" (")[0])
+    fig = sc.stage_figure(
+        overlay.image_figure(run, px_height=overlay.fit_height(run, 760)),
+        ref_boxes,
+        cand_boxes,
+        cats,
+        label.split(" (")[0],
+    )
     st.plotly_chart(fig, width="stretch", key="compare_stage_fig")
     rows = sc.delta_rows(srep, ref_boxes, cand_boxes, tol_px)
     if rows:
@@ -152,34 +169,46 @@ def stage_view(run, ref, report, label, tol_px):
 def choose_reference(run):
     """(reference Trace, cache key, label) from the bundled traces or an upload; (None, ..) if none."""
     has_bundled = run.source == "sample" and samples.cpp_traces_for(run.name)
-    source = st.radio("C++ result", SOURCES if has_bundled else SOURCES[1:], horizontal=True,
-                      key="cpp_source")
+    source = st.radio("C++ result", SOURCES if has_bundled else SOURCES[1:], horizontal=True, key="cpp_source")
     if source == SOURCES[0]:
         return _bundled(run)
     return _uploaded(run)
 
 
 def _bundled(run):
-    build = st.radio("Bundled trace made by OpenFace built for", list(samples.CPP_DIRS), horizontal=True,
-                     key="cpp_bundled_build", format_func=lambda b: f"{BUILD_NAMES[b]} CPUs")
+    build = st.radio(
+        "Bundled trace made by OpenFace built for",
+        list(samples.CPP_DIRS),
+        horizontal=True,
+        key="cpp_bundled_build",
+        format_func=lambda b: f"{BUILD_NAMES[b]} CPUs",
+    )
     path = samples.cpp_trace_path(run.name, run.params, build)
     if path is None:
         choices = [p.name for p in samples.cpp_traces_for(run.name, build)]
-        st.info("No bundled C++ trace was made with the current parameters (bundled: OpenFace "
-                "defaults, and min face 20 / t1 0.5). Pick one anyway to see the differences.")
+        st.info(
+            "No bundled C++ trace was made with the current parameters (bundled: OpenFace "
+            "defaults, and min face 20 / t1 0.5). Pick one anyway to see the differences."
+        )
         if st.session_state.get("cpp_bundled_pick") not in choices:
             st.session_state["cpp_bundled_pick"] = choices[0]
         name = st.selectbox("Bundled trace", choices, key="cpp_bundled_pick")
         path = samples.CPP_DIRS[build] / name
     folder = samples.CPP_DIRS[build].name
     st.caption(f"Reference: `sample_images/{folder}/{path.name}`")
-    return (pipeline.bundled_cpp_trace(str(path)), f"bundled:{folder}/{path.name}",
-            f"C++ (OpenFace 2.2.0, {BUILD_NAMES[build]})")
+    return (
+        pipeline.bundled_cpp_trace(str(path)),
+        f"bundled:{folder}/{path.name}",
+        f"C++ (OpenFace 2.2.0, {BUILD_NAMES[build]})",
+    )
 
 
 def _uploaded(run):
-    up = quotas.kept(st.file_uploader("C++ trace JSON, or detections JSON/CSV (x,y,w,h,confidence)",
-                                      type=["json", "csv"], key="cpp_upload"))
+    up = quotas.kept(
+        st.file_uploader(
+            "C++ trace JSON, or detections JSON/CSV (x,y,w,h,confidence)", type=["json", "csv"], key="cpp_upload"
+        )
+    )
     npz = quotas.kept(st.file_uploader("Optional heatmaps (.heatmaps.npz)", type=["npz"], key="cpp_npz"))
     if up is None:
         preset = preset_reference(run)
@@ -196,8 +225,7 @@ def _uploaded(run):
         st.error(f"{up.name}: {e}" if up.name not in str(e) else str(e))
         return None, None, None
     if npz_problem:
-        st.warning(f"Comparing without heatmaps: the heatmaps file does not fit this trace "
-                   f"({npz_problem}).")
+        st.warning(f"Comparing without heatmaps: the heatmaps file does not fit this trace ({npz_problem}).")
     return ref, f"upload:{digest}", f"C++ ({up.name})"
 
 
@@ -224,10 +252,8 @@ def _tolerances():
     c1, c2 = st.columns(2)
     st.session_state.setdefault("tol_px", 0.01)
     st.session_state.setdefault("tol_score", 1e-4)
-    tol_px = c1.number_input("Box tolerance (px)", 0.0, 100.0, step=0.01, format="%.4f",
-                             key="tol_px")
-    tol_score = c2.number_input("Score tolerance", 0.0, 1.0, step=1e-4, format="%.6f",
-                                key="tol_score")
+    tol_px = c1.number_input("Box tolerance (px)", 0.0, 100.0, step=0.01, format="%.4f", key="tol_px")
+    tol_score = c2.number_input("Score tolerance", 0.0, 1.0, step=1e-4, format="%.6f", key="tol_score")
     return float(tol_px), float(tol_score)
 
 
@@ -237,8 +263,10 @@ def mismatch_messages(image_hw: tuple, params: dict, ref) -> list[str]:
     img = ref.image or {}
     h, w = image_hw
     if img.get("width") and img.get("height") and (int(img["width"]), int(img["height"])) != (w, h):
-        msgs.append(f"The C++ file is for a {img['width']}×{img['height']} image, the current image "
-                    f"is {w}×{h}: the boxes cannot be compared meaningfully.")
+        msgs.append(
+            f"The C++ file is for a {img['width']}×{img['height']} image, the current image "
+            f"is {w}×{h}: the boxes cannot be compared meaningfully."
+        )
     for k in pipeline.PARAM_KEYS:
         a = (ref.params or {}).get(k)
         if a is not None and abs(float(a) - float(params[k])) > 1e-6:
@@ -270,17 +298,27 @@ def overlay_figure(run, ref, label):
     """The image with C++ and Python final boxes in two colours (legend)."""
     fig = overlay.image_figure(run, px_height=560)
     plots.add_boxes(fig, ref.detections.boxes, label, CPP_COLOUR, width=3)
-    plots.add_boxes(fig, run.trace.detections.boxes, "Python (mtcnn_core)", PY_COLOUR, width=2,
-                      dash="dash")
+    plots.add_boxes(fig, run.trace.detections.boxes, "Python (mtcnn_core)", PY_COLOUR, width=2, dash="dash")
     return fig
 
 
 def face_table(report) -> pd.DataFrame:
     """Matched C++/Python pairs with their deltas; unmatched faces flagged."""
     st_ = report.stage("detections")
-    rows = [{"C++ #": p.ref, "Python #": p.cand, "dx": sc.sci(p.dx), "dy": sc.sci(p.dy),
-             "dw": sc.sci(p.dw), "dh": sc.sci(p.dh), "IoU": f"{p.iou:.6f}",
-             "Δconfidence": sc.sci(p.dscore), "status": "matched"} for p in st_.pairs]
+    rows = [
+        {
+            "C++ #": p.ref,
+            "Python #": p.cand,
+            "dx": sc.sci(p.dx),
+            "dy": sc.sci(p.dy),
+            "dw": sc.sci(p.dw),
+            "dh": sc.sci(p.dh),
+            "IoU": f"{p.iou:.6f}",
+            "Δconfidence": sc.sci(p.dscore),
+            "status": "matched",
+        }
+        for p in st_.pairs
+    ]
     rows += [{"C++ #": i, "Python #": None, "status": "only in C++"} for i in st_.unmatched_ref]
     rows += [{"C++ #": None, "Python #": i, "status": "only in Python"} for i in st_.unmatched_cand]
     cols = ["C++ #", "Python #", "dx", "dy", "dw", "dh", "IoU", "Δconfidence", "status"]
@@ -294,9 +332,11 @@ def stage_table(report) -> pd.DataFrame:
 
 def style_stage_table(df: pd.DataFrame, first_divergent: str | None):
     """Highlight the first divergent stage (a pandas Styler st.dataframe can show)."""
+
     def colour(row):
         hit = first_divergent is not None and row["stage"] == first_divergent
         return ["background-color: #8b1e1e; color: white" if hit else ""] * len(row)
+
     return df.style.apply(colour, axis=1)
 
 
@@ -315,13 +355,16 @@ def _heatmaps(run, ref):
         return
     c1, c2, c3 = st.columns(3)
     t1 = float(run.params["t1"])
-    c1.plotly_chart(plots.heatmap_figure(a, ref_maps[i].scale, t1, "C++", 320), width="stretch",
-                    key="hm_cpp", theme=None)
-    c2.plotly_chart(plots.heatmap_figure(b, py_maps[i].scale, t1, "Python", 320), width="stretch",
-                    key="hm_py", theme=None)
+    c1.plotly_chart(
+        plots.heatmap_figure(a, ref_maps[i].scale, t1, "C++", 320), width="stretch", key="hm_cpp", theme=None
+    )
+    c2.plotly_chart(
+        plots.heatmap_figure(b, py_maps[i].scale, t1, "Python", 320), width="stretch", key="hm_py", theme=None
+    )
     d = sc.heatmap_difference(a, b)
-    c3.plotly_chart(plots.diff_heatmap_figure(d["diff"], "Python − C++ (probability)"),
-                    width="stretch", key="hm_diff", theme=None)
+    c3.plotly_chart(
+        plots.diff_heatmap_figure(d["diff"], "Python − C++ (probability)"), width="stretch", key="hm_diff", theme=None
+    )
     st.caption(heatmap_caption(i, d))
 
 
@@ -329,6 +372,8 @@ def heatmap_caption(i: int, d: dict) -> str:
     """Plain units for a heatmap difference: absolute probability and float32 ulps."""
     if not d["cells_differing"]:
         return f"Scale {i}: all {d['cells']:,} cells have the same float32 bits in C++ and Python."
-    return (f"Scale {i}: {d['cells_differing']:,} of {d['cells']:,} cells differ; largest "
-            f"difference {sc.sci(d['max_abs'])} in probability = {d['max_ulps']:,} ulp(s) of float32 "
-            "(1 ulp near 0.5 is 6e-08).")
+    return (
+        f"Scale {i}: {d['cells_differing']:,} of {d['cells']:,} cells differ; largest "
+        f"difference {sc.sci(d['max_abs'])} in probability = {d['max_ulps']:,} ulp(s) of float32 "
+        "(1 ulp near 0.5 is 6e-08)."
+    )

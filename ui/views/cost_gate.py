@@ -1,6 +1,7 @@
 """The app's cost gate: a run over the pyramid budget asks to be confirmed ("Run anyway", for this
 session, image and parameters only); a run over the hard ceiling is refused, naming the min face
 size that fits. The CLI's equivalent is `--allow-expensive` (mtcnn_core/cost.py)."""
+
 from __future__ import annotations
 
 import streamlit as st
@@ -36,19 +37,23 @@ def estimate(pixels: int) -> tuple[float, float]:
 def confirm_message(height: int, width: int, params: dict, pixels: int) -> str:
     seconds, mb = estimate(pixels)
     fits = smallest_min_face(height, width, params, BUDGET_PIXELS)
-    return (f"Expensive run: a {width}x{height} image with min face size {params['min_face_size']} "
-            f"sends {pixels / 1e6:.1f} Mpixel through PNet, over this app's budget of "
-            f"{BUDGET_PIXELS / 1e6:.0f} Mpixel. Estimated cost: about {seconds:.0f} s and "
-            f"{mb / 1024:.1f} GB of server memory (measured on 2 cores; slower with the "
-            f"'reference' engine). Run it anyway, or raise the min face size to at least {fits}.")
+    return (
+        f"Expensive run: a {width}x{height} image with min face size {params['min_face_size']} "
+        f"sends {pixels / 1e6:.1f} Mpixel through PNet, over this app's budget of "
+        f"{BUDGET_PIXELS / 1e6:.0f} Mpixel. Estimated cost: about {seconds:.0f} s and "
+        f"{mb / 1024:.1f} GB of server memory (measured on 2 cores; slower with the "
+        f"'reference' engine). Run it anyway, or raise the min face size to at least {fits}."
+    )
 
 
 def ceiling_message(height: int, width: int, params: dict, pixels: int) -> str:
     fits = smallest_min_face(height, width, params, CEILING_PIXELS)
-    return (f"a {width}x{height} image with min face size {params['min_face_size']} sends "
-            f"{pixels / 1e6:.1f} Mpixel through PNet, over this server's hard limit of "
-            f"{CEILING_PIXELS / 1e6:.0f} Mpixel: raise the min face size to at least {fits} "
-            "(the command line runs it with --allow-expensive)")
+    return (
+        f"a {width}x{height} image with min face size {params['min_face_size']} sends "
+        f"{pixels / 1e6:.1f} Mpixel through PNet, over this server's hard limit of "
+        f"{CEILING_PIXELS / 1e6:.0f} Mpixel: raise the min face size to at least {fits} "
+        "(the command line runs it with --allow-expensive)"
+    )
 
 
 def check(height: int, width: int, params: dict, run_key: str):
@@ -65,9 +70,14 @@ def check(height: int, width: int, params: dict, run_key: str):
 def ask(e: CostConfirmation):
     """The confirmation: the estimate and a 'Run anyway' button for exactly this run."""
     st.warning(str(e), icon=":material/hourglass_top:")
-    st.button("Run anyway", key="cost_run_anyway", type="primary", on_click=_confirm,
-              args=(e.run_key,), help="Runs this image with these parameters once confirmed; "
-                                      "any other image or parameters ask again.")
+    st.button(
+        "Run anyway",
+        key="cost_run_anyway",
+        type="primary",
+        on_click=_confirm,
+        args=(e.run_key,),
+        help="Runs this image with these parameters once confirmed; any other image or parameters ask again.",
+    )
 
 
 def _confirm(run_key: str):

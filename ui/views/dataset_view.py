@@ -4,6 +4,7 @@ filter the rows, and open one image with its C++ result on the C++ vs Python pag
 The parsing, classification, filtering and file look-ups are plain functions (no Streamlit) so they
 can be tested directly; `render()` only draws them.
 """
+
 from __future__ import annotations
 
 import csv
@@ -23,14 +24,24 @@ from . import page, quotas, state
 
 # The batch's header (mtcnn_core/tools/batch/summary.py SUMMARY_FIELDS); kept here so the page does not import the
 # batch module (cv2, worker code) just to read a CSV. tests/app/test_dataset.py checks they agree.
-SUMMARY_FIELDS = ["file", "faces_cpp", "faces_py", "bit_identical", "first_divergent_stage",
-                  "max_abs_dx", "max_abs_dy", "max_abs_dw", "max_abs_dh", "min_iou",
-                  "max_dconfidence", "time_ms", "error"]
+SUMMARY_FIELDS = [
+    "file",
+    "faces_cpp",
+    "faces_py",
+    "bit_identical",
+    "first_divergent_stage",
+    "max_abs_dx",
+    "max_abs_dy",
+    "max_abs_dw",
+    "max_abs_dh",
+    "min_iou",
+    "max_dconfidence",
+    "time_ms",
+    "error",
+]
 INT_FIELDS = ("faces_cpp", "faces_py")
-FLOAT_FIELDS = ("max_abs_dx", "max_abs_dy", "max_abs_dw", "max_abs_dh", "min_iou",
-                "max_dconfidence", "time_ms")
-IDENTICAL, TOLERANCE, DIVERGING, FAILED, NO_CPP = ("bit-identical", "within tolerance", "diverging",
-                                                    "failed", "no C++")
+FLOAT_FIELDS = ("max_abs_dx", "max_abs_dy", "max_abs_dw", "max_abs_dh", "min_iou", "max_dconfidence", "time_ms")
+IDENTICAL, TOLERANCE, DIVERGING, FAILED, NO_CPP = ("bit-identical", "within tolerance", "diverging", "failed", "no C++")
 STATUSES = (IDENTICAL, TOLERANCE, DIVERGING, FAILED, NO_CPP)
 STATUS_FILTERS = ("all", DIVERGING, FAILED, IDENTICAL, TOLERANCE, NO_CPP)
 COMPARE_PAGE = "pages/compare.py"
@@ -82,8 +93,7 @@ def parse_summary(data: bytes | str, name: str = "summary.csv") -> pd.DataFrame:
     if not rows:
         raise SummaryError(f"{name} is empty.")
     if rows[0] != SUMMARY_FIELDS:
-        raise SummaryError(f"{name} line 1: the header is not the batch's "
-                           f"({','.join(SUMMARY_FIELDS)}).")
+        raise SummaryError(f"{name} line 1: the header is not the batch's ({','.join(SUMMARY_FIELDS)}).")
     records = [_record(r, i, name) for i, r in enumerate(rows[1:], start=2) if r]
     df = pd.DataFrame(records, columns=SUMMARY_FIELDS)
     df.insert(1, "status", [row_status(r) for r in records])
@@ -155,12 +165,13 @@ def divergent_stages(df: pd.DataFrame) -> list[str]:
 @dataclass
 class RowInputs:
     """What opening a row on the C++ vs Python page needs, or the plain reasons it cannot."""
+
     image: Path | None = None
     cpp: Path | None = None
     npz: Path | None = None
     params: dict | None = None
     engine: str | None = None
-    tolerances: dict = field(default_factory=dict)   # tol_px / tol_score of the batch's compare
+    tolerances: dict = field(default_factory=dict)  # tol_px / tol_score of the batch's compare
     problems: list = field(default_factory=list)
 
     @property
@@ -180,12 +191,13 @@ def read_marker(folder: Path, stem: str) -> dict | None:
     return m if isinstance(m, dict) else None
 
 
-MAX_SIDE_FILE = 64 << 20     # bytes read from any one batch file (trace, marker, C++ result)
+MAX_SIDE_FILE = 64 << 20  # bytes read from any one batch file (trace, marker, C++ result)
 
 
 def _read_small(p: Path) -> bytes:
     """A regular file's bytes, refused (OSError) when larger than MAX_SIDE_FILE."""
     from mtcnn_core.safe_io import read_regular_file
+
     return read_regular_file(p, MAX_SIDE_FILE)
 
 
@@ -201,8 +213,9 @@ def traced_image_info(folder: Path, stem: str) -> dict:
     return info if isinstance(info, dict) else {}
 
 
-def locate_inputs(folder: Path, file: str, images_dir: str = "", cpp_dir: str = "",
-                  row: dict | None = None) -> RowInputs:
+def locate_inputs(
+    folder: Path, file: str, images_dir: str = "", cpp_dir: str = "", row: dict | None = None
+) -> RowInputs:
     """Find a row's image and C++ reference. The batch records neither path (row.json keeps only
     options and output names), so the image is looked for in `images_dir` (default: the batch
     folder) and its subfolders and checked against the trace's SHA-256, and the C++ file in
@@ -212,8 +225,9 @@ def locate_inputs(folder: Path, file: str, images_dir: str = "", cpp_dir: str = 
     stem, out = output_stem(folder, file, row), RowInputs()
     marker = read_marker(folder, stem)
     if marker is None:
-        out.problems.append(f"{folder / (stem + '.row.json')} is missing or unreadable: "
-                            "this image did not finish in the batch.")
+        out.problems.append(
+            f"{folder / (stem + '.row.json')} is missing or unreadable: this image did not finish in the batch."
+        )
         return out
     if f"{stem}.compare.json" not in marker.get("files", []):
         out.problems.append("The batch ran without a C++ result for this image (no --cpp file).")
@@ -235,9 +249,8 @@ def output_stem(folder: Path, file: str, row=None) -> str:
         if m is not None and isinstance(m.get("row"), dict) and m["row"].get("file") == name:
             found.append((stem, m["row"]))
     if not found:
-        return Path(name).stem         # no marker: locate_inputs says the image did not finish
-    same = [stem for stem, r in found
-            if row is not None and batch_rows.same_row(r, row, SUMMARY_FIELDS)]
+        return Path(name).stem  # no marker: locate_inputs says the image did not finish
+    same = [stem for stem, r in found if row is not None and batch_rows.same_row(r, row, SUMMARY_FIELDS)]
     return (same or [found[0][0]])[0]
 
 
@@ -261,7 +274,7 @@ def _find_image(folder: Path, file: str, stem: str, images_dir: str, problems: l
     where = _look_in(images_dir, folder, problems, "Images folder")
     if where is None:
         return None
-    file = Path(file).name           # a name from summary.csv, never a path
+    file = Path(file).name  # a name from summary.csv, never a path
     want = traced_image_info(folder, stem).get("sha256")
     roots, other = data_roots.configured_roots(), None
     for p in islice(batch_rows.same_name_files(where, file), MAX_IMAGE_CANDIDATES):
@@ -274,11 +287,12 @@ def _find_image(folder: Path, file: str, stem: str, images_dir: str, problems: l
             continue
         other = other or p
     if other is not None:
-        problems.append(f"{other} is not the file the batch traced (SHA-256 differs), nor is any "
-                        f"{file} below {where}.")
+        problems.append(f"{other} is not the file the batch traced (SHA-256 differs), nor is any {file} below {where}.")
     else:
-        problems.append(f"Image {file} not found in {where} or its subfolders (the batch does not "
-                        "record input paths): enter the folder holding the images.")
+        problems.append(
+            f"Image {file} not found in {where} or its subfolders (the batch does not "
+            "record input paths): enter the folder holding the images."
+        )
     return None
 
 
@@ -294,8 +308,7 @@ def _find_cpp(stem: str, cpp_dir: str, problems: list):
         p = where / (stem + ext)
         if p.is_file() and data_roots.inside(p, roots):
             npz = p.with_name(stem + ".heatmaps.npz")
-            return p, (npz if ext == ".json" and npz.is_file() and data_roots.inside(npz, roots)
-                       else None)
+            return p, (npz if ext == ".json" and npz.is_file() and data_roots.inside(npz, roots) else None)
     problems.append(f"No C++ result {stem}.json or {stem}.csv in {where}.")
     return None, None
 
@@ -319,8 +332,7 @@ def open_in_compare(inputs: RowInputs):
         return
     ss.image = state.image_record(inputs.image.name, data, "upload")
     ss.upload_error = None
-    ss.cpp_preset = {"name": inputs.cpp.name, "data": cpp, "npz": npz,
-                     "image_sha": ss.image["sha"]}
+    ss.cpp_preset = {"name": inputs.cpp.name, "data": cpp, "npz": npz, "image_sha": ss.image["sha"]}
     ss.cpp_source = "Upload a C++ result"
     for k, v in (inputs.params or {}).items():
         if k in ss:
@@ -329,7 +341,7 @@ def open_in_compare(inputs: RowInputs):
         ss.engine = inputs.engine
     for k, v in inputs.tolerances.items():
         ss[k] = v
-    for k, v in keep.items():     # the page switch must not drop the session's own choices
+    for k, v in keep.items():  # the page switch must not drop the session's own choices
         ss[k] = v
 
 
@@ -356,8 +368,9 @@ def render():
     """Page body, inside the same error guard as every other page (no traceback is ever shown)."""
     page.ensure_shell()
     st.title("Dataset")
-    st.caption("Browse a batch run (`python -m mtcnn_core batch ... --out DIR`) and open any image "
-               "on the C++ vs Python page.")
+    st.caption(
+        "Browse a batch run (`python -m mtcnn_core batch ... --out DIR`) and open any image on the C++ vs Python page."
+    )
     try:
         _body()
     except SummaryError as e:
@@ -374,14 +387,19 @@ def _body():
     text = ""
     if roots:
         _restore("dataset_dir")
-        text = _remember("dataset_dir", st.text_input(
-            "Batch output folder on the server", key="dataset_dir", placeholder=str(roots[0]),
-            help="The --out folder of a batch run; it must contain summary.csv and lie inside "
-                 f"the server's data roots ({data_roots.ENV})."))
+        text = _remember(
+            "dataset_dir",
+            st.text_input(
+                "Batch output folder on the server",
+                key="dataset_dir",
+                placeholder=str(roots[0]),
+                help="The --out folder of a batch run; it must contain summary.csv and lie inside "
+                f"the server's data roots ({data_roots.ENV}).",
+            ),
+        )
     else:
         st.caption(f"Reading folders on this server is off (no data roots: set {data_roots.ENV}).")
-    up = quotas.kept(st.file_uploader("…or upload a summary.csv (table only)", type=["csv"],
-                                      key="dataset_csv"))
+    up = quotas.kept(st.file_uploader("…or upload a summary.csv (table only)", type=["csv"], key="dataset_csv"))
     folder = batch_folder(text, roots)
     if folder is not None:
         try:
@@ -413,12 +431,10 @@ def _totals(df: pd.DataFrame):
 def _filtered_table(df: pd.DataFrame) -> pd.DataFrame:
     c1, c2, c3 = st.columns([1, 2, 2])
     options = divergent_stages(df)
-    for key, allowed in (("dataset_status", STATUS_FILTERS), ("dataset_stages", options),
-                         ("dataset_search", None)):
+    for key, allowed in (("dataset_status", STATUS_FILTERS), ("dataset_stages", options), ("dataset_search", None)):
         _restore(key, allowed)
     status = _remember("dataset_status", c1.selectbox("Status", STATUS_FILTERS, key="dataset_status"))
-    stages = _remember("dataset_stages", c2.multiselect("First divergent stage", options,
-                                                        key="dataset_stages"))
+    stages = _remember("dataset_stages", c2.multiselect("First divergent stage", options, key="dataset_stages"))
     search = _remember("dataset_search", c3.text_input("File name contains", key="dataset_search"))
     shown = filter_rows(df, status, stages, search)
     st.caption(f"{len(shown)} of {len(df)} image(s)")
@@ -430,8 +446,7 @@ def row_labels(shown: pd.DataFrame) -> dict:
     """{selectbox label: row index}: the file name, plus its summary.csv line where the same
     name occurs more than once (inputs of that name from several folders)."""
     names = shown["file"].value_counts()
-    return {(f if names[f] == 1 else f"{f} (summary.csv line {i + 2})"): i
-            for i, f in zip(shown.index, shown["file"])}
+    return {(f if names[f] == 1 else f"{f} (summary.csv line {i + 2})"): i for i, f in zip(shown.index, shown["file"])}
 
 
 def _open_row(folder: Path, shown: pd.DataFrame):
@@ -440,21 +455,26 @@ def _open_row(folder: Path, shown: pd.DataFrame):
         st.info("No image matches the filters.")
         return
     labels = row_labels(shown)
-    for key, allowed in (("dataset_row", list(labels)), ("dataset_images_dir", None),
-                         ("dataset_cpp_dir", None)):
+    for key, allowed in (("dataset_row", list(labels)), ("dataset_images_dir", None), ("dataset_cpp_dir", None)):
         _restore(key, allowed)
     label = _remember("dataset_row", st.selectbox("Image", list(labels), key="dataset_row"))
     row = shown.loc[labels[label]]
     file = row["file"]
     c1, c2 = st.columns(2)
-    images_dir = _remember("dataset_images_dir", c1.text_input(
-        "Images folder", key="dataset_images_dir", placeholder=f"default: {folder}",
-        help="Where the batch's input images are (it does not record paths)."))
-    cpp_dir = _remember("dataset_cpp_dir", c2.text_input("C++ results folder (--cpp)",
-                                                         key="dataset_cpp_dir"))
+    images_dir = _remember(
+        "dataset_images_dir",
+        c1.text_input(
+            "Images folder",
+            key="dataset_images_dir",
+            placeholder=f"default: {folder}",
+            help="Where the batch's input images are (it does not record paths).",
+        ),
+    )
+    cpp_dir = _remember("dataset_cpp_dir", c2.text_input("C++ results folder (--cpp)", key="dataset_cpp_dir"))
     inputs = locate_inputs(folder, file, images_dir, cpp_dir, row)
     for p in inputs.problems:
         st.warning(p)
-    if st.button("Open in C++ vs Python", key="dataset_open", disabled=not inputs.ready,
-                 on_click=open_in_compare, args=(inputs,)):
+    if st.button(
+        "Open in C++ vs Python", key="dataset_open", disabled=not inputs.ready, on_click=open_in_compare, args=(inputs,)
+    ):
         st.switch_page(COMPARE_PAGE)

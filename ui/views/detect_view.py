@@ -1,4 +1,5 @@
 """Detect page: final boxes on the image, stage metrics, timing and downloads."""
+
 from __future__ import annotations
 
 import io
@@ -14,7 +15,8 @@ SMALLER_THAN_MIN_FACE = (
     "Why a box can be smaller than the min face size: the cascade finds square face windows of "
     "at least that size, then OpenFace's final fix tightens each box around the landmarks "
     "(width × 1.0323, height × 0.7751, shifted down), so a final box is about 22 % shorter than "
-    "the window that found it.")
+    "the window that found it."
+)
 LANDMARK_NOTE = "ONet's 5 landmarks — computed by ONet but discarded by OpenFace's C++ (not C++ output)"
 
 
@@ -23,7 +25,7 @@ def annotated_png(run_key: str, landmarks: bool, display: bool, _rgb: np.ndarray
     """The image with final boxes (and optionally landmarks) as PNG bytes, cached per run:
     full resolution for the download, or shrunk to the page width for display."""
     d = _trace.detections
-    rgb, f = (imaging.shrink(_rgb) if display else (_rgb, 1.0))   # draw at the size shown
+    rgb, f = imaging.shrink(_rgb) if display else (_rgb, 1.0)  # draw at the size shown
     im = draw.draw_boxes(rgb, d.boxes * f, d.scores)
     if landmarks and _trace.onet is not None and _trace.onet.landmarks is not None:
         draw.draw_landmarks(im, final_landmarks(_trace) * f, face_sizes=d.boxes[:, 2] * f)
@@ -64,11 +66,16 @@ def render(run):
     """Page body."""
     trace = run.trace
     has_lm = trace.onet is not None and trace.onet.landmarks is not None
-    show_lm = st.toggle("Show ONet landmarks (not produced by the C++)", key="show_landmarks",
-                        disabled=not has_lm, help=LANDMARK_NOTE)
+    show_lm = st.toggle(
+        "Show ONet landmarks (not produced by the C++)", key="show_landmarks", disabled=not has_lm, help=LANDMARK_NOTE
+    )
     png = annotated_png(run.key, bool(show_lm and has_lm), True, run.rgb, trace)
-    st.image(png, output_format="JPEG", caption=f"{run.name}: {len(trace.detections)} face(s)"
-             + (f" — pink dots: {LANDMARK_NOTE}" if show_lm and has_lm else ""))
+    st.image(
+        png,
+        output_format="JPEG",
+        caption=f"{run.name}: {len(trace.detections)} face(s)"
+        + (f" — pink dots: {LANDMARK_NOTE}" if show_lm and has_lm else ""),
+    )
     if len(trace.detections):
         st.caption(SMALLER_THAN_MIN_FACE)
     _metrics(run)
@@ -80,19 +87,25 @@ def _metrics(run):
     trace = run.trace
     counts = stages.stage_counts(trace)
     cols = st.columns(len(counts))
-    helps = {"PNet ≥ t1": "PNet cells at or above t1, all pyramid levels",
-             "per-scale NMS": "proposals left after each level's NMS 0.5",
-             "merged NMS": "after the cross-scale NMS 0.7", "final": "faces returned"}
+    helps = {
+        "PNet ≥ t1": "PNet cells at or above t1, all pyramid levels",
+        "per-scale NMS": "proposals left after each level's NMS 0.5",
+        "merged NMS": "after the cross-scale NMS 0.7",
+        "final": "faces returned",
+    }
     for col, (label, n) in zip(cols, counts):
         col.metric(label, n, help=helps.get(label))
     what, fix = stages.engine_honesty(trace, core.mc.kernels.COMPILED_ERROR is None)
-    st.markdown(f"**Engine that ran:** {stages.engine_used(trace, run.engine)}. {what}"
-                + (f" Faster exact path: `{fix}`." if fix else ""))
+    st.markdown(
+        f"**Engine that ran:** {stages.engine_used(trace, run.engine)}. {what}"
+        + (f" Faster exact path: `{fix}`." if fix else "")
+    )
 
 
 #: Full-precision columns: 4 decimals of pixels, 7 of a float32 confidence (0.9999998, not 1).
 DETECTION_COLUMNS = {c: st.column_config.NumberColumn(c, format="%.4f") for c in "xywh"} | {
-    "confidence": st.column_config.NumberColumn("confidence", format="%.7f")}
+    "confidence": st.column_config.NumberColumn("confidence", format="%.7f")
+}
 
 
 def _table(title, rows, when_empty, column_config=None):
@@ -100,10 +113,12 @@ def _table(title, rows, when_empty, column_config=None):
     st.subheader(title)
     if rows:
         df = pd.DataFrame(rows)
-        order = ["face", "confidence"] + [c for c in df.columns if c not in ("face", "confidence")] \
-            if "confidence" in df.columns else None   # confidence in view on a narrow page
-        st.dataframe(df, hide_index=True, width="stretch", column_config=column_config,
-                     column_order=order)
+        order = (
+            ["face", "confidence"] + [c for c in df.columns if c not in ("face", "confidence")]
+            if "confidence" in df.columns
+            else None
+        )  # confidence in view on a narrow page
+        st.dataframe(df, hide_index=True, width="stretch", column_config=column_config, column_order=order)
     else:
         when_empty()
 
@@ -111,11 +126,14 @@ def _table(title, rows, when_empty, column_config=None):
 def _tables(trace):
     left, right = st.columns([3, 2])
     with left:
-        _table("Detections", stages.detection_rows(trace),
-               lambda: st.info("No face found with these parameters."), DETECTION_COLUMNS)
+        _table(
+            "Detections",
+            stages.detection_rows(trace),
+            lambda: st.info("No face found with these parameters."),
+            DETECTION_COLUMNS,
+        )
     with right:
-        _table("Time per stage", stages.timing_rows(trace),
-               lambda: st.caption("This trace records no timing."))
+        _table("Time per stage", stages.timing_rows(trace), lambda: st.caption("This trace records no timing."))
 
 
 def _downloads(run):
@@ -124,10 +142,10 @@ def _downloads(run):
     js, csv = trace_downloads(run.key, trace)
     cols = st.columns(4)
     rgb = run.rgb
-    cols[0].download_button("Annotated PNG", lambda: full_png(rgb, trace), f"{stem}_faces.png",
-                            "image/png")
+    cols[0].download_button("Annotated PNG", lambda: full_png(rgb, trace), f"{stem}_faces.png", "image/png")
     cols[1].download_button("Detections CSV", csv, f"{stem}_detections.csv", "text/csv")
     cols[2].download_button("Trace JSON", js, f"{stem}.json", "application/json")
     if trace.heatmaps():
-        cols[3].download_button("Heatmaps npz", lambda: heatmaps_npz(trace), f"{stem}.heatmaps.npz",
-                                "application/octet-stream")
+        cols[3].download_button(
+            "Heatmaps npz", lambda: heatmaps_npz(trace), f"{stem}.heatmaps.npz", "application/octet-stream"
+        )

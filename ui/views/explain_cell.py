@@ -4,6 +4,7 @@ Click a heatmap cell (or type its row/col) to see its 12x12 window, every PNet l
 feed it, conv1 as the C++'s multiply-adds, logits -> P(face), the regression and the box's fate.
 All numbers come from mtcnn_core.explain (the core's own functions on the level's exact input).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,9 +13,9 @@ import streamlit as st
 
 from mtcnn_core import explain as E
 
-from ..figures import draw, plots, imaging
-from . import journey, nets_input, overlay, pipeline, state
+from ..figures import draw, imaging, plots
 from ..figures import explain_figures as xf
+from . import journey, nets_input, overlay, pipeline, state
 
 ROW, COL, LEVEL = "xc_row", "xc_col", "xc_level"
 CONV_CH, CONV_DY, CONV_DX = "xc_conv_ch", "xc_conv_dy", "xc_conv_dx"
@@ -61,6 +62,7 @@ def add_click_targets(fig, level):
     cannot select heatmap cells, a click on a marker selects it); the markers carry the heatmap's
     hover text."""
     import plotly.graph_objects as go
+
     heat = fig.data[0]
     z = np.asarray(heat.z, np.float64)
     h, w = z.shape
@@ -68,9 +70,18 @@ def add_click_targets(fig, level):
         return fig
     yy, xx = np.mgrid[0:h, 0:w]
     custom = np.concatenate([np.asarray(heat.customdata).reshape(h * w, -1), z.reshape(-1, 1)], axis=1)
-    fig.add_trace(go.Scatter(x=xx.ravel(), y=yy.ravel(), mode="markers", customdata=custom,
-                             marker=dict(size=7, opacity=0), showlegend=False, name="cells",
-                             hovertemplate=heat.hovertemplate.replace("%{z:", "%{customdata[4]:")))
+    fig.add_trace(
+        go.Scatter(
+            x=xx.ravel(),
+            y=yy.ravel(),
+            mode="markers",
+            customdata=custom,
+            marker=dict(size=7, opacity=0),
+            showlegend=False,
+            name="cells",
+            hovertemplate=heat.hovertemplate.replace("%{z:", "%{customdata[4]:"),
+        )
+    )
     heat.hoverinfo, heat.hovertemplate = "skip", None
     fig.update_layout(hovermode="closest")
     return fig
@@ -100,8 +111,9 @@ def _to_strongest(level):
 def explanation(run, level, row: int, col: int, conv_pick: tuple):
     """The CellExplanation of (row, col), from the level's cached exact input and PNet layers."""
     x = nets_input.pnet_level_input(run.sha, level.index, float(level.scale), run.bgr, level)
-    outs = pipeline.forward_all("PNet", run.model_folder, run.engine, f"{run.key}|pnet|{level.index}", x,
-                                state.custom_architecture())
+    outs = pipeline.forward_all(
+        "PNet", run.model_folder, run.engine, f"{run.key}|pnet|{level.index}", x, state.custom_architecture()
+    )
     net = pipeline.get_models(run.model_folder, state.custom_architecture()).pnet
     return E.explain_cell(run.trace, level.index, row, col, x, outs, net, conv_pick)
 
@@ -111,8 +123,10 @@ def render(run, level):
     if level.heatmap is None:
         return
     st.subheader("Follow one cell: why this probability?")
-    st.caption("Click a cell of the heatmap above, or type its row and column. Every number below is "
-               "computed by the detector's own code on this level's exact input.")
+    st.caption(
+        "Click a cell of the heatmap above, or type its row and column. Every number below is "
+        "computed by the detector's own code on this level's exact input."
+    )
     row, col = _pick(level)
     h, w = level.heatmap.shape
     c1, c2, c3 = st.columns([1, 1, 1.2])
@@ -126,16 +140,19 @@ def render(run, level):
     ss.setdefault(CONV_DX, 0)
     ex = explanation(run, level, row, col, (ss[CONV_CH], ss[CONV_DY], ss[CONV_DX]))
     verdict = "≥" if ex.prob >= np.float32(ex.t1) else "<"
-    st.markdown(f"### Cell (row {row}, col {col}) of level {level.index}: P(face) = **{ex.prob:.6f}** "
-                f"{verdict} t1 = {ex.t1}")
+    st.markdown(
+        f"### Cell (row {row}, col {col}) of level {level.index}: P(face) = **{ex.prob:.6f}** {verdict} t1 = {ex.t1}"
+    )
     left, right = st.columns([1, 1])
     with left:
         _window(run, level, ex)
     with right:
         st.plotly_chart(cell_box_figure(run, ex), width="stretch", key="xc_box_fig")
-        st.caption("Yellow: the cell's box on the photo (its 12×12 window scaled back by 1/scale). Cyan "
-                   "arrows: PNet's regression moves each edge; dashed cyan: the moved box; dashed white: "
-                   "the square RNet would see.")
+        st.caption(
+            "Yellow: the cell's box on the photo (its 12×12 window scaled back by 1/scale). Cyan "
+            "arrows: PNet's regression moves each edge; dashed cyan: the moved box; dashed white: "
+            "the square RNet would see."
+        )
     _path(ex)
     _conv_walk(ex, level)
     _head(ex)
@@ -145,17 +162,23 @@ def render(run, level):
 def _window(run, level, ex):
     r0, r1, c0, c1 = ex.window
     pic = draw.crop_preview(ex.window_pixels[None], scale=16)
-    st.image(imaging.display_png(pic, nearest=True), width=260,
-             caption=f"PNet's input window: level-image rows {r0}–{r1 - 1}, columns {c0}–{c1 - 1} "
-                     f"({r1 - r0}×{c1 - c0} px; stride 2 → cell ({ex.row}, {ex.col}))")
+    st.image(
+        imaging.display_png(pic, nearest=True),
+        width=260,
+        caption=f"PNet's input window: level-image rows {r0}–{r1 - 1}, columns {c0}–{c1 - 1} "
+        f"({r1 - r0}×{c1 - c0} px; stride 2 → cell ({ex.row}, {ex.col}))",
+    )
     if r1 - r0 < 12 or c1 - c0 < 12:
-        st.caption("At the level's bottom/right edge the last max-pool window is cut short, so this "
-                   "cell reads fewer than 12 pixels there (as in the C++).")
+        st.caption(
+            "At the level's bottom/right edge the last max-pool window is cut short, so this "
+            "cell reads fewer than 12 pixels there (as in the C++)."
+        )
 
 
 def cell_box_figure(run, ex):
     """The cell's box on the photo, the regression as arrows, the moved box and its square."""
     from ..figures import plots as F
+
     fig = overlay.image_figure(run, px_height=340)
     F.add_boxes(fig, [ex.box], "cell box", "#ffd60a", width=3)
     F.add_boxes(fig, [ex.corrected], "after regression", "#00e5ff", width=2, dash="dash")
@@ -171,16 +194,17 @@ def cell_box_figure(run, ex):
 
 
 def _path(ex):
-    st.markdown("**The path through PNet**: each layer's values that feed this cell (hover for "
-                "channel, position and exact value; colour bar: blue < 0 < red).")
+    st.markdown(
+        "**The path through PNet**: each layer's values that feed this cell (hover for "
+        "channel, position and exact value; colour bar: blue < 0 < red)."
+    )
     names = E.output_names("PNet", 6)
     cols = st.columns(4)
     for k, s in enumerate(ex.slices):
         title = f"{s.layer}: {LAYER_TITLES.get(s.kind, s.kind)} — " + "×".join(map(str, s.values.shape))
         with cols[k % 4]:
             if s.values.shape[1:] == (1, 1):
-                fig = xf.vector_figure(s.values[:, 0, 0], title, names if s.kind == "fc" else None,
-                                       px_height=240)
+                fig = xf.vector_figure(s.values[:, 0, 0], title, names if s.kind == "fc" else None, px_height=240)
             else:
                 fig = xf.maps_figure(s.values, title, px_height=240, row0=s.rows[0], col0=s.cols[0])
             st.plotly_chart(fig, width="stretch", key=f"xc_layer_{k}")
@@ -188,23 +212,35 @@ def _path(ex):
 
 def _conv_walk(ex, level):
     w = ex.conv
-    st.markdown("**conv1, one output written out.** OpenFace computes a conv as im2col + one GEMM: "
-                "term j = channel·9 + kernel column·3 + kernel row, the bias last (×1), each step a "
-                "float32 fused multiply-add onto the running sum.")
+    st.markdown(
+        "**conv1, one output written out.** OpenFace computes a conv as im2col + one GEMM: "
+        "term j = channel·9 + kernel column·3 + kernel row, the bias last (×1), each step a "
+        "float32 fused multiply-add onto the running sum."
+    )
     c1, c2, c3 = st.columns(3)
     c1.number_input("conv1 output channel", 0, 9, key=CONV_CH, step=1)
     c2.number_input("row in the 10×10 map", 0, 9, key=CONV_DY, step=1)
     c3.number_input("column in the 10×10 map", 0, 9, key=CONV_DX, step=1)
-    rows = [{"j": t.j, "input": "bias" if t.channel < 0 else xf.RGB_NAMES[t.channel],
-             "kernel row": "" if t.channel < 0 else str(t.r), "kernel col": "" if t.channel < 0 else str(t.c),
-             "x (input)": f"{t.x:.9g}", "w (weight)": f"{t.w:.9g}", "x·w": f"{t.x * t.w:.9g}",
-             "running sum (float32)": f"{t.acc:.9g}" + (f" [{t.chain} chain]" if t.chain else "")}
-            for t in w.terms]
+    rows = [
+        {
+            "j": t.j,
+            "input": "bias" if t.channel < 0 else xf.RGB_NAMES[t.channel],
+            "kernel row": "" if t.channel < 0 else str(t.r),
+            "kernel col": "" if t.channel < 0 else str(t.c),
+            "x (input)": f"{t.x:.9g}",
+            "w (weight)": f"{t.w:.9g}",
+            "x·w": f"{t.x * t.w:.9g}",
+            "running sum (float32)": f"{t.acc:.9g}" + (f" [{t.chain} chain]" if t.chain else ""),
+        }
+        for t in w.terms
+    ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=300, key="xc_conv_table")
     mark = "bit-identical ✓" if w.equal else "differs ✗ (a BLAS engine does not follow the chain)"
     split = " (AVX2 build: this output is two interleaved chains, added at the end)" if w.split else ""
-    st.markdown(f"Result **{w.result:.9g}** = conv1 map value at channel {w.out_channel}, level row {w.y}, "
-                f"col {w.x}: **{w.layer_value:.9g}** — {mark}{split}.")
+    st.markdown(
+        f"Result **{w.result:.9g}** = conv1 map value at channel {w.out_channel}, level row {w.y}, "
+        f"col {w.x}: **{w.layer_value:.9g}** — {mark}{split}."
+    )
 
 
 def _head(ex):
@@ -214,10 +250,13 @@ def _head(ex):
         f"| {names[0]} o0 | {names[1]} o1 | d = o0 − o1 | cv::exp(d) | P(face) | heatmap value |\n"
         f"|---|---|---|---|---|---|\n"
         f"| {ex.logits[0]:.7g} | {ex.logits[1]:.7g} | {ex.diff:.7g} | {ex.exp:.7g} | **{ex.prob:.7g}** | "
-        f"{ex.trace_prob:.7g} |")
+        f"{ex.trace_prob:.7g} |"
+    )
     dx1, dy1, dx2, dy2 = (float(v) for v in ex.regression)
-    st.markdown(f"**Regression** (fractions of the box size): dx1 = {dx1:+.4f}, dy1 = {dy1:+.4f}, "
-                f"dx2 = {dx2:+.4f}, dy2 = {dy2:+.4f} → box x={ex.corrected[0]:.1f} y={ex.corrected[1]:.1f} "
-                f"w={ex.corrected[2]:.1f} h={ex.corrected[3]:.1f}, squared to "
-                f"{ex.square[2]:.0f}×{ex.square[3]:.0f} at ({ex.square[0]:.0f}, {ex.square[1]:.0f}). "
-                "Only proposals that survive both NMS steps are moved like this.")
+    st.markdown(
+        f"**Regression** (fractions of the box size): dx1 = {dx1:+.4f}, dy1 = {dy1:+.4f}, "
+        f"dx2 = {dx2:+.4f}, dy2 = {dy2:+.4f} → box x={ex.corrected[0]:.1f} y={ex.corrected[1]:.1f} "
+        f"w={ex.corrected[2]:.1f} h={ex.corrected[3]:.1f}, squared to "
+        f"{ex.square[2]:.0f}×{ex.square[3]:.0f} at ({ex.square[0]:.0f}, {ex.square[1]:.0f}). "
+        "Only proposals that survive both NMS steps are moved like this."
+    )

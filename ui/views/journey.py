@@ -1,10 +1,15 @@
 """Render a proposal's journey (mtcnn_core.explain.Step list): one line per filtering step."""
+
 from __future__ import annotations
 
 import streamlit as st
 
-ICONS = {"kept": ":green[:material/check_circle:]", "below threshold": ":red[:material/cancel:]",
-         "suppressed": ":red[:material/cancel:]", "not recorded": ":material/help:"}
+ICONS = {
+    "kept": ":green[:material/check_circle:]",
+    "below threshold": ":red[:material/cancel:]",
+    "suppressed": ":red[:material/cancel:]",
+    "not recorded": ":material/help:",
+}
 
 
 def journey_lines(steps) -> list[str]:

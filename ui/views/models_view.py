@@ -1,4 +1,5 @@
 """Models page: which .dat set is loaded, its provenance (SHA-256), layer tables, custom uploads."""
+
 from __future__ import annotations
 
 import hashlib
@@ -15,8 +16,8 @@ from .. import core
 from . import pipeline, quotas, state
 
 NETS = ("PNet", "RNet", "ONet")
-MAX_DAT_BYTES = 8 << 20          # per uploaded file (OpenFace's ONet.dat is 1.7 MB)
-SET_KEY = "_custom_model_set"    # session key of the session's one PrivateModelSet
+MAX_DAT_BYTES = 8 << 20  # per uploaded file (OpenFace's ONet.dat is 1.7 MB)
+SET_KEY = "_custom_model_set"  # session key of the session's one PrivateModelSet
 
 
 def network_for_file(name: str) -> str | None:
@@ -34,18 +35,21 @@ def validate_model_upload(files: list[tuple[str, bytes]], custom_architecture: b
     for name, data in files:
         net = network_for_file(name)
         if net is None:
-            raise core.ModelFormatError(name, None, "cannot tell which network this is; name the "
-                                        "files PNet.dat, RNet.dat and ONet.dat")
+            raise core.ModelFormatError(
+                name, None, "cannot tell which network this is; name the files PNet.dat, RNet.dat and ONet.dat"
+            )
         if net in by_net:
             raise core.ModelFormatError(name, None, f"a second file for {net}")
         if len(data) > MAX_DAT_BYTES:
-            raise core.ModelFormatError(name, None, f"{len(data):,} bytes, over the limit of "
-                                                    f"{MAX_DAT_BYTES:,} for a model file")
+            raise core.ModelFormatError(
+                name, None, f"{len(data):,} bytes, over the limit of {MAX_DAT_BYTES:,} for a model file"
+            )
         by_net[net] = data
     missing = [n for n in NETS if n not in by_net]
     if missing:
         raise core.ModelFormatError("upload", None, f"missing {', '.join(m + '.dat' for m in missing)}")
     from mtcnn_core.network import network_from_bytes
+
     for n in NETS:
         network_from_bytes(n, by_net[n], f"{n}.dat", custom_architecture)
     return by_net
@@ -61,8 +65,9 @@ class PrivateModelSet:
         self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.folder), True)
         try:
             for n in NETS:
-                fd = os.open(self.folder / f"{n}.dat",
-                             os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+                fd = os.open(
+                    self.folder / f"{n}.dat", os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600
+                )
                 with os.fdopen(fd, "wb") as f:
                     f.write(by_net[n])
         except BaseException:
@@ -114,7 +119,7 @@ def validate_and_use():
     if old is not None:
         old.remove()
     ss[quotas.MODEL_FILE_IDS] = [u.file_id for u in ups]
-    for u in ups:                   # kept once: in the private folder
+    for u in ups:  # kept once: in the private folder
         quotas.release(u.file_id)
 
 
@@ -122,7 +127,7 @@ def render(run):
     """Page body."""
     models = pipeline.get_models(run.model_folder, state.custom_architecture())
     where = "the bundled `models/` folder" if run.model_folder is None else "your upload (a private folder)"
-    st.markdown(f"**Loaded set:** `{st.session_state.model_set}` from {where}")   # no server paths
+    st.markdown(f"**Loaded set:** `{st.session_state.model_set}` from {where}")  # no server paths
     st.dataframe(provenance_table(models), hide_index=True, width="stretch")
     tabs = st.tabs(list(NETS))
     for tab, name in zip(tabs, NETS):
@@ -137,16 +142,28 @@ def render(run):
 def provenance_table(models) -> pd.DataFrame:
     """Per network: file, size, SHA-256 and whether it is OpenFace 2.2.0's file."""
     same = models.matches_openface
-    return pd.DataFrame([{"network": n, "file": models.files[n].name,   # the name only: no server paths
-                          "bytes": Path(models.files[n]).stat().st_size,
-                          "SHA-256": models.sha256[n],
-                          "OpenFace 2.2.0's file": "yes" if same[n] else "no"} for n in NETS])
+    return pd.DataFrame(
+        [
+            {
+                "network": n,
+                "file": models.files[n].name,  # the name only: no server paths
+                "bytes": Path(models.files[n]).stat().st_size,
+                "SHA-256": models.sha256[n],
+                "OpenFace 2.2.0's file": "yes" if same[n] else "no",
+            }
+            for n in NETS
+        ]
+    )
 
 
 def _upload():
     st.subheader("Use a custom model set")
-    st.file_uploader("PNet.dat, RNet.dat and ONet.dat (OpenFace's binary format)", type=["dat"],
-                     accept_multiple_files=True, key="dat_upload")
+    st.file_uploader(
+        "PNet.dat, RNet.dat and ONet.dat (OpenFace's binary format)",
+        type=["dat"],
+        accept_multiple_files=True,
+        key="dat_upload",
+    )
     st.checkbox("Custom architecture (not OpenFace's layer shapes; size-bounded)", key="dat_custom_arch")
     st.button("Validate and use this set", on_click=validate_and_use, key="dat_use")
     if st.session_state.get("model_error"):
@@ -162,6 +179,7 @@ def engine_report(model_folder: str | None, custom: bool = False) -> str:
 def _engine(run):
     st.subheader("Engine")
     st.markdown(f"Engine chosen in the sidebar: **{run.engine}**; this run: `{run.trace.producer}`.")
-    if st.toggle("Show the engine report (which kernels run each layer, and the C++ build's rule)",
-                 key="show_engine_report"):
+    if st.toggle(
+        "Show the engine report (which kernels run each layer, and the C++ build's rule)", key="show_engine_report"
+    ):
         st.code(engine_report(run.model_folder, state.custom_architecture()), language=None)

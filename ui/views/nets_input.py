@@ -1,4 +1,5 @@
 """Cached exact network inputs (from the core) and their display pictures."""
+
 from __future__ import annotations
 
 import numpy as np

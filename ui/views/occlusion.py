@@ -3,6 +3,7 @@
 A grey patch (pixel value 127.5, i.e. 0 in the normalised input) slides over the net's input;
 each position's P(face) comes from the core (mtcnn_core.explain.occlusion_map), no gradients.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,8 +12,8 @@ import streamlit as st
 from mtcnn_core import explain as E
 
 from ..figures import draw, imaging
-from . import pipeline, state
 from ..figures import explain_figures as xf
+from . import pipeline, state
 
 PATCH, STRIDE = "occ_patch", "occ_stride"
 
@@ -27,8 +28,10 @@ def occlusion(run_key: str, net_name: str, index: int, patch: int, stride: int, 
 def render(run, ex):
     """Controls and maps for the explained box `ex` (a BoxExplanation)."""
     size = ex.geometry.size
-    st.markdown(f"**Why is this a face? Occlusion sensitivity.** A grey patch hides part of the "
-                f"{size}×{size} input; where {ex.net}'s P(face) falls most, the network was looking.")
+    st.markdown(
+        f"**Why is this a face? Occlusion sensitivity.** A grey patch hides part of the "
+        f"{size}×{size} input; where {ex.net}'s P(face) falls most, the network was looking."
+    )
     ss = st.session_state
     ss.setdefault(PATCH, max(2, size // 4))
     ss.setdefault(STRIDE, max(1, size // 8))
@@ -43,14 +46,23 @@ def render(run, ex):
         st.error(str(e))
         return
     left, right = st.columns([1, 1.4])
-    left.image(imaging.display_png(draw.crop_preview(ex.x, scale=max(2, 288 // size)), nearest=True),
-               width=288, caption=f"{ex.net} input #{ex.index}")
+    left.image(
+        imaging.display_png(draw.crop_preview(ex.x, scale=max(2, 288 // size)), nearest=True),
+        width=288,
+        caption=f"{ex.net} input #{ex.index}",
+    )
     with right:
-        st.plotly_chart(xf.occlusion_figure(om.pixel_drop, f"Mean drop in P(face) per pixel "
-                                            f"({len(om.starts) ** 2} patch positions)"),
-                        width="stretch", key="occ_map")
+        st.plotly_chart(
+            xf.occlusion_figure(
+                om.pixel_drop, f"Mean drop in P(face) per pixel ({len(om.starts) ** 2} patch positions)"
+            ),
+            width="stretch",
+            key="occ_map",
+        )
     a, b = np.unravel_index(int(np.argmax(om.drop)), om.drop.shape)
-    st.caption(f"Without a patch: P(face) = {om.base:.6f} (the stage score, {ex.trace_prob:.6f}). "
-               f"Largest drop: {float(om.drop[a, b]):.4f} with the patch at row {om.starts[a]}, column "
-               f"{om.starts[b]} (P(face) {float(om.scores[a, b]):.4f}). Lowest P(face) anywhere: "
-               f"{float(om.scores.min()):.4f}.")
+    st.caption(
+        f"Without a patch: P(face) = {om.base:.6f} (the stage score, {ex.trace_prob:.6f}). "
+        f"Largest drop: {float(om.drop[a, b]):.4f} with the patch at row {om.starts[a]}, column "
+        f"{om.starts[b]} (P(face) {float(om.scores[a, b]):.4f}). Lowest P(face) anywhere: "
+        f"{float(om.scores.min()):.4f}."
+    )

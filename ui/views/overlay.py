@@ -1,4 +1,5 @@
 """Cached base figures: the current image as a plotly background in original-pixel coordinates."""
+
 from __future__ import annotations
 
 import numpy as np

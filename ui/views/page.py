@@ -1,12 +1,13 @@
 """Page scaffolding: the error guard every page body runs in, and the shared 'no image' notice."""
+
 from __future__ import annotations
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from .. import core
-from . import cost_gate, state
 from ..box_cap_notice import cap_warning
+from . import cost_gate, state
 
 
 def ensure_shell():

@@ -1,5 +1,6 @@
 """Cached computation: decode once per image, load models once per set, detect once per
 (image, parameters, model set, engine). Pages only read the resulting Trace."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,8 +28,11 @@ def _compiled_kernels_ready() -> float:
     bar = st.progress(0.0, text="Preparing the compiled exact kernels…")
 
     def progress(name: str, fraction: float):
-        bar.progress(fraction, text=f"Preparing the compiled exact kernels: {name} (compiled once per "
-                                    "machine, ~10 s; later starts load them from the cache)")
+        bar.progress(
+            fraction,
+            text=f"Preparing the compiled exact kernels: {name} (compiled once per "
+            "machine, ~10 s; later starts load them from the cache)",
+        )
 
     seconds = core.mc.kernels.warm_up(progress)
     bar.empty()
@@ -38,9 +42,12 @@ def _compiled_kernels_ready() -> float:
 def kernels_ready():
     """Make sure the compiled kernels are loaded; say so plainly when they cannot be."""
     if core.mc.kernels.COMPILED_ERROR is not None:
-        st.sidebar.warning("The compiled kernels are unavailable (" + core.mc.kernels.COMPILED_ERROR
-                           + "): results are still exact, from the numpy reference kernels, but 10-20x "
-                             "slower. Fix: `pip install -r requirements.txt` (numba).")
+        st.sidebar.warning(
+            "The compiled kernels are unavailable ("
+            + core.mc.kernels.COMPILED_ERROR
+            + "): results are still exact, from the numpy reference kernels, but 10-20x "
+            "slower. Fix: `pip install -r requirements.txt` (numba)."
+        )
         return
     _compiled_kernels_ready()
 
@@ -59,9 +66,16 @@ def rgb_image(image_sha: str, _data: bytes) -> np.ndarray:
 
 
 @st.cache_data(max_entries=16, ttl=CACHE_TTL_S, show_spinner=False)
-def run_detection(image_sha: str, params: tuple, model_folder: str | None, engine: str,
-                  _data: bytes, custom: bool = False, cpp_build: str = "avx512",
-                  box_cap: int | None = None):
+def run_detection(
+    image_sha: str,
+    params: tuple,
+    model_folder: str | None,
+    engine: str,
+    _data: bytes,
+    custom: bool = False,
+    cpp_build: str = "avx512",
+    box_cap: int | None = None,
+):
     """The Trace of one run, computed once per (image bytes, parameters, model set, engine, build,
     box cap).
     Shared by every session with the same bytes, so it records no file name (state.current_run
@@ -76,10 +90,17 @@ def run_detection(image_sha: str, params: tuple, model_folder: str | None, engin
         bar.progress(min(max(float(fraction), 0.0), 1.0), text=f"Detecting faces: {stage}")
 
     models = get_models(model_folder, custom)
-    trace = core.mc.detect(bgr, models=models, engine=engine, progress=progress,
-                           threads=core.mc.kernels.MAX_THREADS, cpp_build=cpp_build,
-                           image_info={"file": "", "sha256": image_sha}, box_cap=box_cap,
-                           **dict(zip(PARAM_KEYS, params)))
+    trace = core.mc.detect(
+        bgr,
+        models=models,
+        engine=engine,
+        progress=progress,
+        threads=core.mc.kernels.MAX_THREADS,
+        cpp_build=cpp_build,
+        image_info={"file": "", "sha256": image_sha},
+        box_cap=box_cap,
+        **dict(zip(PARAM_KEYS, params)),
+    )
     bar.empty()
     return trace
 
@@ -91,8 +112,9 @@ def bundled_cpp_trace(path: str):
 
 
 @st.cache_resource(max_entries=6, ttl=CACHE_TTL_S, show_spinner=False)
-def forward_all(net_name: str, model_folder: str | None, engine: str, input_key: str,
-                _x: np.ndarray, custom: bool = False) -> list:
+def forward_all(
+    net_name: str, model_folder: str | None, engine: str, input_key: str, _x: np.ndarray, custom: bool = False
+) -> list:
     """Every layer's output of one network on one input (Activations page), cached per input.
     A resource cache (shared, not copied per rerun): a big PNet level's maps reach ~100 MB."""
     net = getattr(get_models(model_folder, custom), net_name.lower())

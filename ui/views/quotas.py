@@ -7,6 +7,7 @@ and its uploaded model set on disk. Replacing an image or
 a model set frees the old one. Over a limit, the newest upload is dropped with one message and
 everything else the session had stays.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -52,8 +53,7 @@ def stored_files() -> list[tuple[str, str, int]]:
     mgr, sid = _store()
     storage = getattr(mgr, "file_storage", {}).get(sid) if mgr is not None else None
     held = _held_ids()
-    return [(r.file_id, r.name, len(r.data)) for r in list((storage or {}).values())
-            if r.file_id not in held]
+    return [(r.file_id, r.name, len(r.data)) for r in list((storage or {}).values()) if r.file_id not in held]
 
 
 def release(file_id: str | None):
@@ -71,7 +71,7 @@ def kept_bytes() -> int:
     total = len(img.get("data", b"")) if img.get("source") == "upload" else 0
     preset = ss.get("cpp_preset") or {}
     total += len(preset.get("data") or b"") + len(preset.get("npz") or b"")
-    model_set = ss.get("_custom_model_set")          # models_view.SET_KEY
+    model_set = ss.get("_custom_model_set")  # models_view.SET_KEY
     folder = getattr(model_set, "folder", None)
     if folder is not None and Path(folder).is_dir():
         total += sum(p.stat().st_size for p in Path(folder).iterdir() if p.is_file())
@@ -87,9 +87,11 @@ def _mb(n: int) -> str:
 
 
 def over_quota_message(name: str, size: int, held: int) -> str:
-    return (f"{name} ({_mb(size)}) was not kept: this session already holds {_mb(held)} of "
-            f"uploads and may hold {_mb(MAX_SESSION_BYTES)}. Remove an upload you no longer need "
-            "(a C++ trace, heatmaps, summary.csv) or replace the image or model set, then retry.")
+    return (
+        f"{name} ({_mb(size)}) was not kept: this session already holds {_mb(held)} of "
+        f"uploads and may hold {_mb(MAX_SESSION_BYTES)}. Remove an upload you no longer need "
+        "(a C++ trace, heatmaps, summary.csv) or replace the image or model set, then retry."
+    )
 
 
 def admit(name: str, size: int, replacing: int = 0) -> str | None:
@@ -109,7 +111,8 @@ def enforce():
     files = stored_files()
     admitted = set(ss.get(ADMITTED) or ())
     order = [f for f in files if f[0] in admitted] + sorted(
-        (f for f in files if f[0] not in admitted), key=lambda f: -f[2])[::-1]   # drop from the end
+        (f for f in files if f[0] not in admitted), key=lambda f: -f[2]
+    )[::-1]  # drop from the end
     total, dropped = kept_bytes() + sum(f[2] for f in order), []
     while order and (total > MAX_SESSION_BYTES or len(order) > MAX_SESSION_FILES):
         fid, name, size = order.pop()
@@ -120,11 +123,11 @@ def enforce():
     ss[DROPPED] = [fid for fid, _, _ in dropped]
     if not dropped:
         return
-    name, size = (dropped[0][1:] if len(dropped) == 1
-                  else (f"{len(dropped)} files", sum(s for _, _, s in dropped)))
-    if total <= MAX_SESSION_BYTES - size:     # the bytes fitted: it was the number of files
-        ss[MESSAGE] = (f"{name} not kept: a session may hold {MAX_SESSION_FILES} uploaded files at "
-                       "once; remove one first.")
+    name, size = dropped[0][1:] if len(dropped) == 1 else (f"{len(dropped)} files", sum(s for _, _, s in dropped))
+    if total <= MAX_SESSION_BYTES - size:  # the bytes fitted: it was the number of files
+        ss[MESSAGE] = (
+            f"{name} not kept: a session may hold {MAX_SESSION_FILES} uploaded files at once; remove one first."
+        )
     else:
         ss[MESSAGE] = over_quota_message(name, size, total)
 

@@ -1,4 +1,5 @@
 """The sidebar shared by every page: image source, parameters, model set, engine."""
+
 from __future__ import annotations
 
 import streamlit as st
@@ -25,8 +26,8 @@ def on_upload():
     raw = st.session_state.get("uploader")
     up = quotas.kept(raw)
     if up is None:
-        if raw is None:               # the user removed the file; else it is one already
-            st.session_state.upload_error = None      # taken in (or dropped) and released
+        if raw is None:  # the user removed the file; else it is one already
+            st.session_state.upload_error = None  # taken in (or dropped) and released
         return
     old = st.session_state.get("image") or {}
     freed = len(old.get("data", b"")) if old.get("source") == "upload" else 0
@@ -36,7 +37,7 @@ def on_upload():
     if problem is None:
         st.session_state.image["file_id"] = up.file_id
     st.session_state.upload_error = problem
-    quotas.release(up.file_id)      # kept once: in the session's image record, or not at all
+    quotas.release(up.file_id)  # kept once: in the session's image record, or not at all
 
 
 def accept_image(name: str, data: bytes) -> str | None:
@@ -72,25 +73,46 @@ def _image_source():
     img = ss.get("image")
     if img and img["name"] != ss.sample_choice or not img:
         st.button("Use this sample", on_click=pick_sample, args=(ss.sample_choice,))
-    st.file_uploader("…or upload an image", type=UPLOAD_TYPES, key="uploader", on_change=on_upload,
-                     help="JPEG, PNG, BMP, WebP or TIFF (GIF/AVIF too, which OpenFace itself "
-                          "cannot read); up to the server's upload limit "
-                          f"and {core.max_pixels():,} pixels.")
+    st.file_uploader(
+        "…or upload an image",
+        type=UPLOAD_TYPES,
+        key="uploader",
+        on_change=on_upload,
+        help="JPEG, PNG, BMP, WebP or TIFF (GIF/AVIF too, which OpenFace itself "
+        "cannot read); up to the server's upload limit "
+        f"and {core.max_pixels():,} pixels.",
+    )
     if img:
         st.caption(f"Current image: **{img['name']}** ({img['source']})")
 
 
 def _parameters():
     st.header("Parameters")
-    st.number_input("Min face size (px)", min_value=12, max_value=4000, step=1, key="min_face_size",
-                    help="Smallest face searched for; the first pyramid scale is 12 / min face size.")
+    st.number_input(
+        "Min face size (px)",
+        min_value=12,
+        max_value=4000,
+        step=1,
+        key="min_face_size",
+        help="Smallest face searched for; the first pyramid scale is 12 / min face size.",
+    )
     st.slider("t1 — PNet threshold", 0.0, 1.0, step=0.01, key="t1")
     st.slider("t2 — RNet threshold", 0.0, 1.0, step=0.01, key="t2")
     st.slider("t3 — ONet threshold", 0.0, 1.0, step=0.01, key="t3")
-    st.number_input("Pyramid factor", min_value=0.1, max_value=0.95, step=0.001, format="%.3f",
-                    key="pyramid_factor", help="Each pyramid level is this factor smaller than the last.")
-    st.button("Reset to OpenFace defaults", on_click=state.reset_params,
-              help="60 / 0.6 / 0.7 / 0.7 / 0.709, as in FaceDetectorMTCNN::DetectFaces.")
+    st.number_input(
+        "Pyramid factor",
+        min_value=0.1,
+        max_value=0.95,
+        step=0.001,
+        format="%.3f",
+        key="pyramid_factor",
+        help="Each pyramid level is this factor smaller than the last.",
+    )
+    st.button(
+        "Reset to OpenFace defaults",
+        on_click=state.reset_params,
+        help="60 / 0.6 / 0.7 / 0.7 / 0.709, as in FaceDetectorMTCNN::DetectFaces.",
+    )
 
 
 def _engine_and_models():
@@ -98,17 +120,26 @@ def _engine_and_models():
     ss = st.session_state
     if ss.model_set not in ss.model_sets:
         ss.model_set = state.BUNDLED
-    st.selectbox("Model set", list(ss.model_sets), key="model_set",
-                 help="Upload a custom .dat set on the Models page.")
-    st.selectbox("Engine", state.ENGINES, key="engine",
-                 help="exact: compiled kernels, bit for bit OpenFace's arithmetic (default); "
-                      "reference: the same bits from the slow numpy kernels; blas: this machine's "
-                      "BLAS, fast but not bit-exact.")
-    st.selectbox("C++ build", state.CPP_BUILDS, key="cpp_build",
-                 format_func=lambda b: {"auto": "auto (match the C++ result)",
-                                        "avx512": "AVX-512 CPUs (OpenBLAS SkylakeX)",
-                                        "avx2": "AVX2 CPUs (OpenBLAS Haswell)"}[b],
-                 help="Which OpenFace build's last bits to reproduce: the same OpenFace gives other "
-                      "last bits on AVX-512 and on AVX2-only CPUs. auto runs the AVX-512 build and, "
-                      "on the C++ vs Python page, compares with whichever build the C++ result "
-                      "matches.")
+    st.selectbox("Model set", list(ss.model_sets), key="model_set", help="Upload a custom .dat set on the Models page.")
+    st.selectbox(
+        "Engine",
+        state.ENGINES,
+        key="engine",
+        help="exact: compiled kernels, bit for bit OpenFace's arithmetic (default); "
+        "reference: the same bits from the slow numpy kernels; blas: this machine's "
+        "BLAS, fast but not bit-exact.",
+    )
+    st.selectbox(
+        "C++ build",
+        state.CPP_BUILDS,
+        key="cpp_build",
+        format_func=lambda b: {
+            "auto": "auto (match the C++ result)",
+            "avx512": "AVX-512 CPUs (OpenBLAS SkylakeX)",
+            "avx2": "AVX2 CPUs (OpenBLAS Haswell)",
+        }[b],
+        help="Which OpenFace build's last bits to reproduce: the same OpenFace gives other "
+        "last bits on AVX-512 and on AVX2-only CPUs. auto runs the AVX-512 build and, "
+        "on the C++ vs Python page, compares with whichever build the C++ result "
+        "matches.",
+    )

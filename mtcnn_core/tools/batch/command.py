@@ -1,4 +1,5 @@
 """The `batch` subcommand: its arguments, the images it is given, the line it prints."""
+
 from __future__ import annotations
 
 import errno
@@ -10,7 +11,6 @@ from .outputs import OutputError
 from .run import run_batch
 from .summary import STATUS_NAMES, status_counts
 
-
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 
 
@@ -19,17 +19,31 @@ def add_batch_parser(subparsers, add_params):
     b = subparsers.add_parser("batch", help="trace (and compare) many images; summary.csv + report.html")
     b.add_argument("inputs", nargs="+", help="image files and/or folders of images")
     b.add_argument("--out", required=True, help="output folder (required)")
-    b.add_argument("--cpp", default=None,
-                   help="folder of C++ <stem>.json / <stem>.csv references (default: none, no comparison)")
-    b.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                   help="parallel worker processes, 1 = serial (default: CPU count, here %(default)s)")
-    b.add_argument("--scheduler", default=None,
-                   help="dask.distributed scheduler, tcp://HOST:PORT (default: none, local processes)")
+    b.add_argument(
+        "--cpp", default=None, help="folder of C++ <stem>.json / <stem>.csv references (default: none, no comparison)"
+    )
+    b.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="parallel worker processes, 1 = serial (default: CPU count, here %(default)s)",
+    )
+    b.add_argument(
+        "--scheduler", default=None, help="dask.distributed scheduler, tcp://HOST:PORT (default: none, local processes)"
+    )
     b.add_argument("--heatmaps", action="store_true", help="also write <stem>.heatmaps.npz (default: off)")
-    b.add_argument("--tol-px", type=float, default=0.01,
-                   help="largest box coordinate difference, in px, still within tolerance (default: %(default)s)")
-    b.add_argument("--tol-score", type=float, default=1e-4,
-                   help="largest score difference still within tolerance (default: %(default)s)")
+    b.add_argument(
+        "--tol-px",
+        type=float,
+        default=0.01,
+        help="largest box coordinate difference, in px, still within tolerance (default: %(default)s)",
+    )
+    b.add_argument(
+        "--tol-score",
+        type=float,
+        default=1e-4,
+        help="largest score difference still within tolerance (default: %(default)s)",
+    )
     add_params(b)
     b.set_defaults(handler=cmd_batch)
     return b
@@ -38,13 +52,21 @@ def add_batch_parser(subparsers, add_params):
 def cmd_batch(a) -> int:
     """Run the batch described by parsed args; 0 only if no image failed."""
     from ...cascade import validate_params
-    params = dict(min_face_size=a.min_face_size, t1=a.t1, t2=a.t2, t3=a.t3,
-                  pyramid_factor=a.pyramid_factor)
+
+    params = dict(min_face_size=a.min_face_size, t1=a.t1, t2=a.t2, t3=a.t3, pyramid_factor=a.pyramid_factor)
     validate_params(**params)
     from ..options import threads_arg
-    options = {"params": params, "engine": a.engine, "cpp_build": a.cpp_build,
-               "threads": threads_arg(a.threads), "models": a.models, "heatmaps": a.heatmaps,
-               "tol_px": a.tol_px, "tol_score": a.tol_score}
+
+    options = {
+        "params": params,
+        "engine": a.engine,
+        "cpp_build": a.cpp_build,
+        "threads": threads_arg(a.threads),
+        "models": a.models,
+        "heatmaps": a.heatmaps,
+        "tol_px": a.tol_px,
+        "tol_score": a.tol_score,
+    }
     if a.custom_architecture:
         options["custom_architecture"] = True
     if a.allow_expensive:
@@ -53,8 +75,9 @@ def cmd_batch(a) -> int:
     if out.exists() and not out.is_dir():
         raise OSError(errno.ENOTDIR, "--out exists and is not a folder", str(out))
     try:
-        rows = run_batch(find_images(a.inputs), Path(a.out), a.cpp and Path(a.cpp), options,
-                         workers=a.workers, scheduler=a.scheduler)
+        rows = run_batch(
+            find_images(a.inputs), Path(a.out), a.cpp and Path(a.cpp), options, workers=a.workers, scheduler=a.scheduler
+        )
     except OutputError as e:
         print(file=sys.stderr)
         raise OSError(e.errno, e.strerror) from None

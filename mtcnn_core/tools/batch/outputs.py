@@ -1,5 +1,6 @@
 """The batch's files: unique output names, atomic writes, reproducible npz, and resume (a
 finished image is skipped when its options and input content are unchanged)."""
+
 from __future__ import annotations
 
 import io
@@ -9,7 +10,6 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-
 
 ROW_VERSION = 1
 
@@ -43,8 +43,11 @@ def atomic_write(path: Path, data):
 
 def outputs_for(out: Path, stem: str, res: dict) -> dict:
     """{path: data} of the per-image files of a result (row.json not included)."""
-    files = {out / f"{stem}.json": res["trace_json"], out / f"{stem}.heatmaps.npz": res["npz"],
-             out / f"{stem}.compare.json": res["compare_json"]}
+    files = {
+        out / f"{stem}.json": res["trace_json"],
+        out / f"{stem}.heatmaps.npz": res["npz"],
+        out / f"{stem}.compare.json": res["compare_json"],
+    }
     return {p: d for p, d in files.items() if d is not None}
 
 
@@ -55,15 +58,21 @@ def save_result(out: Path, res: dict, options: dict):
     for p, d in files.items():
         atomic_write(p, d)
     if not res["row"]["error"]:
-        marker = {"version": ROW_VERSION, "options": options, "row": res["row"],
-                  "extra": res["extra"], "files": sorted(p.name for p in files),
-                  "input": res.get("input")}
+        marker = {
+            "version": ROW_VERSION,
+            "options": options,
+            "row": res["row"],
+            "extra": res["extra"],
+            "files": sorted(p.name for p in files),
+            "input": res.get("input"),
+        }
         atomic_write(out / f"{stem}.row.json", json.dumps(marker, sort_keys=True))
 
 
 def content_key(path: Path) -> dict | None:
     """{'size', 'sha256'} of an input file (streamed), or None if unreadable."""
     import hashlib
+
     h = hashlib.sha256()
     try:
         with open(path, "rb") as f:
@@ -85,9 +94,12 @@ def load_done(out: Path, stem: str, options: dict, has_cpp: bool, key: dict | No
     if not isinstance(m, dict) or (key is not None and m.get("input") != key):
         return None
     want = {f"{stem}.json"} | ({f"{stem}.compare.json"} if has_cpp else set())
-    if (m.get("version") != ROW_VERSION or m.get("options") != options
-            or not want <= set(m.get("files", []))
-            or not all((out / f).is_file() for f in m.get("files", []))):
+    if (
+        m.get("version") != ROW_VERSION
+        or m.get("options") != options
+        or not want <= set(m.get("files", []))
+        or not all((out / f).is_file() for f in m.get("files", []))
+    ):
         return None
     return {"stem": stem, "row": m["row"], "extra": m["extra"]}
 
@@ -109,6 +121,7 @@ def output_stems(paths) -> dict:
     name in two folders)."""
     import hashlib
     from collections import Counter
+
     uniq = list(dict.fromkeys(Path(p).resolve() for p in paths))
     stems = Counter(p.stem.lower() for p in uniq)
     names = Counter(p.name.lower() for p in uniq)
@@ -121,7 +134,7 @@ def output_stems(paths) -> dict:
         else:
             out[p] = f"{p.name}-{hashlib.sha256(str(p).encode()).hexdigest()[:8]}"
     clash = Counter(v.lower() for v in out.values())
-    for p, v in out.items():       # e.g. a plain stem equal to another input's full file name
+    for p, v in out.items():  # e.g. a plain stem equal to another input's full file name
         if clash[v.lower()] > 1:
             out[p] = f"{p.name}-{hashlib.sha256(str(p).encode()).hexdigest()[:8]}"
     return out

@@ -1,5 +1,6 @@
 """Driving a batch: what to redo, then serially, in a process pool (bounded in flight, a dead
 worker's images retried alone) or on a dask cluster; progress on stderr; summary and report last."""
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,6 @@ from .summary import empty_row, write_summary
 from .task import _reason, find_reference, make_task, run_task, warm_process
 from .worker import _init_worker, keep_freed_memory
 
-
 DASK_CONNECT_TIMEOUT_S = 10
 
 
@@ -23,7 +23,7 @@ def run_batch(paths, out: Path, cpp_dir, options, workers=1, scheduler=None) -> 
     and report.html; rows. If writing fails, the finished rows are kept, the summary of what is
     done is written if possible, and OutputError (one line) is raised."""
     out.mkdir(parents=True, exist_ok=True)
-    options = json.loads(json.dumps(options))        # plain JSON types, as stored in row.json
+    options = json.loads(json.dumps(options))  # plain JSON types, as stored in row.json
     stems = output_stems(paths)
     paths = list(stems)
     results, todo, keys = {}, [], {}
@@ -44,21 +44,19 @@ def run_batch(paths, out: Path, cpp_dir, options, workers=1, scheduler=None) -> 
             try:
                 save_result(out, res, options)
             except OSError as e:
-                failure = OutputError(e.errno, f"cannot write the outputs of {path.name} in {out}: "
-                                               f"{e.strerror or e}")
+                failure = OutputError(e.errno, f"cannot write the outputs of {path.name} in {out}: {e.strerror or e}")
                 break
             results[path] = res
             progress.step()
     finally:
-        runner.close()          # stops the workers (and frees the pool) on any exit
+        runner.close()  # stops the workers (and frees the pool) on any exit
         progress.close()
     ordered = [results[p] for p in paths if p in results]
     try:
         write_summary(out / "summary.csv", [r["row"] for r in ordered])
         atomic_write(out / "report.html", render_report(ordered, {stems[p]: p for p in paths}, out))
     except OSError as e:
-        failure = failure or OutputError(e.errno, f"cannot write summary.csv/report.html in {out}: "
-                                                  f"{e.strerror or e}")
+        failure = failure or OutputError(e.errno, f"cannot write summary.csv/report.html in {out}: {e.strerror or e}")
     if failure is not None:
         raise failure
     return [r["row"] for r in ordered]
@@ -91,6 +89,7 @@ def largest_first(paths) -> list:
         except OSError:
             size = None
         return size[0] * size[1] if size else 0
+
     return sorted(paths, key=pixels, reverse=True)
 
 
@@ -100,8 +99,10 @@ IN_FLIGHT_PER_WORKER = 2
 
 def _new_pool(workers):
     from concurrent.futures import ProcessPoolExecutor
+
     from ...kernels import warm_up
-    warm_up()   # load (or compile) the kernels once here: forked workers inherit them, ready
+
+    warm_up()  # load (or compile) the kernels once here: forked workers inherit them, ready
     return ProcessPoolExecutor(max_workers=workers, initializer=_init_worker)
 
 
@@ -112,7 +113,8 @@ def _run_pool(todo, cpp_dir, options, workers, stems):
     its worker fails (its row says so) and the batch goes on."""
     from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")   # inherited by the workers at start
+
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # inherited by the workers at start
     workers = min(workers, len(todo))
     queue, pool, running = list(reversed(todo)), _new_pool(workers), {}
     try:
@@ -160,9 +162,9 @@ def _run_isolated(path, cpp_dir, options, stem) -> dict:
 def _run_dask(todo, cpp_dir, options, address, stems):
     """Same task function on a dask.distributed cluster; bytes go out, data comes back."""
     from dask.distributed import Client, as_completed
+
     with Client(address, timeout=DASK_CONNECT_TIMEOUT_S) as client:
-        futs = {client.submit(run_task, make_task(p, cpp_dir, options, stems[p]), pure=False): p
-                for p in todo}
+        futs = {client.submit(run_task, make_task(p, cpp_dir, options, stems[p]), pure=False): p for p in todo}
         for f in as_completed(list(futs)):
             yield futs[f], _result_or_failure(f, futs[f], stems[futs[f]])
 
@@ -172,8 +174,14 @@ def _result_or_failure(future, path, stem=None) -> dict:
     try:
         return future.result()
     except BaseException as e:  # noqa: BLE001 - worker died, pickling failed, ...
-        res = {"stem": stem or path.stem, "trace_json": None, "npz": None, "compare_json": None,
-               "row": empty_row(path.name), "extra": {}}
+        res = {
+            "stem": stem or path.stem,
+            "trace_json": None,
+            "npz": None,
+            "compare_json": None,
+            "row": empty_row(path.name),
+            "extra": {},
+        }
         res["row"]["error"] = "worker: " + _reason(e)
         return res
 

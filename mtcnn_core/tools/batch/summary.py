@@ -1,4 +1,5 @@
 """summary.csv: one row per image (columns, statuses, totals), filled from a CompareReport."""
+
 from __future__ import annotations
 
 import csv
@@ -7,14 +8,30 @@ from pathlib import Path
 
 from .outputs import atomic_write
 
+SUMMARY_FIELDS = [
+    "file",
+    "faces_cpp",
+    "faces_py",
+    "bit_identical",
+    "first_divergent_stage",
+    "max_abs_dx",
+    "max_abs_dy",
+    "max_abs_dw",
+    "max_abs_dh",
+    "min_iou",
+    "max_dconfidence",
+    "time_ms",
+    "error",
+]
 
-SUMMARY_FIELDS = ["file", "faces_cpp", "faces_py", "bit_identical", "first_divergent_stage",
-                  "max_abs_dx", "max_abs_dy", "max_abs_dw", "max_abs_dh", "min_iou",
-                  "max_dconfidence", "time_ms", "error"]
 
-
-STATUS_NAMES = {"identical": "bit-identical", "tol": "within tolerance", "diverges": "diverging",
-                "failed": "failed", "nocpp": "no C++"}
+STATUS_NAMES = {
+    "identical": "bit-identical",
+    "tol": "within tolerance",
+    "diverges": "diverging",
+    "failed": "failed",
+    "nocpp": "no C++",
+}
 
 
 def row_status(row: dict) -> str:
@@ -50,8 +67,9 @@ def row_from_report(rep, row) -> dict:
     row["min_iou"] = _fmt(det.min_iou)
     row["max_dconfidence"] = _fmt(det.max_dscore)
     deltas = [abs(float(getattr(p, k))) for p in det.pairs for k in ("dx", "dy", "dw", "dh")]
-    stages = {s.name: ("identical" if s.bit_identical else "tol" if s.within_tolerance else "diverges")
-              for s in rep.stages}
+    stages = {
+        s.name: ("identical" if s.bit_identical else "tol" if s.within_tolerance else "diverges") for s in rep.stages
+    }
     return {"ok": rep.ok, "deltas": deltas, "stages": stages}
 
 

@@ -1,5 +1,6 @@
 """The task (runs anywhere; bytes in, data out): one image detected and compared with its C++
 reference, as plain data the client writes."""
+
 from __future__ import annotations
 
 import io
@@ -16,8 +17,16 @@ from .worker import _init_worker
 def make_task(path: Path, cpp_dir, options, stem: str | None = None) -> dict:
     """Everything a worker needs, as plain data: image bytes and the C++ reference bytes if any.
     `stem` names the outputs (see output_stems); the C++ reference is looked up by path.stem."""
-    task = {"name": path.name, "stem": stem or path.stem, "options": options, "image": None,
-            "read_error": None, "cpp": None, "cpp_name": None, "cpp_heatmaps": None}
+    task = {
+        "name": path.name,
+        "stem": stem or path.stem,
+        "options": options,
+        "image": None,
+        "read_error": None,
+        "cpp": None,
+        "cpp_name": None,
+        "cpp_heatmaps": None,
+    }
     try:
         task["image"] = read_regular_file(path, MAX_IMAGE_BYTES)
     except OSError as e:
@@ -53,8 +62,14 @@ def run_task(task: dict, single_thread: bool = True) -> dict:
     if single_thread:
         _init_worker()
     task = dict(task, threads=1 if single_thread else task["options"].get("threads", 1))
-    res = {"stem": task["stem"], "trace_json": None, "npz": None, "compare_json": None,
-           "row": empty_row(task["name"]), "extra": {}}
+    res = {
+        "stem": task["stem"],
+        "trace_json": None,
+        "npz": None,
+        "compare_json": None,
+        "row": empty_row(task["name"]),
+        "extra": {},
+    }
     try:
         _detect_and_compare(task, res)
     except Exception as e:  # a bad file or a worker bug fails this row only
@@ -71,22 +86,32 @@ def _reason(e) -> str:
 def _detect_and_compare(task, res):
     """Fill `res` in place: trace JSON, optional npz, compare JSON and the summary row."""
     from ... import detect_bytes, load_models
+
     row, opt = res["row"], task["options"]
     if task["read_error"] and task["image"] is None:
         raise OSError(task["read_error"])
     t0 = time.perf_counter()
     models = load_models(opt["models"], custom_architecture=opt.get("custom_architecture", False))
     from ...cost import DEFAULT_BUDGET_PIXELS
+
     budget = None if opt.get("allow_expensive") else DEFAULT_BUDGET_PIXELS
 
     def run(build):
-        return detect_bytes(task["image"], task["name"], models=models, budget=budget,
-                            engine=opt["engine"], cpp_build=build, threads=task.get("threads", 1),
-                            cache=False, **opt["params"])     # each image once: nothing to reuse
+        return detect_bytes(
+            task["image"],
+            task["name"],
+            models=models,
+            budget=budget,
+            engine=opt["engine"],
+            cpp_build=build,
+            threads=task.get("threads", 1),
+            cache=False,
+            **opt["params"],
+        )  # each image once: nothing to reuse
 
     trace = run(opt.get("cpp_build", "avx512"))
     row["time_ms"] = f"{(time.perf_counter() - t0) * 1000:.1f}"
-    trace.timing_ms = {}          # keep outputs deterministic; the time is in summary.csv
+    trace.timing_ms = {}  # keep outputs deterministic; the time is in summary.csv
     res["trace_json"] = trace.to_json()
     if opt["heatmaps"] and trace.heatmaps():
         res["npz"] = npz_bytes(trace.heatmaps())
@@ -102,17 +127,26 @@ def _compare_into(task, trace, res, run_build):
     """Load the C++ reference, compare, and put the report and its summary into `res`."""
     from ... import compare
     from ...trace import load_any
+
     opt, row = task["options"], res["row"]
     try:
         ref = load_any(task["cpp"], name=task["cpp_name"], heatmaps=None)
         if task["cpp_heatmaps"] is not None and ref.has_stages:
             from ...trace import attach_heatmaps
+
             attach_heatmaps(ref, io.BytesIO(task["cpp_heatmaps"]), task["cpp_name"])
     except Exception as e:
         raise ValueError(f"bad C++ reference {task['cpp_name']}: {_reason(e)}") from None
     rep = compare(ref, trace, tol_px=opt["tol_px"], tol_score=opt["tol_score"])
-    res["compare_json"] = json.dumps(rep.to_dict() | {"cpp_build_match": _build_match(ref, rep, trace, run_build)},
-                                     indent=1, sort_keys=True, default=float) + "\n"
+    res["compare_json"] = (
+        json.dumps(
+            rep.to_dict() | {"cpp_build_match": _build_match(ref, rep, trace, run_build)},
+            indent=1,
+            sort_keys=True,
+            default=float,
+        )
+        + "\n"
+    )
     res["extra"].update(row_from_report(rep, row), cpp_boxes=ref.detections.boxes.tolist())
 
 
@@ -121,11 +155,13 @@ def _build_match(ref, rep, trace, run_build) -> str:
     other one (run only then), else 'neither'."""
     from ...identify import identical
     from ...kernels import BUILDS
+
     own = trace.params.get("cpp_build", "avx512")
     if identical(rep):
         return own
     other = next(b for b in BUILDS if b != own)
     from ... import compare
+
     return other if identical(compare(ref, run_build(other))) else "neither"
 
 
@@ -135,17 +171,33 @@ def warm_process(options) -> None:
     in the first image's time_ms, and forked pool workers inherit them ready."""
     import cv2
     import numpy as np
+
     from ... import compare
     from ...kernels import warm_up
     from ...trace import load_any
+
     warm_up()
     image = np.zeros((128, 128, 3), np.uint8)
     cv2.circle(image, (64, 64), 40, (190, 170, 150), -1)
-    task = {"name": "warm-up.png", "stem": "warm-up", "options": options, "threads": 1,
-            "image": cv2.imencode(".png", image)[1].tobytes(), "read_error": None, "cpp": None,
-            "cpp_name": None, "cpp_heatmaps": None}
-    res = {"stem": "warm-up", "trace_json": None, "npz": None, "compare_json": None,
-           "row": empty_row("warm-up.png"), "extra": {}}
+    task = {
+        "name": "warm-up.png",
+        "stem": "warm-up",
+        "options": options,
+        "threads": 1,
+        "image": cv2.imencode(".png", image)[1].tobytes(),
+        "read_error": None,
+        "cpp": None,
+        "cpp_name": None,
+        "cpp_heatmaps": None,
+    }
+    res = {
+        "stem": "warm-up",
+        "trace_json": None,
+        "npz": None,
+        "compare_json": None,
+        "row": empty_row("warm-up.png"),
+        "extra": {},
+    }
     try:
         _detect_and_compare(task, res)
         trace = load_any(res["trace_json"].encode(), name="warm-up.json", heatmaps=None)

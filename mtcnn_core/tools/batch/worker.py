@@ -1,9 +1,9 @@
 """Setting up a worker process: single-threaded maths, glibc keeping freed memory, exit with the parent."""
+
 from __future__ import annotations
 
 import os
 import time
-
 
 _worker_ready = False
 
@@ -17,6 +17,7 @@ def keep_freed_memory():
     """
     import ctypes
     import ctypes.util
+
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         m_trim_threshold, m_mmap_threshold = -1, -3
@@ -30,15 +31,17 @@ def exit_with_parent():
     """Make this worker process end when the process that started it dies (killed or crashed):
     the kernel's parent-death signal on Linux, and a watcher thread on the parent pid anywhere."""
     import threading
+
     parent = os.getppid()
     try:
         import ctypes
         import signal
+
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)          # PR_SET_PDEATHSIG
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
-    if os.getppid() != parent:                                # died before the signal was set
+    if os.getppid() != parent:  # died before the signal was set
         os._exit(1)
 
     def watch():
@@ -46,6 +49,7 @@ def exit_with_parent():
             time.sleep(1.0)
             if os.getppid() != parent:
                 os._exit(1)
+
     threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
 
 
@@ -57,5 +61,6 @@ def _init_worker():
         keep_freed_memory()
         os.environ["OPENBLAS_NUM_THREADS"] = "1"
         from ...engine_info import set_blas_threads
-        set_blas_threads(1)   # a forked worker inherits the parent's already-started BLAS
+
+        set_blas_threads(1)  # a forked worker inherits the parent's already-started BLAS
         _worker_ready = True
