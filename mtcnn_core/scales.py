@@ -3,6 +3,7 @@
 Its own module because both the detector (cascade) and the cost check made before a run (cost)
 need it, and the cascade calls the cost check.
 """
+
 from __future__ import annotations
 
 import math
