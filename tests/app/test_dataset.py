@@ -57,12 +57,6 @@ def metric(at, label):
     return next(m.value for m in at.metric if m.label == label)
 
 
-def test_header_matches_batch():
-    from mtcnn_core.tools.batch.summary import SUMMARY_FIELDS
-
-    assert dataset_view.SUMMARY_FIELDS == SUMMARY_FIELDS
-
-
 def test_no_folder_prompts():
     at = dataset_app()
     no_exception(at)

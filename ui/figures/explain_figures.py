@@ -123,27 +123,6 @@ def fc1_input_figure(vector: np.ndarray, order: np.ndarray, shape: tuple, px_hei
     return fig
 
 
-def add_arrows(fig: go.Figure, arrows, colour: str = "#00e5ff"):
-    """Arrows (x0, y0, x1, y1) in data coordinates."""
-    for x0, y0, x1, y1 in arrows:
-        fig.add_annotation(
-            x=x1,
-            y=y1,
-            ax=x0,
-            ay=y0,
-            xref="x",
-            yref="y",
-            axref="x",
-            ayref="y",
-            showarrow=True,
-            arrowhead=2,
-            arrowwidth=2,
-            arrowcolor=colour,
-            text="",
-        )
-    return fig
-
-
 def edge_arrows(box, moved) -> list:
     """(x0, y0, x1, y1) from the middle of each edge of `box` to the same edge of `moved`."""
     x, y, w, h = (float(v) for v in box)

@@ -322,3 +322,24 @@ def diff_heatmap_figure(diff: np.ndarray, title: str, px_height: int = 360) -> g
         plot_bgcolor="rgba(0,0,0,0)",
     )
     return fig
+
+
+def add_arrows(fig: go.Figure, arrows, colour: str = "#00e5ff"):
+    """Arrows (x0, y0, x1, y1) in data coordinates."""
+    for x0, y0, x1, y1 in arrows:
+        fig.add_annotation(
+            x=x1,
+            y=y1,
+            ax=x0,
+            ay=y0,
+            xref="x",
+            yref="y",
+            axref="x",
+            ayref="y",
+            showarrow=True,
+            arrowhead=2,
+            arrowwidth=2,
+            arrowcolor=colour,
+            text="",
+        )
+    return fig

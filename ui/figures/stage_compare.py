@@ -221,23 +221,12 @@ def stage_figure(base: go.Figure, ref_boxes, cand_boxes, cats: Categories, ref_l
             for k, s, b in zip(idx, scores, boxes)
         ]
         plots.add_edge_hover(base, boxes, texts, label, colour)
-    for i, j in cats.moved:
-        a, b = ref_boxes.boxes[i], cand_boxes.boxes[j]
-        base.add_annotation(
-            x=float(b[0] + b[2] / 2),
-            y=float(b[1] + b[3] / 2),
-            ax=float(a[0] + a[2] / 2),
-            ay=float(a[1] + a[3] / 2),
-            xref="x",
-            yref="y",
-            axref="x",
-            ayref="y",
-            showarrow=True,
-            arrowhead=2,
-            arrowwidth=2,
-            arrowcolor=MOVED_COLOUR,
-            text="",
-        )
+
+    def centre(b):
+        return float(b[0] + b[2] / 2), float(b[1] + b[3] / 2)
+
+    arrows = [centre(ref_boxes.boxes[i]) + centre(cand_boxes.boxes[j]) for i, j in cats.moved]
+    plots.add_arrows(base, arrows, MOVED_COLOUR)
     return base
 
 

@@ -170,22 +170,7 @@ def regression_figure(run, box, corr, add1: bool = False) -> go.Figure:
     fig = overlay.image_figure(run, px_height=320)
     plots.add_boxes(fig, [box], "box", "#ffd60a", width=2)
     plots.add_boxes(fig, [cm.corrected_box(box, corr, add1)], "after regression", "#00e5ff", width=2, dash="dash")
-    for x0, y0, x1, y1 in cm.regression_arrows(box, corr, add1):
-        fig.add_annotation(
-            x=x1,
-            y=y1,
-            ax=x0,
-            ay=y0,
-            xref="x",
-            yref="y",
-            axref="x",
-            ayref="y",
-            showarrow=True,
-            arrowhead=2,
-            arrowwidth=2,
-            arrowcolor="#00e5ff",
-            text="",
-        )
+    plots.add_arrows(fig, cm.regression_arrows(box, corr, add1))
     x, y, w, h = (float(v) for v in box)
     m = 0.6 * max(w, h) + 4
     fig.update_xaxes(range=[x - m, x + w + m])

@@ -19,26 +19,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from mtcnn_core.tools.batch.summary import SUMMARY_FIELDS
+
 from .. import batch_rows, data_roots
 from . import page, quotas, state
 
-# The batch's header (mtcnn_core/tools/batch/summary.py SUMMARY_FIELDS); kept here so the page does not import the
-# batch module (cv2, worker code) just to read a CSV. tests/app/test_dataset.py checks they agree.
-SUMMARY_FIELDS = [
-    "file",
-    "faces_cpp",
-    "faces_py",
-    "bit_identical",
-    "first_divergent_stage",
-    "max_abs_dx",
-    "max_abs_dy",
-    "max_abs_dw",
-    "max_abs_dh",
-    "min_iou",
-    "max_dconfidence",
-    "time_ms",
-    "error",
-]
 INT_FIELDS = ("faces_cpp", "faces_py")
 FLOAT_FIELDS = ("max_abs_dx", "max_abs_dy", "max_abs_dw", "max_abs_dh", "min_iou", "max_dconfidence", "time_ms")
 IDENTICAL, TOLERANCE, DIVERGING, FAILED, NO_CPP = ("bit-identical", "within tolerance", "diverging", "failed", "no C++")

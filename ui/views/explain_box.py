@@ -113,7 +113,7 @@ def box_figure(run, ex):
     fig = overlay.image_figure(run, px_height=320)
     plots.add_boxes(fig, [ex.geometry.square], "square", "#ffd60a", width=3)
     plots.add_boxes(fig, [ex.corrected], "after regression", "#00e5ff", width=2, dash="dash")
-    xf.add_arrows(fig, xf.edge_arrows(ex.geometry.square, ex.corrected))
+    plots.add_arrows(fig, xf.edge_arrows(ex.geometry.square, ex.corrected))
     if ex.landmarks is not None:
         fig.add_trace(
             go.Scatter(

@@ -183,7 +183,7 @@ def cell_box_figure(run, ex):
     F.add_boxes(fig, [ex.box], "cell box", "#ffd60a", width=3)
     F.add_boxes(fig, [ex.corrected], "after regression", "#00e5ff", width=2, dash="dash")
     F.add_boxes(fig, [ex.square], "squared (RNet input)", "white", width=1, dash="dot")
-    xf.add_arrows(fig, xf.edge_arrows(ex.box, ex.corrected))
+    plots.add_arrows(fig, xf.edge_arrows(ex.box, ex.corrected))
     boxes = [ex.box, ex.corrected]
     last = ex.journey[-1]
     if last.outcome == "suppressed" and last.by_box is not None:
