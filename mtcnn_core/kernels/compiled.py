@@ -85,39 +85,60 @@ def _seq_taps(xf, taps, q0, wm, j0, j1, o0, ob_n, acc, pt):
 @njit(cache=True, nogil=True)
 def _split_taps(xf, taps, q0, wm, j0, j1, o0, ob_n, acc, odd, mask, pt):
     """Terms j0..j1-1 in (even, odd) pairs: even terms on acc; odd terms on `odd` where mask is
-    set (the split outputs of semantics 6.8), else on acc. j1 - j0 is even. One channel at a
-    time, two pairs per pass, branch-free (selects, unconditional stores) so that it vectorises."""
-    for ob in range(ob_n):
-        o = o0 + ob
-        a, b, m = acc[ob], odd[ob], mask[ob]
-        j = j0
-        while j + 4 <= j1:
-            b0, b1, b2, b3 = q0 + taps[j], q0 + taps[j + 1], q0 + taps[j + 2], q0 + taps[j + 3]
-            s0, s1, s2, s3 = xf[b0 : b0 + pt], xf[b1 : b1 + pt], xf[b2 : b2 + pt], xf[b3 : b3 + pt]
+    set (the split outputs of semantics 6.8), else on acc. j1 - j0 is even. Two pairs x two
+    channels per pass (the sources loaded once for both), branch-free (selects, unconditional
+    stores) so that it vectorises."""
+    j = j0
+    while j < j1:
+        four = j + 4 <= j1
+        b0, b1 = q0 + taps[j], q0 + taps[j + 1]
+        b2, b3 = (q0 + taps[j + 2], q0 + taps[j + 3]) if four else (b0, b1)
+        s0, s1, s2, s3 = xf[b0 : b0 + pt], xf[b1 : b1 + pt], xf[b2 : b2 + pt], xf[b3 : b3 + pt]
+        ob = 0
+        while ob + 2 <= ob_n and four:
+            o = o0 + ob
+            a, b, m = acc[ob], odd[ob], mask[ob]
+            c, d, n = acc[ob + 1], odd[ob + 1], mask[ob + 1]
             w0, w1, w2, w3 = wm[j, o], wm[j + 1, o], wm[j + 2, o], wm[j + 3, o]
+            v0, v1, v2, v3 = wm[j, o + 1], wm[j + 1, o + 1], wm[j + 2, o + 1], wm[j + 3, o + 1]
             for p in range(pt):
+                x0, x1, x2, x3 = s0[p], s1[p], s2[p], s3[p]
                 split = m[p] != 0
                 bo = b[p]
-                e = fma32(s0[p], w0, a[p])
-                t = fma32(s1[p], w1, bo if split else e)
+                e = fma32(x0, w0, a[p])
+                t = fma32(x1, w1, bo if split else e)
                 ao = e if split else t
                 bo = t if split else bo
-                e = fma32(s2[p], w2, ao)
-                t = fma32(s3[p], w3, bo if split else e)
+                e = fma32(x2, w2, ao)
+                t = fma32(x3, w3, bo if split else e)
                 a[p] = e if split else t
                 b[p] = t if split else bo
-            j += 4
-        if j < j1:
-            b0, b1 = q0 + taps[j], q0 + taps[j + 1]
-            s0, s1 = xf[b0 : b0 + pt], xf[b1 : b1 + pt]
-            w0, w1 = wm[j, o], wm[j + 1, o]
-            for p in range(pt):
-                split = m[p] != 0
-                bo = b[p]
-                e = fma32(s0[p], w0, a[p])
-                t = fma32(s1[p], w1, bo if split else e)
-                a[p] = e if split else t
-                b[p] = t if split else bo
+                split = n[p] != 0
+                do = d[p]
+                e = fma32(x0, v0, c[p])
+                t = fma32(x1, v1, do if split else e)
+                co = e if split else t
+                do = t if split else do
+                e = fma32(x2, v2, co)
+                t = fma32(x3, v3, do if split else e)
+                c[p] = e if split else t
+                d[p] = t if split else do
+            ob += 2
+        while ob < ob_n:  # a leftover channel, or the last pair of terms: one pair at a time
+            o = o0 + ob
+            a, b, m = acc[ob], odd[ob], mask[ob]
+            for k in range(j, j + (4 if four else 2), 2):
+                sa, sb = xf[q0 + taps[k] : q0 + taps[k] + pt], xf[q0 + taps[k + 1] : q0 + taps[k + 1] + pt]
+                w0, w1 = wm[k, o], wm[k + 1, o]
+                for p in range(pt):
+                    split = m[p] != 0
+                    bo = b[p]
+                    e = fma32(sa[p], w0, a[p])
+                    t = fma32(sb[p], w1, bo if split else e)
+                    a[p] = e if split else t
+                    b[p] = t if split else bo
+            ob += 1
+        j += 4 if four else 2
 
 
 @njit(cache=True, nogil=True)
