@@ -149,6 +149,8 @@ def test_column_calls_follow_the_examples_and_restart_per_chunk():
     assert (codes[104512:104518] == openblas.WIDE_LEFT).all()  # the new chunk restarts
     # the last 30 columns: 12 + 12 + 4 + 2
     assert (codes[-6:-2] == openblas.WIDTH4).all() and (codes[-2:] == openblas.NARROW).all()
+    for n in [*range(1, 80), 484, 2116, 104511, 104512, 104513, 2 * 104512 + 9]:
+        assert [int(c) for c in openblas.column_codes(n)] == [code_of(*wp) for wp in naive_calls(n)], n
 
 
 def code_of(width, pos):

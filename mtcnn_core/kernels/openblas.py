@@ -55,14 +55,14 @@ def column_codes(columns: int) -> np.ndarray:
     while > 4 remain, then the rest (1-4: NARROW, or WIDTH4 when exactly 4)."""
     codes = np.empty(columns, np.uint8)
     for c0 in range(0, columns, GEMM_R):
-        c1, pos = min(c0 + GEMM_R, columns), c0
-        while c1 - pos >= 12:
-            codes[pos : pos + 6], codes[pos + 6 : pos + 12] = WIDE_LEFT, WIDE_RIGHT
-            pos += 12
-        while c1 - pos > 4:
-            codes[pos : pos + 4] = WIDTH4
-            pos += 4
-        codes[pos:c1] = WIDTH4 if c1 - pos == 4 else NARROW
+        chunk = codes[c0 : min(c0 + GEMM_R, columns)]
+        wide = len(chunk) // 12 * 12
+        chunk[:wide].reshape(-1, 12)[:, :6] = WIDE_LEFT
+        chunk[:wide].reshape(-1, 12)[:, 6:] = WIDE_RIGHT
+        rest = len(chunk) - wide  # 0..11: (rest - 1) // 4 calls of 4, then 1-4 columns
+        fours = 4 * ((rest - 1) // 4) if rest else 0
+        chunk[wide : wide + fours] = WIDTH4
+        chunk[wide + fours :] = WIDTH4 if rest - fours == 4 else NARROW
     codes.flags.writeable = False
     return codes
 
