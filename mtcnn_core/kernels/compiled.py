@@ -21,7 +21,7 @@ from numba.extending import intrinsic
 F32, F64 = np.float32, np.float64
 #: Output channels and pixels of one accumulator tile (8 x 512 floats stay in L1).
 CHANNEL_TILE, PIXEL_TILE = 8, 512
-#: A tile is cut where the column class changes if that leaves at least this many pixels.
+#: Pixels of one split class (all sequential or all split) worth a segment without selects.
 UNIFORM_RUN = 64
 
 
@@ -87,7 +87,8 @@ def _split_taps(xf, taps, q0, wm, j0, j1, o0, ob_n, acc, odd, mask, pt):
     """Terms j0..j1-1 in (even, odd) pairs: even terms on acc; odd terms on `odd` where mask is
     set (the split outputs of semantics 6.8), else on acc. j1 - j0 is even. Two pairs x two
     channels per pass (the sources loaded once for both), branch-free (selects, unconditional
-    stores) so that it vectorises."""
+    stores) so that it vectorises. Where mask is clear `odd` ends up holding scratch (the last
+    odd term's partial sum), which the block's final combine ignores there."""
     j = j0
     while j < j1:
         four = j + 4 <= j1
@@ -103,26 +104,20 @@ def _split_taps(xf, taps, q0, wm, j0, j1, o0, ob_n, acc, odd, mask, pt):
             v0, v1, v2, v3 = wm[j, o + 1], wm[j + 1, o + 1], wm[j + 2, o + 1], wm[j + 3, o + 1]
             for p in range(pt):
                 x0, x1, x2, x3 = s0[p], s1[p], s2[p], s3[p]
-                split = m[p] != 0
-                bo = b[p]
+                split, bo = m[p] != 0, b[p]
                 e = fma32(x0, w0, a[p])
                 t = fma32(x1, w1, bo if split else e)
-                ao = e if split else t
-                bo = t if split else bo
-                e = fma32(x2, w2, ao)
-                t = fma32(x3, w3, bo if split else e)
+                e = fma32(x2, w2, e if split else t)
+                t = fma32(x3, w3, t if split else e)
                 a[p] = e if split else t
-                b[p] = t if split else bo
-                split = n[p] != 0
-                do = d[p]
+                b[p] = t
+                split, do = n[p] != 0, d[p]
                 e = fma32(x0, v0, c[p])
                 t = fma32(x1, v1, do if split else e)
-                co = e if split else t
-                do = t if split else do
-                e = fma32(x2, v2, co)
-                t = fma32(x3, v3, do if split else e)
+                e = fma32(x2, v2, e if split else t)
+                t = fma32(x3, v3, t if split else e)
                 c[p] = e if split else t
-                d[p] = t if split else do
+                d[p] = t
             ob += 2
         while ob < ob_n:  # a leftover channel, or the last pair of terms: one pair at a time
             o = o0 + ob
@@ -131,12 +126,11 @@ def _split_taps(xf, taps, q0, wm, j0, j1, o0, ob_n, acc, odd, mask, pt):
                 sa, sb = xf[q0 + taps[k] : q0 + taps[k] + pt], xf[q0 + taps[k + 1] : q0 + taps[k + 1] + pt]
                 w0, w1 = wm[k, o], wm[k + 1, o]
                 for p in range(pt):
-                    split = m[p] != 0
-                    bo = b[p]
+                    split, bo = m[p] != 0, b[p]
                     e = fma32(sa[p], w0, a[p])
                     t = fma32(sb[p], w1, bo if split else e)
                     a[p] = e if split else t
-                    b[p] = t if split else bo
+                    b[p] = t
             ob += 1
         j += 4 if four else 2
 
@@ -224,8 +218,9 @@ def _block(xf, taps, q0, wm, s, e, o0, ob_n, split, uniform, acc, odd, mask, pt)
 
 @njit(cache=True, nogil=True)
 def _tile_codes(codes, colcode, q0, pt, wn, n, wo):
-    """codes[p] <- column class (in its GEMM call) of virtual pixel q0+p (0 past the stored
-    columns); returns the set of classes present as bits."""
+    """codes[p] <- column class (in its GEMM call) of virtual pixel q0+p; returns the set of
+    classes present as bits. The unstored columns x >= wo take the class of their row's last
+    stored column, so they never break a run."""
     y = q0 // wn
     rem = q0 - y * wn
     x = rem // n
@@ -233,7 +228,7 @@ def _tile_codes(codes, colcode, q0, pt, wn, n, wo):
     w = wn // n
     present = 0
     for p in range(pt):
-        code = colcode[y * wo + x] if x < wo else 0
+        code = colcode[y * wo + min(x, wo - 1)]
         codes[p] = code
         present |= 1 << code
         box += 1
@@ -247,20 +242,105 @@ def _tile_codes(codes, colcode, q0, pt, wn, n, wo):
 
 
 @njit(cache=True, nogil=True)
-def _tile_mask(mask, rowbits, codes, present, o0, ob_n, pt):
-    """mask[ob, p] <- split flag of channel o0+ob at pixel p (bit codes[p] of its row of the
-    split table); returns whether any output of the tile is split."""
-    split = False
+def _code_runs(run_start, run_code, codes, pt):
+    """The runs of one class in codes[:pt] (their starts and classes); returns their count."""
+    runs = 0
+    for p in range(pt):
+        if p == 0 or codes[p] != run_code[runs - 1]:
+            run_start[runs], run_code[runs] = p, codes[p]
+            runs += 1
+    return runs
+
+
+#: Kinds of segment of a tile for one block of channels.
+SEQ, SPLIT_ALL, MASKED = 0, 1, 2
+
+
+@njit(cache=True, nogil=True)
+def _segments(segs, present, run_start, run_code, runs, rowbits, o0, ob_n, pt):
+    """Cut pixels 0..pt-1 of a tile (classes `present`, their runs in run_start/run_code or
+    runs = 0 if none is long), for channels o0..o0+ob_n-1, into segments (start, length, kind)
+    in segs; returns their count. Stretches of >= UNIFORM_RUN pixels where the channels are all
+    sequential or all split need no per-pixel select (SEQ / SPLIT_ALL); the pixels between
+    them form MASKED segments."""
+    bits = rowbits[o0]
+    same = True
+    for ob in range(1, ob_n):
+        same = same and rowbits[o0 + ob] == bits  # (OpenBLAS's 8-row panels always are)
+    segs[0, 0], segs[0, 1] = 0, pt
+    if same and bits & present == 0:
+        segs[0, 2] = SEQ
+        return 1
+    if same and bits & present == present:
+        segs[0, 2] = SPLIT_ALL
+        return 1
+    if not same or runs == 0:
+        segs[0, 2] = MASKED
+        return 1
+    count, i, m0, m_runs, m_kind = 0, 0, -1, 0, SEQ
+    while i < runs:
+        kind = (bits >> run_code[i]) & 1
+        j = i + 1
+        while j < runs and (bits >> run_code[j]) & 1 == kind:
+            j += 1
+        p, r = run_start[i], run_start[j] if j < runs else pt
+        if r - p >= UNIFORM_RUN or (p == 0 and r == pt):
+            if m0 >= 0:
+                count = _close_masked(segs, count, m0, p, m_runs, m_kind)
+                m0 = -1
+            segs[count, 0], segs[count, 1], segs[count, 2] = p, r - p, kind
+            count += 1
+        else:
+            if m0 < 0:
+                m0, m_runs = p, 0
+            m_runs += 1
+            m_kind = kind
+        i = j
+    if m0 >= 0:
+        count = _close_masked(segs, count, m0, pt, m_runs, m_kind)
+    return count
+
+
+@njit(cache=True, nogil=True)
+def _close_masked(segs, count, start, end, runs, kind):
+    """Append [start, end) as a MASKED segment (or as its kind if it is one run)."""
+    segs[count, 0], segs[count, 1] = start, end - start
+    segs[count, 2] = kind if runs == 1 else MASKED
+    return count + 1
+
+
+@njit(cache=True, nogil=True)
+def _fill_mask(mask, rowbits, codes, start, length, o0, ob_n):
+    """mask[ob, p] <- split flag of channel o0+ob at pixel start+p of the tile."""
     for ob in range(ob_n):
         bits = rowbits[o0 + ob]
-        split = split or (bits & present) != 0
-    if split:
+        m = mask[ob]
+        for p in range(length):
+            m[p] = (bits >> codes[start + p]) & 1
+
+
+@njit(cache=True, nogil=True)
+def _segment(xf, taps, q0, wm, blocks, o0, ob_n, start, length, kind, plus_zero, acc, odd, mask, total):
+    """Every K block of channels o0.. over pixels q0+start.. (length of them), combined into
+    total[:, start:start+length] as the C++ adds its blocks (6.8: from C = +0 on avx2)."""
+    split, uniform = kind != SEQ, kind == SPLIT_ALL
+    for b in range(blocks.shape[0]):
+        s, e = blocks[b, 0], blocks[b, 1]
+        if length == PIXEL_TILE:  # a constant trip count for LLVM: ~25 % faster inner loops
+            _block(xf, taps, q0 + start, wm, s, e, o0, ob_n, split, uniform, acc, odd, mask, PIXEL_TILE)
+        else:
+            _block(xf, taps, q0 + start, wm, s, e, o0, ob_n, split, uniform, acc, odd, mask, length)
         for ob in range(ob_n):
-            bits = rowbits[o0 + ob]
-            m = mask[ob]
-            for p in range(pt):
-                m[p] = (bits >> codes[p]) & 1
-    return split
+            t, a = total[ob, start : start + length], acc[ob]
+            if b > 0:
+                for p in range(length):
+                    t[p] = t[p] + a[p]
+            elif plus_zero:
+                for p in range(length):
+                    t[p] = F32(0) + a[p]
+            else:
+                for p in range(length):
+                    t[p] = a[p]
 
 
 @njit(cache=True, nogil=True)
@@ -278,9 +358,14 @@ def conv_span(xf, taps, wm, blocks, colcode, table, plus_zero, slope, fuse_prelu
     odd = np.empty((CHANNEL_TILE, PIXEL_TILE), F32)
     total = np.empty((CHANNEL_TILE, PIXEL_TILE), F32)
     mask = np.zeros((CHANNEL_TILE, PIXEL_TILE), np.uint8)
+    segs = np.zeros((PIXEL_TILE, 3), np.int64)
     any_table = False
     rowbits = np.zeros(n_out, np.uint8)  # bit c: split in column class c
     codes = np.zeros(PIXEL_TILE, np.uint8)
+    run_start = np.zeros(PIXEL_TILE, np.int64)
+    run_code = np.zeros(PIXEL_TILE, np.uint8)
+    runs, present = 0, 0
+    long_runs = 6 * n >= UNIFORM_RUN  # a 12-column call's halves are 6 pixels x n boxes
     for o in range(n_out):
         for c in range(table.shape[1]):
             any_table = any_table or table[o, c] != 0
@@ -289,48 +374,26 @@ def conv_span(xf, taps, wm, blocks, colcode, table, plus_zero, slope, fuse_prelu
     q0 = y0 * wn
     while q0 < q_end:
         pt = min(PIXEL_TILE, q_end - q0)
-        present = _tile_codes(codes, colcode, q0, pt, wn, n, wo) if any_table else 0
-        if present & (present - 1):  # several column classes: end the tile at the first
-            run = 1  # change if that leaves a long enough run, so that
-            while run < pt and codes[run] == codes[0]:  # split tiles need no per-pixel select
-                run += 1
-            if run >= UNIFORM_RUN:
-                pt, present = run, 1 << codes[0]
-        uniform = (present & (present - 1)) == 0
+        if any_table:
+            present = _tile_codes(codes, colcode, q0, pt, wn, n, wo)
+            runs = _code_runs(run_start, run_code, codes, pt) if long_runs else 0
         for o0 in range(0, n_out, CHANNEL_TILE):
             ob_n = min(CHANNEL_TILE, n_out - o0)
-            split = any_table and _tile_mask(mask, rowbits, codes, present, o0, ob_n, pt)
-            for b in range(blocks.shape[0]):
-                same = uniform and _same_rows(rowbits, o0, ob_n)
-                if pt == PIXEL_TILE:  # a constant trip count for LLVM: ~25 % faster inner loops
-                    _block(
-                        xf, taps, q0, wm, blocks[b, 0], blocks[b, 1], o0, ob_n, split, same, acc, odd, mask, PIXEL_TILE
-                    )
-                else:
-                    _block(xf, taps, q0, wm, blocks[b, 0], blocks[b, 1], o0, ob_n, split, same, acc, odd, mask, pt)
-                for ob in range(ob_n):
-                    t, a = total[ob], acc[ob]
-                    if b > 0:
-                        for p in range(pt):
-                            t[p] = t[p] + a[p]
-                    elif plus_zero:
-                        for p in range(pt):
-                            t[p] = F32(0) + a[p]
-                    else:
-                        for p in range(pt):
-                            t[p] = a[p]
+            nseg, kind = 1, SEQ  # avx512: every output one chain per K block
+            if any_table:
+                nseg = _segments(segs, present, run_start, run_code, runs, rowbits, o0, ob_n, pt)
+                kind = segs[0, 2]
+                if kind != SEQ:
+                    _fill_mask(mask, rowbits, codes, 0, segs[0, 1], o0, ob_n)
+            for g in range(nseg):
+                start, length = (segs[g, 0], segs[g, 1]) if any_table else (0, pt)
+                if any_table and g > 0:
+                    kind = segs[g, 2]
+                    if kind != SEQ:
+                        _fill_mask(mask, rowbits, codes, start, length, o0, ob_n)
+                _segment(xf, taps, q0, wm, blocks, o0, ob_n, start, length, kind, plus_zero, acc, odd, mask, total)
             _store(total, out, slope, fuse_prelu, q0, pt, o0, ob_n, wn, wo * n)
         q0 += pt
-
-
-@njit(cache=True, nogil=True)
-def _same_rows(rowbits, o0, ob_n):
-    """Whether channels o0..o0+ob_n-1 have the same split-table row (true for the 8-channel
-    blocks the kernel uses: OpenBLAS's panels are 8 rows)."""
-    for ob in range(1, ob_n):
-        if rowbits[o0 + ob] != rowbits[o0]:
-            return False
-    return True
 
 
 @njit(cache=True, nogil=True)
