@@ -136,51 +136,11 @@ def _split_taps(xf, taps, q0, wm, j0, j1, o0, ob_n, acc, odd, mask, pt):
 
 
 @njit(cache=True, nogil=True)
-def _split_taps_all(xf, taps, q0, wm, j0, j1, o0, ob_n, acc, odd, pt):
-    """_split_taps where every output of the tile is split (no mask, no selects): even terms on
-    acc, odd terms on odd; two channels and four pairs per pass."""
-    ob = 0
-    while ob < ob_n:
-        two = ob + 1 < ob_n
-        o, o2 = o0 + ob, o0 + ob + (1 if two else 0)
-        a, b = acc[ob], odd[ob]
-        a2, b2 = acc[o2 - o0], odd[o2 - o0]
-        j = j0
-        while j + 8 <= j1:
-            s0, s1 = xf[q0 + taps[j] :], xf[q0 + taps[j + 1] :]
-            s2, s3 = xf[q0 + taps[j + 2] :], xf[q0 + taps[j + 3] :]
-            s4, s5 = xf[q0 + taps[j + 4] :], xf[q0 + taps[j + 5] :]
-            s6, s7 = xf[q0 + taps[j + 6] :], xf[q0 + taps[j + 7] :]
-            w0, w1, w2, w3 = wm[j, o], wm[j + 1, o], wm[j + 2, o], wm[j + 3, o]
-            w4, w5, w6, w7 = wm[j + 4, o], wm[j + 5, o], wm[j + 6, o], wm[j + 7, o]
-            v0, v1, v2, v3 = wm[j, o2], wm[j + 1, o2], wm[j + 2, o2], wm[j + 3, o2]
-            v4, v5, v6, v7 = wm[j + 4, o2], wm[j + 5, o2], wm[j + 6, o2], wm[j + 7, o2]
-            for p in range(pt):
-                x0, x1, x2, x3 = s0[p], s1[p], s2[p], s3[p]
-                x4, x5, x6, x7 = s4[p], s5[p], s6[p], s7[p]
-                a[p] = fma32(x6, w6, fma32(x4, w4, fma32(x2, w2, fma32(x0, w0, a[p]))))
-                b[p] = fma32(x7, w7, fma32(x5, w5, fma32(x3, w3, fma32(x1, w1, b[p]))))
-                if two:
-                    a2[p] = fma32(x6, v6, fma32(x4, v4, fma32(x2, v2, fma32(x0, v0, a2[p]))))
-                    b2[p] = fma32(x7, v7, fma32(x5, v5, fma32(x3, v3, fma32(x1, v1, b2[p]))))
-            j += 8
-        while j < j1:
-            s0, s1 = xf[q0 + taps[j] :], xf[q0 + taps[j + 1] :]
-            for q in range(2 if two else 1):
-                oq = o0 + ob + q
-                w0, w1 = wm[j, oq], wm[j + 1, oq]
-                aq, bq = acc[ob + q], odd[ob + q]
-                for p in range(pt):
-                    aq[p] = fma32(s0[p], w0, aq[p])
-                    bq[p] = fma32(s1[p], w1, bq[p])
-            j += 2
-        ob += 2 if two else 1
-
-
-@njit(cache=True, nogil=True)
-def _block(xf, taps, q0, wm, s, e, o0, ob_n, split, uniform, acc, odd, mask, pt):
+def _block(xf, taps, q0, wm, s, e, o0, ob_n, split, uniform, acc, odd, mask, pt, ptaps, pwm, n_even):
     """One K block [s, e) of channels o0..: acc <- its chain(s) (6.8), combined as fl(e + o)
-    where split (everywhere in the tile if uniform). The bias is the last term K, its input 1."""
+    where split (everywhere in the tile if uniform). The bias is the last term K, its input 1.
+    ptaps, pwm: the block's data terms as the even chain's n_even, then the odd chain's (see
+    `split_order`), so a uniform tile runs each chain as a plain sequential one."""
     k = wm.shape[0] - 1
     for ob in range(ob_n):
         for p in range(pt):
@@ -192,10 +152,11 @@ def _block(xf, taps, q0, wm, s, e, o0, ob_n, split, uniform, acc, odd, mask, pt)
         pairs_end = min(f, j1)
         pairs_end -= (pairs_end - s) % 2
         if uniform:
-            _split_taps_all(xf, taps, q0, wm, s, pairs_end, o0, ob_n, acc, odd, pt)
+            _seq_taps(xf, ptaps, q0, pwm, 0, n_even, o0, ob_n, acc, pt)
+            _seq_taps(xf, ptaps, q0, pwm, n_even, j1 - s, o0, ob_n, odd, pt)
         else:
             _split_taps(xf, taps, q0, wm, s, pairs_end, o0, ob_n, acc, odd, mask, pt)
-        _seq_taps(xf, taps, q0, wm, pairs_end, j1, o0, ob_n, acc, pt)
+            _seq_taps(xf, taps, q0, wm, pairs_end, j1, o0, ob_n, acc, pt)
     else:
         _seq_taps(xf, taps, q0, wm, s, j1, o0, ob_n, acc, pt)
     if e > k:  # the bias term, on the odd chain only if it is an odd term < f
@@ -214,6 +175,27 @@ def _block(xf, taps, q0, wm, s, e, o0, ob_n, split, uniform, acc, odd, mask, pt)
             for p in range(pt):
                 av = a[p]
                 a[p] = av + b[p] if m[p] != 0 else av
+
+
+@njit(cache=True, nogil=True)
+def split_order(taps, wm, s, e, ptaps, pwm):
+    """ptaps, pwm <- the data terms of K block [s, e) in the order of its two chains when split
+    (6.8): the even chain (s, s+2, .. below the pairs' end, then the terms after the pairs), then
+    the odd chain (s+1, s+3, ..); returns the even chain's length."""
+    k = wm.shape[0] - 1
+    j1 = min(e, k)
+    pairs_end = min(s + ((e - s) // 8) * 8, j1)
+    pairs_end -= (pairs_end - s) % 2
+    i = 0
+    for part in range(3):
+        lo, hi, step = (s, pairs_end, 2) if part == 0 else (pairs_end, j1, 1) if part == 1 else (s + 1, pairs_end, 2)
+        for j in range(lo, hi, step):
+            ptaps[i] = taps[j]
+            pwm[i, :] = wm[j, :]
+            i += 1
+        if part == 1:
+            n_even = i
+    return n_even
 
 
 @njit(cache=True, nogil=True)
@@ -320,16 +302,54 @@ def _fill_mask(mask, rowbits, codes, start, length, o0, ob_n):
 
 
 @njit(cache=True, nogil=True)
-def _segment(xf, taps, q0, wm, blocks, o0, ob_n, start, length, kind, plus_zero, acc, odd, mask, total):
+def _segment(
+    xf, taps, q0, wm, blocks, o0, ob_n, start, length, kind, plus_zero, acc, odd, mask, total, ptaps, pwm, n_even
+):
     """Every K block of channels o0.. over pixels q0+start.. (length of them), combined into
     total[:, start:start+length] as the C++ adds its blocks (6.8: from C = +0 on avx2)."""
     split, uniform = kind != SEQ, kind == SPLIT_ALL
     for b in range(blocks.shape[0]):
         s, e = blocks[b, 0], blocks[b, 1]
         if length == PIXEL_TILE:  # a constant trip count for LLVM: ~25 % faster inner loops
-            _block(xf, taps, q0 + start, wm, s, e, o0, ob_n, split, uniform, acc, odd, mask, PIXEL_TILE)
+            _block(
+                xf,
+                taps,
+                q0 + start,
+                wm,
+                s,
+                e,
+                o0,
+                ob_n,
+                split,
+                uniform,
+                acc,
+                odd,
+                mask,
+                PIXEL_TILE,
+                ptaps[b],
+                pwm[b],
+                n_even[b],
+            )
         else:
-            _block(xf, taps, q0 + start, wm, s, e, o0, ob_n, split, uniform, acc, odd, mask, length)
+            _block(
+                xf,
+                taps,
+                q0 + start,
+                wm,
+                s,
+                e,
+                o0,
+                ob_n,
+                split,
+                uniform,
+                acc,
+                odd,
+                mask,
+                length,
+                ptaps[b],
+                pwm[b],
+                n_even[b],
+            )
         for ob in range(ob_n):
             t, a = total[ob, start : start + length], acc[ob]
             if b > 0:
@@ -370,6 +390,13 @@ def conv_span(xf, taps, wm, blocks, colcode, table, plus_zero, slope, fuse_prelu
         for c in range(table.shape[1]):
             any_table = any_table or table[o, c] != 0
             rowbits[o] |= (table[o, c] != 0) << c
+    n_blocks = blocks.shape[0] if any_table else 1
+    ptaps = np.zeros((n_blocks, taps.shape[0] if any_table else 1), np.int64)
+    pwm = np.zeros((n_blocks, taps.shape[0] if any_table else 1, n_out), F32)
+    n_even = np.zeros(n_blocks, np.int64)
+    if any_table:
+        for b in range(n_blocks):
+            n_even[b] = split_order(taps, wm, blocks[b, 0], blocks[b, 1], ptaps[b], pwm[b])
     q_end = (y1 - 1) * wn + wo * n  # past the last stored pixel of row y1-1
     q0 = y0 * wn
     while q0 < q_end:
@@ -391,7 +418,26 @@ def conv_span(xf, taps, wm, blocks, colcode, table, plus_zero, slope, fuse_prelu
                     kind = segs[g, 2]
                     if kind != SEQ:
                         _fill_mask(mask, rowbits, codes, start, length, o0, ob_n)
-                _segment(xf, taps, q0, wm, blocks, o0, ob_n, start, length, kind, plus_zero, acc, odd, mask, total)
+                _segment(
+                    xf,
+                    taps,
+                    q0,
+                    wm,
+                    blocks,
+                    o0,
+                    ob_n,
+                    start,
+                    length,
+                    kind,
+                    plus_zero,
+                    acc,
+                    odd,
+                    mask,
+                    total,
+                    ptaps,
+                    pwm,
+                    n_even,
+                )
             _store(total, out, slope, fuse_prelu, q0, pt, o0, ob_n, wn, wo * n)
         q0 += pt
 
