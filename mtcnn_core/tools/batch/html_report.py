@@ -24,8 +24,9 @@ def classify(res) -> str:
     return row_status(res["row"])
 
 
-def render_report(results, paths: dict, out: Path) -> str:
-    """Self-contained HTML: totals, delta histogram, per-stage divergence, worst thumbnails."""
+def render_report(results, paths: dict, out: Path, threads: int = 1) -> str:
+    """Self-contained HTML: totals, delta histogram, per-stage divergence, worst thumbnails
+    (decoded on `threads` threads: the batch's worker count)."""
     kinds = [classify(r) for r in results]
     tot = {k: kinds.count(k) for k in ("identical", "tol", "diverges", "failed", "nocpp")}
     parts = [
@@ -43,7 +44,7 @@ def render_report(results, paths: dict, out: Path) -> str:
         stage_table(results),
         "<h2>Worst images</h2>",
         "<p class='legend'><b style='color:#00c'>C++ (wide)</b><b style='color:#d00'>Python (thin, on top)</b></p>",
-        thumbnails(results, kinds, paths),
+        thumbnails(results, kinds, paths, threads=threads),
         failures_table(results),
         "</body></html>\n",
     ]
@@ -132,13 +133,24 @@ def _badness(res, kind) -> tuple:
     return (rank, -max(res["extra"].get("deltas", []) or [0.0]), res["row"]["file"])
 
 
-def thumbnails(results, kinds, paths, n=8) -> str:
-    """The n worst images as base64 PNG thumbnails with C++ (blue) and Python (red) boxes."""
+def thumbnails(results, kinds, paths, n=8, threads=1) -> str:
+    """The n worst images as base64 PNG thumbnails with C++ (blue) and Python (red) boxes;
+    OpenCV releases the GIL while it decodes, so `threads` threads make them in parallel."""
     order = sorted(range(len(results)), key=lambda i: _badness(results[i], kinds[i]))[:n]
+
+    def uri_of(i):
+        return thumbnail_uri(paths.get(results[i]["stem"]), results[i]["extra"])
+
+    if threads > 1 and len(order) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(threads, len(order))) as pool:
+            uris = list(pool.map(uri_of, order))
+    else:
+        uris = [uri_of(i) for i in order]
     cells = []
-    for i in order:
+    for i, uri in zip(order, uris):
         r = results[i]
-        uri = thumbnail_uri(paths.get(r["stem"]), r["extra"])
         img = f"<img src='{uri}' alt='{html.escape(r['row']['file'])}'>" if uri else "<i>no preview</i>"
         cells.append(
             f"<div>{img}<br>{html.escape(r['row']['file'])}: {kinds[i]}"

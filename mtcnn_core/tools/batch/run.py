@@ -54,7 +54,10 @@ def run_batch(paths, out: Path, cpp_dir, options, workers=1, scheduler=None) -> 
     ordered = [results[p] for p in paths if p in results]
     try:
         write_summary(out / "summary.csv", [r["row"] for r in ordered])
-        atomic_write(out / "report.html", render_report(ordered, {stems[p]: p for p in paths}, out))
+        # as parallel as the batch: its worker count (a cluster's client: up to 4 local cores)
+        threads = min(4, os.cpu_count() or 1) if scheduler else max(1, workers or 1)
+        report = render_report(ordered, {stems[p]: p for p in paths}, out, threads=threads)
+        atomic_write(out / "report.html", report)
     except OSError as e:
         failure = failure or OutputError(e.errno, f"cannot write summary.csv/report.html in {out}: {e.strerror or e}")
     if failure is not None:
