@@ -18,6 +18,8 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
+from .openblas import WIDE_LEFT, WIDE_RIGHT
+
 F32, F64 = np.float32, np.float64
 #: Output channels and pixels of one accumulator tile (8 x 512 floats stay in L1).
 CHANNEL_TILE, PIXEL_TILE = 8, 512
@@ -239,12 +241,13 @@ SEQ, SPLIT_ALL, MASKED = 0, 1, 2
 
 
 @njit(cache=True, nogil=True)
-def _segments(segs, present, run_start, run_code, runs, rowbits, o0, ob_n, pt):
-    """Cut pixels 0..pt-1 of a tile (classes `present`, their runs in run_start/run_code or
-    runs = 0 if none is long), for channels o0..o0+ob_n-1, into segments (start, length, kind)
-    in segs; returns their count. Stretches of >= UNIFORM_RUN pixels where the channels are all
-    sequential or all split need no per-pixel select (SEQ / SPLIT_ALL); the pixels between
-    them form MASKED segments."""
+def _segments(segs, present, codes, run_start, run_code, nruns, rowbits, o0, ob_n, pt, long_runs):
+    """Cut pixels 0..pt-1 of a tile (classes codes, the set present), for channels
+    o0..o0+ob_n-1, into segments (start, length, kind) in segs; returns their count. Stretches of
+    >= UNIFORM_RUN pixels where the channels are all sequential or all split need no per-pixel
+    select (SEQ / SPLIT_ALL); the pixels between them form MASKED segments. The tile's class
+    runs are found on first need (nruns[0] < 0: not yet); long_runs: a 12-column call's halves
+    (6 pixels x N boxes) are >= UNIFORM_RUN pixels."""
     bits = rowbits[o0]
     same = True
     for ob in range(1, ob_n):
@@ -256,9 +259,13 @@ def _segments(segs, present, run_start, run_code, runs, rowbits, o0, ob_n, pt):
     if same and bits & present == present:
         segs[0, 2] = SPLIT_ALL
         return 1
-    if not same or runs == 0:
+    alternates = ((bits >> WIDE_LEFT) ^ (bits >> WIDE_RIGHT)) & 1  # split in one half only
+    if not same or (alternates and not long_runs):
         segs[0, 2] = MASKED
         return 1
+    if nruns[0] < 0:
+        nruns[0] = _code_runs(run_start, run_code, codes, pt)
+    runs = nruns[0]
     count, i, m0, m_runs, m_kind = 0, 0, -1, 0, SEQ
     while i < runs:
         kind = (bits >> run_code[i]) & 1
@@ -384,7 +391,7 @@ def conv_span(xf, taps, wm, blocks, colcode, table, plus_zero, slope, fuse_prelu
     codes = np.zeros(PIXEL_TILE, np.uint8)
     run_start = np.zeros(PIXEL_TILE, np.int64)
     run_code = np.zeros(PIXEL_TILE, np.uint8)
-    runs, present = 0, 0
+    nruns, present = np.zeros(1, np.int64), 0
     long_runs = 6 * n >= UNIFORM_RUN  # a 12-column call's halves are 6 pixels x n boxes
     for o in range(n_out):
         for c in range(table.shape[1]):
@@ -403,12 +410,12 @@ def conv_span(xf, taps, wm, blocks, colcode, table, plus_zero, slope, fuse_prelu
         pt = min(PIXEL_TILE, q_end - q0)
         if any_table:
             present = _tile_codes(codes, colcode, q0, pt, wn, n, wo)
-            runs = _code_runs(run_start, run_code, codes, pt) if long_runs else 0
+            nruns[0] = -1
         for o0 in range(0, n_out, CHANNEL_TILE):
             ob_n = min(CHANNEL_TILE, n_out - o0)
             nseg, kind = 1, SEQ  # avx512: every output one chain per K block
             if any_table:
-                nseg = _segments(segs, present, run_start, run_code, runs, rowbits, o0, ob_n, pt)
+                nseg = _segments(segs, present, codes, run_start, run_code, nruns, rowbits, o0, ob_n, pt, long_runs)
                 kind = segs[0, 2]
                 if kind != SEQ:
                     _fill_mask(mask, rowbits, codes, 0, segs[0, 1], o0, ob_n)
