@@ -416,8 +416,8 @@ MUTANTS = [
     m(
         "columns.tail4_narrow",
         "kernels/openblas.py",
-        "codes[pos:c1] = WIDTH4 if c1 - pos == 4 else NARROW",
-        "codes[pos:c1] = NARROW",
+        "chunk[wide + fours :] = WIDTH4 if rest - fours == 4 else NARROW",
+        "chunk[wide + fours :] = NARROW",
         "a 4-column tail call treated as narrow",
         KERNELS,
     ),
@@ -435,6 +435,22 @@ MUTANTS = [
         "if m >= 16:",
         "if m >= 8:",
         "width-12 calls of < 16 channels split",
+        KERNELS,
+    ),
+    m(
+        "compiled.split_order_odd",
+        "kernels/compiled.py",
+        "else (s + 1, pairs_end, 2)",
+        "else (s + 1, pairs_end - 2, 2)",
+        "a uniformly split tile's odd chain loses its last pair's term",
+        KERNELS,
+    ),
+    m(
+        "compiled.masked_stretch_kind",
+        "kernels/compiled.py",
+        "segs[count, 2] = kind if runs == 1 else MASKED",
+        "segs[count, 2] = kind",
+        "a stretch of several short class runs taken as uniform",
         KERNELS,
     ),
     m(
