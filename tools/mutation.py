@@ -440,8 +440,8 @@ MUTANTS = [
     m(
         "compiled.split_order_odd",
         "kernels/compiled.py",
-        "else (s + 1, pairs_end, 2)",
-        "else (s + 1, pairs_end - 2, 2)",
+        "for j in range(s + 1, pairs_end, 2):",
+        "for j in range(s + 1, pairs_end - 2, 2):",
         "a uniformly split tile's odd chain loses its last pair's term",
         KERNELS,
     ),

@@ -142,7 +142,7 @@ def _block(xf, taps, q0, wm, s, e, o0, ob_n, split, uniform, acc, odd, mask, pt,
     """One K block [s, e) of channels o0..: acc <- its chain(s) (6.8), combined as fl(e + o)
     where split (everywhere in the tile if uniform). The bias is the last term K, its input 1.
     ptaps, pwm: the block's data terms as the even chain's n_even, then the odd chain's (see
-    `split_order`), so a uniform tile runs each chain as a plain sequential one."""
+    `_split_order`), so a uniform tile runs each chain as a plain sequential one."""
     k = wm.shape[0] - 1
     for ob in range(ob_n):
         for p in range(pt):
@@ -180,24 +180,30 @@ def _block(xf, taps, q0, wm, s, e, o0, ob_n, split, uniform, acc, odd, mask, pt,
 
 
 @njit(cache=True, nogil=True)
-def split_order(taps, wm, s, e, ptaps, pwm):
+def _split_order(taps, wm, s, e, ptaps, pwm):
     """ptaps, pwm <- the data terms of K block [s, e) in the order of its two chains when split
-    (6.8): the even chain (s, s+2, .. below the pairs' end, then the terms after the pairs), then
-    the odd chain (s+1, s+3, ..); returns the even chain's length."""
+    (6.8): the even chain's, then the odd chain's; returns the even chain's length."""
     k = wm.shape[0] - 1
     j1 = min(e, k)
     pairs_end = min(s + ((e - s) // 8) * 8, j1)
     pairs_end -= (pairs_end - s) % 2
     i = 0
-    for part in range(3):
-        lo, hi, step = (s, pairs_end, 2) if part == 0 else (pairs_end, j1, 1) if part == 1 else (s + 1, pairs_end, 2)
-        for j in range(lo, hi, step):
-            ptaps[i] = taps[j]
-            pwm[i, :] = wm[j, :]
-            i += 1
-        if part == 1:
-            n_even = i
+    for j in range(s, pairs_end, 2):  # the even chain: the pairs' even terms,
+        i = _take(ptaps, pwm, i, taps, wm, j)
+    for j in range(pairs_end, j1):  # then every term after the pairs
+        i = _take(ptaps, pwm, i, taps, wm, j)
+    n_even = i
+    for j in range(s + 1, pairs_end, 2):  # the odd chain: the pairs' odd terms
+        i = _take(ptaps, pwm, i, taps, wm, j)
     return n_even
+
+
+@njit(cache=True, nogil=True)
+def _take(ptaps, pwm, i, taps, wm, j):
+    """Term j as the i-th of ptaps/pwm; returns i + 1."""
+    ptaps[i] = taps[j]
+    pwm[i, :] = wm[j, :]
+    return i + 1
 
 
 @njit(cache=True, nogil=True)
@@ -403,7 +409,7 @@ def conv_span(xf, taps, wm, blocks, colcode, table, plus_zero, slope, fuse_prelu
     n_even = np.zeros(n_blocks, np.int64)
     if any_table:
         for b in range(n_blocks):
-            n_even[b] = split_order(taps, wm, blocks[b, 0], blocks[b, 1], ptaps[b], pwm[b])
+            n_even[b] = _split_order(taps, wm, blocks[b, 0], blocks[b, 1], ptaps[b], pwm[b])
     q_end = (y1 - 1) * wn + wo * n  # past the last stored pixel of row y1-1
     q0 = y0 * wn
     while q0 < q_end:
