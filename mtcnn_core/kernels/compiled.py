@@ -386,6 +386,7 @@ def conv_span(xf, taps, wm, blocks, colcode, table, plus_zero, slope, fuse_prelu
     colcode (Ho*wo,) uint8 column class in a GEMM call, table (O, 4) uint8 split flags;
     plus_zero: C = +0 before adding the blocks (6.8); wn = W*N; out (O, ho, wo*N) f32.
     """
+    taps, wm = taps.copy(), wm.copy()  # writable like the permuted copies: one typing of each kernel
     n_out = wm.shape[1]
     acc = np.empty((CHANNEL_TILE, PIXEL_TILE), F32)
     odd = np.empty((CHANNEL_TILE, PIXEL_TILE), F32)
