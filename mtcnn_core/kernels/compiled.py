@@ -404,6 +404,13 @@ def conv_span(xf, taps, wm, blocks, colcode, table, plus_zero, slope, fuse_prelu
         for c in range(table.shape[1]):
             any_table = any_table or table[o, c] != 0
             rowbits[o] |= (table[o, c] != 0) << c
+    split_classes = 0  # classes in which some channel is split
+    for o in range(n_out):
+        split_classes |= rowbits[o]
+    row_classes = np.zeros(ho, np.uint8)  # classes present in each output row
+    for y in range(y0, y1 if any_table else y0):
+        for x in range(wo):
+            row_classes[y] |= 1 << colcode[y * wo + x]
     n_blocks = blocks.shape[0] if any_table else 1
     ptaps = np.zeros((n_blocks, taps.shape[0] if any_table else 1), np.int64)
     pwm = np.zeros((n_blocks, taps.shape[0] if any_table else 1, n_out), F32)
@@ -415,20 +422,24 @@ def conv_span(xf, taps, wm, blocks, colcode, table, plus_zero, slope, fuse_prelu
     q0 = y0 * wn
     while q0 < q_end:
         pt = min(PIXEL_TILE, q_end - q0)
-        if any_table:
+        classes = 0
+        for y in range(q0 // wn, min((q0 + pt - 1) // wn + 1, y1)):
+            classes |= row_classes[y]
+        mixed = (classes & split_classes) != 0  # else every output of the tile is one chain
+        if mixed:
             present = _tile_codes(codes, colcode, q0, pt, wn, n, wo)
             nruns[0] = -1
         for o0 in range(0, n_out, CHANNEL_TILE):
             ob_n = min(CHANNEL_TILE, n_out - o0)
             nseg, kind = 1, SEQ  # avx512: every output one chain per K block
-            if any_table:
+            if mixed:
                 nseg = _segments(segs, present, codes, run_start, run_code, nruns, rowbits, o0, ob_n, pt, long_runs)
                 kind = segs[0, 2]
                 if kind != SEQ:
                     _fill_mask(mask, rowbits, codes, 0, segs[0, 1], o0, ob_n)
             for g in range(nseg):
-                start, length = (segs[g, 0], segs[g, 1]) if any_table else (0, pt)
-                if any_table and g > 0:
+                start, length = (segs[g, 0], segs[g, 1]) if mixed else (0, pt)
+                if mixed and g > 0:
                     kind = segs[g, 2]
                     if kind != SEQ:
                         _fill_mask(mask, rowbits, codes, start, length, o0, ob_n)
