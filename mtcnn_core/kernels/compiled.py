@@ -377,6 +377,35 @@ def _segment(
 
 
 @njit(cache=True, nogil=True)
+def _split_plan(taps, wm, blocks, colcode, table, ho, wo, y0, y1):
+    """What the split rule (6.8) needs for output rows y0..y1-1: rowbits (O,) uint8 (bit c: the
+    channel is split in column class c), split_classes (the classes any channel is split in),
+    row_classes (ho,) uint8 (the classes in each row), and each K block's data terms in chain
+    order (ptaps (B, K), pwm (B, K, O), n_even (B,), see _split_order). With no split at all
+    (avx512) the arrays stay empty."""
+    n_out = wm.shape[1]
+    rowbits = np.zeros(n_out, np.uint8)
+    split_classes = 0
+    for o in range(n_out):
+        for c in range(table.shape[1]):
+            rowbits[o] |= (table[o, c] != 0) << c
+        split_classes |= rowbits[o]
+    any_split = split_classes != 0
+    row_classes = np.zeros(ho, np.uint8)
+    for y in range(y0, y1 if any_split else y0):
+        for x in range(wo):
+            row_classes[y] |= 1 << colcode[y * wo + x]
+    n_blocks = blocks.shape[0] if any_split else 1
+    ptaps = np.zeros((n_blocks, taps.shape[0] if any_split else 1), np.int64)
+    pwm = np.zeros((n_blocks, taps.shape[0] if any_split else 1, n_out), F32)
+    n_even = np.zeros(n_blocks, np.int64)
+    if any_split:
+        for b in range(n_blocks):
+            n_even[b] = _split_order(taps, wm, blocks[b, 0], blocks[b, 1], ptaps[b], pwm[b])
+    return rowbits, split_classes, row_classes, ptaps, pwm, n_even
+
+
+@njit(cache=True, nogil=True)
 def conv_span(xf, taps, wm, blocks, colcode, table, plus_zero, slope, fuse_prelu, ho, wn, n, wo, out, y0, y1):
     """Output rows y0..y1-1 of a valid stride-1 conv (C++ order, semantics 3.1-3.2, 6.8), then
     PReLU if fuse_prelu.
@@ -393,31 +422,14 @@ def conv_span(xf, taps, wm, blocks, colcode, table, plus_zero, slope, fuse_prelu
     total = np.empty((CHANNEL_TILE, PIXEL_TILE), F32)
     mask = np.zeros((CHANNEL_TILE, PIXEL_TILE), np.uint8)
     segs = np.zeros((PIXEL_TILE, 3), np.int64)
-    any_table = False
-    rowbits = np.zeros(n_out, np.uint8)  # bit c: split in column class c
     codes = np.zeros(PIXEL_TILE, np.uint8)
     run_start = np.zeros(PIXEL_TILE, np.int64)
     run_code = np.zeros(PIXEL_TILE, np.uint8)
     nruns, present = np.zeros(1, np.int64), 0
     long_runs = 6 * n >= UNIFORM_RUN  # a 12-column call's halves are 6 pixels x n boxes
-    for o in range(n_out):
-        for c in range(table.shape[1]):
-            any_table = any_table or table[o, c] != 0
-            rowbits[o] |= (table[o, c] != 0) << c
-    split_classes = 0  # classes in which some channel is split
-    for o in range(n_out):
-        split_classes |= rowbits[o]
-    row_classes = np.zeros(ho, np.uint8)  # classes present in each output row
-    for y in range(y0, y1 if any_table else y0):
-        for x in range(wo):
-            row_classes[y] |= 1 << colcode[y * wo + x]
-    n_blocks = blocks.shape[0] if any_table else 1
-    ptaps = np.zeros((n_blocks, taps.shape[0] if any_table else 1), np.int64)
-    pwm = np.zeros((n_blocks, taps.shape[0] if any_table else 1, n_out), F32)
-    n_even = np.zeros(n_blocks, np.int64)
-    if any_table:
-        for b in range(n_blocks):
-            n_even[b] = _split_order(taps, wm, blocks[b, 0], blocks[b, 1], ptaps[b], pwm[b])
+    rowbits, split_classes, row_classes, ptaps, pwm, n_even = _split_plan(
+        taps, wm, blocks, colcode, table, ho, wo, y0, y1
+    )
     q_end = (y1 - 1) * wn + wo * n  # past the last stored pixel of row y1-1
     q0 = y0 * wn
     while q0 < q_end:
