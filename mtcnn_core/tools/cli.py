@@ -8,66 +8,7 @@ import sys
 from pathlib import Path
 
 from ..errors import MTCNNInputError
-from .options import threads_arg
-
-
-def _add_params(p):
-    p.add_argument("--min-face-size", type=int, default=60, help="smallest face in px (default: %(default)s)")
-    p.add_argument("--t1", type=float, default=0.6, help="PNet threshold in [0, 1] (default: %(default)s)")
-    p.add_argument("--t2", type=float, default=0.7, help="RNet threshold in [0, 1] (default: %(default)s)")
-    p.add_argument("--t3", type=float, default=0.7, help="ONet threshold in [0, 1] (default: %(default)s)")
-    p.add_argument("--pyramid-factor", type=float, default=0.709, help="in (0, 1) (default: %(default)s)")
-    p.add_argument("--models", default=None, help="folder of PNet/RNet/ONet.dat (default: bundled)")
-    p.add_argument(
-        "--engine",
-        default="exact",
-        choices=("exact", "reference", "blas", "auto"),
-        help="exact: compiled kernels, bit-identical to the C++ ('auto' is its old "
-        "name); reference: the same bits from slow numpy; blas: host BLAS, "
-        "fast but not bit-exact (default: %(default)s)",
-    )
-    p.add_argument(
-        "--cpp-build",
-        default="avx512",
-        choices=("avx512", "avx2"),
-        help="which OpenFace build to reproduce: OpenBLAS on an AVX-512 CPU or "
-        "on an AVX2-only CPU (Haswell kernel) (default: %(default)s)",
-    )
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="kernel threads (default: all cores; batch workers use 1); results do not depend on it",
-    )
-    p.add_argument(
-        "--allow-expensive",
-        action="store_true",
-        help="run even when the pyramid exceeds the cost budget (default: refuse, exit 2)",
-    )
-    p.add_argument(
-        "--custom-architecture",
-        action="store_true",
-        help="accept model files that are not OpenFace's MTCNN layer shapes, size-bounded (default: refuse them)",
-    )
-
-
-def _add_tolerances(p):
-    p.add_argument(
-        "--tol-px",
-        type=float,
-        default=0.01,
-        help="largest box coordinate difference, in px, still within tolerance (default: %(default)s)",
-    )
-    p.add_argument(
-        "--tol-score",
-        type=float,
-        default=1e-4,
-        help="largest score difference still within tolerance (default: %(default)s)",
-    )
-
-
-def _params(a) -> dict:
-    return dict(min_face_size=a.min_face_size, t1=a.t1, t2=a.t2, t3=a.t3, pyramid_factor=a.pyramid_factor)
+from .options import add_params, add_tolerances, params_of, threads_arg
 
 
 def run_detect(image_path, a):
@@ -76,7 +17,7 @@ def run_detect(image_path, a):
     from ..cascade import validate_params
     from ..safe_io import MAX_IMAGE_BYTES, read_regular_file
 
-    validate_params(**_params(a))
+    validate_params(**params_of(a))
     try:
         data = read_regular_file(image_path, MAX_IMAGE_BYTES)
     except OSError as e:
@@ -93,7 +34,7 @@ def run_detect(image_path, a):
         budget=budget,
         cpp_build=a.cpp_build,
         threads=threads_arg(a.threads),
-        **_params(a),
+        **params_of(a),
     )
 
 
@@ -181,12 +122,12 @@ def build_parser(prog="python -m mtcnn_core"):
     d = sub.add_parser("detect", help="print the detections of an image")
     d.add_argument("image", help="image file (jpg/png/bmp/webp/tiff...)")
     d.add_argument("--json", action="store_true", help="print JSON instead of text (default: text)")
-    _add_params(d)
+    add_params(d)
     t = sub.add_parser("trace", help="write the full stage trace of an image")
     t.add_argument("image", help="image file")
     t.add_argument("--out", required=True, help="TRACE.json to write (required)")
     t.add_argument("--heatmaps", action="store_true", help="also write <stem>.heatmaps.npz (default: off)")
-    _add_params(t)
+    add_params(t)
     c = sub.add_parser(
         "compare",
         help="compare two traces stage by stage (exit 0 if within tolerance); "
@@ -209,11 +150,11 @@ def build_parser(prog="python -m mtcnn_core"):
     c.add_argument("--models", default=None, help="folder of PNet/RNet/ONet.dat for --image (default: bundled)")
     c.add_argument("--threads", type=int, default=None, help="kernel threads for --image (default: all cores)")
     c.add_argument("--json", action="store_true", help="print the report as JSON (default: text)")
-    _add_tolerances(c)
+    add_tolerances(c)
     try:
         from .batch.command import add_batch_parser
 
-        add_batch_parser(sub, _add_params)
+        add_batch_parser(sub)
     except ImportError:
         pass
     add_models_parser(sub)

@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from ..options import add_params, add_tolerances, params_of, threads_arg
 from .outputs import OutputError
 from .run import run_batch
 from .summary import STATUS_NAMES, status_counts
@@ -14,7 +15,7 @@ from .summary import STATUS_NAMES, status_counts
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 
 
-def add_batch_parser(subparsers, add_params):
+def add_batch_parser(subparsers):
     """Register the `batch` subcommand; its handler is `cmd_batch`."""
     b = subparsers.add_parser("batch", help="trace (and compare) many images; summary.csv + report.html")
     b.add_argument("inputs", nargs="+", help="image files and/or folders of images")
@@ -32,18 +33,7 @@ def add_batch_parser(subparsers, add_params):
         "--scheduler", default=None, help="dask.distributed scheduler, tcp://HOST:PORT (default: none, local processes)"
     )
     b.add_argument("--heatmaps", action="store_true", help="also write <stem>.heatmaps.npz (default: off)")
-    b.add_argument(
-        "--tol-px",
-        type=float,
-        default=0.01,
-        help="largest box coordinate difference, in px, still within tolerance (default: %(default)s)",
-    )
-    b.add_argument(
-        "--tol-score",
-        type=float,
-        default=1e-4,
-        help="largest score difference still within tolerance (default: %(default)s)",
-    )
+    add_tolerances(b)
     add_params(b)
     b.set_defaults(handler=cmd_batch)
     return b
@@ -53,10 +43,8 @@ def cmd_batch(a) -> int:
     """Run the batch described by parsed args; 0 only if no image failed."""
     from ...cascade import validate_params
 
-    params = dict(min_face_size=a.min_face_size, t1=a.t1, t2=a.t2, t3=a.t3, pyramid_factor=a.pyramid_factor)
+    params = params_of(a)
     validate_params(**params)
-    from ..options import threads_arg
-
     options = {
         "params": params,
         "engine": a.engine,
