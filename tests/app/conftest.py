@@ -85,3 +85,17 @@ def errors(at: AppTest) -> list[str]:
 @pytest.fixture(scope="session")
 def sample_bytes():
     return {p.name: p.read_bytes() for p in SAMPLES.iterdir() if p.suffix in (".png", ".jpg")}
+
+
+def run_batch_cli(*args, timeout=120) -> None:
+    """`python -m mtcnn_core batch ARGS --workers 1` from the repository root; raises if it fails."""
+    import subprocess
+    import sys
+
+    subprocess.run(
+        [sys.executable, "-m", "mtcnn_core", "batch", *map(str, args), "--workers", "1"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=timeout,
+    )

@@ -1,12 +1,10 @@
 """AppTest of the Dataset page over a real two-image batch run, plus its pure helpers."""
 
 import os
-import subprocess
-import sys
 
 import pytest
 
-from tests.app.conftest import ROOT, SAMPLES, errors, new_app, no_exception
+from tests.app.conftest import SAMPLES, errors, new_app, no_exception, run_batch_cli
 from ui.views import dataset_view
 
 PAGE = "pages/dataset.py"
@@ -24,25 +22,7 @@ def data_root(tmp_path_factory, monkeypatch):
 def batch_dir(tmp_path_factory):
     """A batch --out folder: two samples compared with their bundled C++ traces."""
     out = tmp_path_factory.mktemp("batch")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mtcnn_core",
-            "batch",
-            *(str(SAMPLES / n) for n in IMAGES),
-            "--cpp",
-            str(SAMPLES / "cpp"),
-            "--out",
-            str(out),
-            "--workers",
-            "1",
-        ],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    run_batch_cli(*(SAMPLES / n for n in IMAGES), "--cpp", SAMPLES / "cpp", "--out", out)
     return out
 
 

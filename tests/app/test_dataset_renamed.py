@@ -7,13 +7,11 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
-import sys
 
 import cv2
 import pytest
 
-from tests.app.conftest import ROOT, SAMPLES, errors, new_app, no_exception
+from tests.app.conftest import SAMPLES, errors, new_app, no_exception, run_batch_cli
 from ui.views import dataset_view
 
 PAGE = "pages/dataset.py"
@@ -40,27 +38,7 @@ def renamed_batch(tmp_path_factory):
         for f in (f"{n}.json", f"{n}.heatmaps.npz"):
             shutil.copy(SAMPLES / "cpp" / f, cpp / f)
     out = root / "out"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mtcnn_core",
-            "batch",
-            str(x),
-            str(y),
-            str(z),
-            "--cpp",
-            str(cpp),
-            "--out",
-            str(out),
-            "--workers",
-            "1",
-        ],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    run_batch_cli(x, y, z, "--cpp", cpp, "--out", out, timeout=300)
     inputs = {
         p: hashlib.sha256(p.read_bytes()).hexdigest()
         for p in (x / "astronaut.png", x / "astronaut.jpg", y / "cameraman.png", z / "cameraman.png")

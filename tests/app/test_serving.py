@@ -2,13 +2,11 @@
 roots, answering every path outside them with the same message whether or not it exists."""
 
 import os
-import subprocess
-import sys
 import tomllib
 
 import pytest
 
-from tests.app.conftest import ROOT, SAMPLES, errors, new_app, no_exception
+from tests.app.conftest import ROOT, SAMPLES, errors, new_app, no_exception, run_batch_cli
 from ui import data_roots
 from ui.views import dataset_view
 
@@ -37,40 +35,8 @@ def world(tmp_path_factory):
     root, outside = base / "root", base / "outside"
     root.mkdir()
     outside.mkdir()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mtcnn_core",
-            "batch",
-            str(SAMPLES / "cameraman.png"),
-            "--out",
-            str(root / "run"),
-            "--workers",
-            "1",
-        ],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mtcnn_core",
-            "batch",
-            str(SAMPLES / "cameraman.png"),
-            "--out",
-            str(outside / "run"),
-            "--workers",
-            "1",
-        ],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    run_batch_cli(SAMPLES / "cameraman.png", "--out", root / "run")
+    run_batch_cli(SAMPLES / "cameraman.png", "--out", outside / "run")
     (outside / "secret.txt").write_text("x,y,w,h,confidence\nTOP-SECRET,1,2,3,4\n")
     (outside / "cameraman.csv").write_text("x,y,w,h,confidence\nTOP-SECRET,1,2,3,4\n")
     (root / "link").symlink_to(outside / "run")
