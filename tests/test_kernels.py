@@ -405,9 +405,14 @@ import json, sys
 sys.path.insert(0, sys.argv[1])
 import cv2, numba
 import mtcnn_core as mc
-from mtcnn_core.kernels import compiled, warm_up
+from mtcnn_core.kernels import by_channel, compiled, warm_up
 warm_up()
-kernels = {n: f for n, f in vars(compiled).items() if isinstance(f, numba.core.registry.CPUDispatcher)}
+kernels = {
+    f"{m.__name__}.{n}": f
+    for m in (compiled, by_channel)
+    for n, f in vars(m).items()
+    if isinstance(f, numba.core.registry.CPUDispatcher)
+}
 before = {n: len(f.signatures) for n, f in kernels.items()}
 image = cv2.imread(sys.argv[2])
 for build in ("avx512", "avx2"):
@@ -421,4 +426,5 @@ print(json.dumps({"before": before, "after": {n: len(f.signatures) for n, f in k
     assert p.returncode == 0, p.stderr[-2000:]
     res = json.loads(p.stdout.strip().splitlines()[-1])
     assert res["after"] == res["before"], res
-    assert res["before"]["conv_span"] == 1 and res["before"]["crop_bilinear"] == 1
+    sigs = {name.rsplit(".", 1)[1]: count for name, count in res["before"].items()}
+    assert sigs["conv_span"] == 1 and sigs["crop_bilinear"] == 1

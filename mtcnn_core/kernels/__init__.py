@@ -3,7 +3,8 @@
 Implementations, one module each:
 
 * `compiled` (numba): the C++'s exact accumulation orders at BLAS-like speed. Engine 'exact', the
-  default.
+  default. On the avx2 build it hands the conv panels whose kind of chain alternates every few
+  pixels to `by_channel`, which vectorises over channels with the explicit vectors of `lanes`.
 * `reference` (numpy): the same bits, slow and readable; what the tests compare the compiled
   kernels against, and the fallback for 'exact' when numba cannot be imported.
 * `blas` (numpy's sgemm): fast, last bits depend on the host's BLAS kernel; engine 'blas'.
@@ -28,14 +29,18 @@ from .reference import conv_weight_matrix
 from .weights import derived
 
 try:
-    from . import compiled
+    from . import by_channel, compiled
 
     COMPILED_ERROR = None
 except Exception as exc:  # numba missing or broken: exact results still, from the numpy reference
-    compiled = None
+    by_channel = compiled = None
     COMPILED_ERROR = f"{type(exc).__name__}: {exc}"
 
 F32 = np.float32
+if compiled is not None:
+    _NO_GROUPS = np.zeros((0, by_channel.LANES), np.int64)
+    _NO_GROUPS.flags.writeable = False  # typed like _channel_groups' (read-only) arrays
+    _NO_GROUP_WEIGHTS = np.zeros((0, by_channel.LANES), F32)
 #: 'auto' is the name of the default in earlier versions; it now means 'exact'.
 ENGINES = ("exact", "reference", "blas", "auto")
 MAX_THREADS = max(1, os.cpu_count() or 1)
@@ -149,14 +154,27 @@ def _conv_compiled(x, weight, bias, arith, slope):
     out = np.empty((o, ho, wo * n), F32)
     plus_zero = arith.build == "avx2"
     taps = _tap_shifts(c, h, w, n, kh, kw)
+    groups = _channel_groups(o, arith.build) if 6 * n < compiled.UNIFORM_RUN else _NO_GROUPS
+    wg = derived(wm, "group_weights", by_channel.group_weights, groups) if len(groups) else _NO_GROUP_WEIGHTS
 
     def band(r0, r1):
-        compiled.conv_span(xf, taps, wm, blocks, codes, table, plus_zero, slope, fuse, ho, w * n, n, wo, out, r0, r1)
+        compiled.conv_span(
+            xf, taps, wm, blocks, codes, table, groups, wg, plus_zero, slope, fuse, ho, w * n, n, wo, out, r0, r1
+        )
 
     # small convs on one thread: splitting them costs more than it saves
     threads = arith.threads if o * ho * wo * n * wm.shape[0] >= BAND_MIN_FMAS else 1
     _run_bands(band, ho, threads)
     return out.reshape(o, ho, wo, n)
+
+
+@lru_cache(maxsize=64)
+def _channel_groups(o: int, build: str) -> np.ndarray:
+    """(G, LANES) int64: the channels `by_channel` computes, for calls of fewer than 11 boxes
+    (6*N pixels of one kind, too short for the pixel-vectorised tiles to run without selects)."""
+    groups = by_channel.alternating_groups(openblas.split_table(o, build))
+    groups.flags.writeable = False
+    return groups
 
 
 @lru_cache(maxsize=512)

@@ -18,6 +18,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
+from . import by_channel
 from .openblas import WIDE_LEFT, WIDE_RIGHT
 
 F32, F64 = np.float32, np.float64
@@ -406,13 +407,16 @@ def _split_plan(taps, wm, blocks, colcode, table, ho, wo, y0, y1):
 
 
 @njit(cache=True, nogil=True)
-def conv_span(xf, taps, wm, blocks, colcode, table, plus_zero, slope, fuse_prelu, ho, wn, n, wo, out, y0, y1):
+def conv_span(
+    xf, taps, wm, blocks, colcode, table, groups, wg, plus_zero, slope, fuse_prelu, ho, wn, n, wo, out, y0, y1
+):
     """Output rows y0..y1-1 of a valid stride-1 conv (C++ order, semantics 3.1-3.2, 6.8), then
     PReLU if fuse_prelu.
 
     xf: the input (C, H, W, N) flattened, followed by >= PIXEL_TILE zeros of slack; taps (K,)
     int64 shift of each im2col term; wm (K+1, O) f32 (bias last); blocks (B, 2) int64 K blocks;
     colcode (Ho*wo,) uint8 column class in a GEMM call, table (O, 4) uint8 split flags;
+    groups (G, LANES) int64 and wg: channels computed by `by_channel` instead (see there);
     plus_zero: C = +0 before adding the blocks (6.8); wn = W*N; out (O, ho, wo*N) f32.
     """
     taps, wm = taps.copy(), wm.copy()  # writable like the permuted copies: one typing of each kernel
@@ -430,6 +434,29 @@ def conv_span(xf, taps, wm, blocks, colcode, table, plus_zero, slope, fuse_prelu
     rowbits, split_classes, row_classes, ptaps, pwm, n_even = _split_plan(
         taps, wm, blocks, colcode, table, ho, wo, y0, y1
     )
+    by_chan = np.zeros(n_out, np.bool_)
+    for g in range(groups.shape[0]):
+        chans = groups[g]
+        by_channel.conv_rows(
+            xf,
+            taps,
+            wg[g],
+            chans,
+            rowbits[chans[0]],
+            blocks,
+            colcode,
+            plus_zero,
+            slope,
+            fuse_prelu,
+            wn,
+            n,
+            wo,
+            out,
+            y0,
+            y1,
+        )
+        for ch in chans:
+            by_chan[ch] = ch >= 0
     q_end = (y1 - 1) * wn + wo * n  # past the last stored pixel of row y1-1
     q0 = y0 * wn
     while q0 < q_end:
@@ -443,6 +470,8 @@ def conv_span(xf, taps, wm, blocks, colcode, table, plus_zero, slope, fuse_prelu
             nruns[0] = -1
         for o0 in range(0, n_out, CHANNEL_TILE):
             ob_n = min(CHANNEL_TILE, n_out - o0)
+            if by_chan[o0]:
+                continue
             nseg, kind = 1, SEQ  # avx512: every output one chain per K block
             if mixed:
                 nseg = _segments(segs, present, codes, run_start, run_code, nruns, rowbits, o0, ob_n, pt, long_runs)
