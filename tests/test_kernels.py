@@ -188,11 +188,13 @@ def test_compiled_conv_equals_the_scalar_rule(build, c, o, k, side):
 
 @pytest.mark.parametrize("build", openblas.BUILDS)
 @pytest.mark.parametrize("c,o", [(7, 16), (3, 24)])
-def test_compiled_conv_of_a_box_batch_equals_the_scalar_rule(build, c, o):
+@pytest.mark.parametrize("boxes", [3, 12])
+def test_compiled_conv_of_a_box_batch_equals_the_scalar_rule(build, c, o, boxes):
     # 12 boxes: each column class is a run of 6 x 12 = 72 pixels, so the AVX2 build's split
-    # outputs take the select-free path; c = 7 gives K + 1 = 64, a split range that does not
-    # end on a multiple of 8 terms
-    x, w, b = rand(12, c, 11, 11), rand(o, c, 3, 3, scale=0.3), rand(o)
+    # outputs take the select-free path; 3 boxes: the alternating panels go to by_channel;
+    # c = 7 gives K + 1 = 64, a split range that does not end on a multiple of 8 terms and a
+    # bias that is an odd term of the interleaved chains
+    x, w, b = rand(boxes, c, 11, 11), rand(o, c, 3, 3, scale=0.3), rand(o)
     want = naive_conv(x, w, b, build)
     got = nchw(kernels.conv(planar(x), w, b, COMPILED[build]))
     assert same_bits(got, want)
@@ -428,3 +430,40 @@ print(json.dumps({"before": before, "after": {n: len(f.signatures) for n, f in k
     assert res["after"] == res["before"], res
     sigs = {name.rsplit(".", 1)[1]: count for name, count in res["before"].items()}
     assert sigs["conv_span"] == 1 and sigs["crop_bilinear"] == 1
+
+
+def test_cached_kernels_are_dropped_when_a_sibling_source_changes(tmp_path):
+    """numba checks a cached kernel against its own file only; conv_span inlines by_channel, so
+    the cache guard must drop it when by_channel's source changes (and only then)."""
+    import types
+
+    from mtcnn_core.kernels.cache_guard import drop_stale
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    mods = []
+    for name in ("compiled", "by_channel"):
+        src = tmp_path / f"{name}.py"
+        src.write_text(f"# {name}\n")
+        mod = types.ModuleType(f"pkg.{name}")
+        mod.__file__ = str(src)
+        mods.append(mod)
+    kernels_files = [
+        "compiled.conv_span-412.py311.nbi",
+        "compiled.conv_span-412.py311.1.nbc",
+        "by_channel._block-9.py311.nbi",
+    ]
+
+    def fill():
+        for f in kernels_files + ["reference.other-3.py311.nbi"]:
+            (cache / f).write_bytes(b"x")
+
+    fill()
+    assert drop_stale(str(cache), mods)  # no marker yet: every kernel of the modules goes
+    assert sorted(p.name for p in cache.glob("*.nb*")) == ["reference.other-3.py311.nbi"]
+    fill()
+    assert not drop_stale(str(cache), mods)  # same sources: the cache is kept
+    assert len(list(cache.glob("*.nb*"))) == 4
+    (tmp_path / "by_channel.py").write_text("# by_channel, edited\n")
+    assert drop_stale(str(cache), mods)
+    assert sorted(p.name for p in cache.glob("*.nb*")) == ["reference.other-3.py311.nbi"]

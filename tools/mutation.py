@@ -454,6 +454,22 @@ MUTANTS = [
         KERNELS,
     ),
     m(
+        "by_channel.bias_chain",
+        "kernels/by_channel.py",
+        "if split and k < f and (k - s) % 2 == 1:",
+        "if False:",
+        "an alternating panel's bias always on the even chain",
+        KERNELS,
+    ),
+    m(
+        "by_channel.group_classes",
+        "kernels/by_channel.py",
+        "by_classes.setdefault(rows[0].tobytes(), [])",
+        "by_classes.setdefault(b'', [])",
+        "alternating panels grouped whatever half of a call they split in",
+        KERNELS,
+    ),
+    m(
         "columns.gemm_r",
         "kernels/openblas.py",
         "GEMM_R = 104512",

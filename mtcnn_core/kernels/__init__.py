@@ -29,8 +29,10 @@ from .reference import conv_weight_matrix
 from .weights import derived
 
 try:
-    from . import by_channel, compiled
+    from . import by_channel, compiled, lanes
+    from .cache_guard import drop_stale
 
+    drop_stale(compiled.conv_span._cache._cache_path, (compiled, by_channel, lanes, openblas))
     COMPILED_ERROR = None
 except Exception as exc:  # numba missing or broken: exact results still, from the numpy reference
     by_channel = compiled = None
