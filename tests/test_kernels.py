@@ -429,7 +429,7 @@ print(json.dumps({"before": before, "after": {n: len(f.signatures) for n, f in k
     res = json.loads(p.stdout.strip().splitlines()[-1])
     assert res["after"] == res["before"], res
     sigs = {name.rsplit(".", 1)[1]: count for name, count in res["before"].items()}
-    assert sigs["conv_span"] == 1 and sigs["crop_bilinear"] == 1
+    assert sigs["conv_span"] == 1 and sigs["conv_rows"] == 1 and sigs["crop_bilinear"] == 1
 
 
 def test_cached_kernels_are_dropped_when_a_sibling_source_changes(tmp_path):

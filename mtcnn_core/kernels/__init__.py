@@ -40,9 +40,8 @@ except Exception as exc:  # numba missing or broken: exact results still, from t
 
 F32 = np.float32
 if compiled is not None:
-    _NO_GROUPS = np.zeros((0, by_channel.LANES), np.int64)
-    _NO_GROUPS.flags.writeable = False  # typed like _channel_groups' (read-only) arrays
-    _NO_GROUP_WEIGHTS = np.zeros((0, by_channel.LANES), F32)
+    _NO_GROUPS = (np.zeros((0, by_channel.LANES), np.int64), ())
+    _NO_GROUPS[0].flags.writeable = False  # typed like _channel_groups' (read-only) arrays
 #: 'auto' is the name of the default in earlier versions; it now means 'exact'.
 ENGINES = ("exact", "reference", "blas", "auto")
 MAX_THREADS = max(1, os.cpu_count() or 1)
@@ -156,12 +155,16 @@ def _conv_compiled(x, weight, bias, arith, slope):
     out = np.empty((o, ho, wo * n), F32)
     plus_zero = arith.build == "avx2"
     taps = _tap_shifts(c, h, w, n, kh, kw)
-    groups = _channel_groups(o, arith.build) if 6 * n < compiled.UNIFORM_RUN else _NO_GROUPS
-    wg = derived(wm, "group_weights", by_channel.group_weights, groups) if len(groups) else _NO_GROUP_WEIGHTS
+    groups, group_bits = _channel_groups(o, arith.build) if 6 * n < compiled.UNIFORM_RUN else _NO_GROUPS
+    wg = derived(wm, "group_weights", by_channel.group_weights, groups) if len(groups) else None
 
     def band(r0, r1):
+        for g, bits in enumerate(group_bits):
+            by_channel.conv_rows(
+                xf, taps, wg[g], groups[g], bits, blocks, codes, plus_zero, slope, fuse, w * n, n, wo, out, r0, r1
+            )
         compiled.conv_span(
-            xf, taps, wm, blocks, codes, table, groups, wg, plus_zero, slope, fuse, ho, w * n, n, wo, out, r0, r1
+            xf, taps, wm, blocks, codes, table, groups, plus_zero, slope, fuse, ho, w * n, n, wo, out, r0, r1
         )
 
     # small convs on one thread: splitting them costs more than it saves
@@ -171,12 +174,15 @@ def _conv_compiled(x, weight, bias, arith, slope):
 
 
 @lru_cache(maxsize=64)
-def _channel_groups(o: int, build: str) -> np.ndarray:
-    """(G, LANES) int64: the channels `by_channel` computes, for calls of fewer than 11 boxes
-    (6*N pixels of one kind, too short for the pixel-vectorised tiles to run without selects)."""
-    groups = by_channel.alternating_groups(openblas.split_table(o, build))
+def _channel_groups(o: int, build: str) -> tuple[np.ndarray, tuple[int, ...]]:
+    """The channels `by_channel` computes in calls of fewer than 11 boxes (6*N pixels of one kind,
+    too short for the pixel-vectorised tiles to run without selects): (G, LANES) int64 groups and
+    each group's split classes as bits (bit c: two chains in column class c)."""
+    table = openblas.split_table(o, build)
+    groups = by_channel.alternating_groups(table)
     groups.flags.writeable = False
-    return groups
+    bits = tuple(sum(int(table[g[0], c]) << c for c in range(table.shape[1])) for g in groups)
+    return groups, bits
 
 
 @lru_cache(maxsize=512)
@@ -321,6 +327,7 @@ def warm_up(progress=None) -> float:
     w, b = rng.random((16, 2, 3, 3), dtype=F32), rng.random(16, dtype=F32)
     steps = [
         ("convolution", lambda: conv(x, w, b, Arithmetic(), prelu_slope=b)),
+        ("convolution (AVX2 build)", lambda: conv(x, w, b, Arithmetic(build="avx2"), prelu_slope=b)),
         ("max pooling", lambda: maxpool(x, 2, 2, 2, 2, 3, 3)),
         (
             "fc1 chains",

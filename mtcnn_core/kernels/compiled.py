@@ -18,7 +18,6 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-from . import by_channel
 from .openblas import WIDE_LEFT, WIDE_RIGHT
 
 F32, F64 = np.float32, np.float64
@@ -407,16 +406,14 @@ def _split_plan(taps, wm, blocks, colcode, table, ho, wo, y0, y1):
 
 
 @njit(cache=True, nogil=True)
-def conv_span(
-    xf, taps, wm, blocks, colcode, table, groups, wg, plus_zero, slope, fuse_prelu, ho, wn, n, wo, out, y0, y1
-):
+def conv_span(xf, taps, wm, blocks, colcode, table, groups, plus_zero, slope, fuse_prelu, ho, wn, n, wo, out, y0, y1):
     """Output rows y0..y1-1 of a valid stride-1 conv (C++ order, semantics 3.1-3.2, 6.8), then
     PReLU if fuse_prelu.
 
     xf: the input (C, H, W, N) flattened, followed by >= PIXEL_TILE zeros of slack; taps (K,)
     int64 shift of each im2col term; wm (K+1, O) f32 (bias last); blocks (B, 2) int64 K blocks;
     colcode (Ho*wo,) uint8 column class in a GEMM call, table (O, 4) uint8 split flags;
-    groups (G, LANES) int64 and wg: channels computed by `by_channel` instead (see there);
+    groups (G, LANES) int64: channels left out, for `by_channel` (-1: none);
     plus_zero: C = +0 before adding the blocks (6.8); wn = W*N; out (O, ho, wo*N) f32.
     """
     taps, wm = taps.copy(), wm.copy()  # writable like the permuted copies: one typing of each kernel
@@ -434,29 +431,10 @@ def conv_span(
     rowbits, split_classes, row_classes, ptaps, pwm, n_even = _split_plan(
         taps, wm, blocks, colcode, table, ho, wo, y0, y1
     )
-    by_chan = np.zeros(n_out, np.bool_)
-    for g in range(groups.shape[0]):
-        chans = groups[g]
-        by_channel.conv_rows(
-            xf,
-            taps,
-            wg[g],
-            chans,
-            rowbits[chans[0]],
-            blocks,
-            colcode,
-            plus_zero,
-            slope,
-            fuse_prelu,
-            wn,
-            n,
-            wo,
-            out,
-            y0,
-            y1,
-        )
-        for ch in chans:
-            by_chan[ch] = ch >= 0
+    by_chan = np.zeros(n_out, np.bool_)  # channels by_channel computes (the caller runs it)
+    for ch in groups.ravel():
+        if ch >= 0:
+            by_chan[ch] = True
     q_end = (y1 - 1) * wn + wo * n  # past the last stored pixel of row y1-1
     q0 = y0 * wn
     while q0 < q_end:
