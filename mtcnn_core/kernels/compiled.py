@@ -18,8 +18,6 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-from .openblas import WIDE_LEFT, WIDE_RIGHT
-
 F32, F64 = np.float32, np.float64
 #: Output channels and pixels of one accumulator tile (8 x 512 floats stay in L1).
 CHANNEL_TILE, PIXEL_TILE = 8, 512
@@ -247,13 +245,13 @@ SEQ, SPLIT_ALL, MASKED = 0, 1, 2
 
 
 @njit(cache=True, nogil=True)
-def _segments(segs, present, codes, run_start, run_code, nruns, rowbits, o0, ob_n, pt, long_runs):
+def _segments(segs, present, codes, run_start, run_code, nruns, rowbits, o0, ob_n, pt):
     """Cut pixels 0..pt-1 of a tile (classes codes, the set present), for channels
     o0..o0+ob_n-1, into segments (start, length, kind) in segs; returns their count. Stretches of
     >= UNIFORM_RUN pixels where the channels are all sequential or all split need no per-pixel
     select (SEQ / SPLIT_ALL); the pixels between them form MASKED segments. The tile's class
-    runs are found on first need (nruns[0] < 0: not yet); long_runs: a 12-column call's halves
-    (6 pixels x N boxes) are >= UNIFORM_RUN pixels."""
+    runs are found on first need (nruns[0] < 0: not yet). (Panels whose kind alternates in runs
+    shorter than that are left to `by_channel`.)"""
     bits = rowbits[o0]
     same = True
     for ob in range(1, ob_n):
@@ -265,8 +263,7 @@ def _segments(segs, present, codes, run_start, run_code, nruns, rowbits, o0, ob_
     if same and bits & present == present:
         segs[0, 2] = SPLIT_ALL
         return 1
-    alternates = ((bits >> WIDE_LEFT) ^ (bits >> WIDE_RIGHT)) & 1  # split in one half only
-    if not same or (alternates and not long_runs):
+    if not same:
         segs[0, 2] = MASKED
         return 1
     if nruns[0] < 0:
@@ -427,7 +424,6 @@ def conv_span(xf, taps, wm, blocks, colcode, table, groups, plus_zero, slope, fu
     run_start = np.zeros(PIXEL_TILE, np.int64)
     run_code = np.zeros(PIXEL_TILE, np.uint8)
     nruns, present = np.zeros(1, np.int64), 0
-    long_runs = 6 * n >= UNIFORM_RUN  # a 12-column call's halves are 6 pixels x n boxes
     rowbits, split_classes, row_classes, ptaps, pwm, n_even = _split_plan(
         taps, wm, blocks, colcode, table, ho, wo, y0, y1
     )
@@ -452,7 +448,7 @@ def conv_span(xf, taps, wm, blocks, colcode, table, groups, plus_zero, slope, fu
                 continue
             nseg, kind = 1, SEQ  # avx512: every output one chain per K block
             if mixed:
-                nseg = _segments(segs, present, codes, run_start, run_code, nruns, rowbits, o0, ob_n, pt, long_runs)
+                nseg = _segments(segs, present, codes, run_start, run_code, nruns, rowbits, o0, ob_n, pt)
                 kind = segs[0, 2]
                 if kind != SEQ:
                     _fill_mask(mask, rowbits, codes, 0, segs[0, 1], o0, ob_n)
