@@ -32,7 +32,9 @@ try:
     from . import by_channel, compiled, lanes
     from .cache_guard import drop_stale
 
-    drop_stale(compiled.conv_span._cache._cache_path, (compiled, by_channel, lanes, openblas))
+    _cache_dir = getattr(compiled.conv_span._cache, "_cache_path", None)  # None: numba caches nothing
+    if _cache_dir is not None:
+        drop_stale(_cache_dir, (compiled, by_channel, lanes, openblas))
     COMPILED_ERROR = None
 except Exception as exc:  # numba missing or broken: exact results still, from the numpy reference
     by_channel = compiled = None

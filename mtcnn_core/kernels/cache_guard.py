@@ -20,8 +20,11 @@ def drop_stale(cache_dir: str, modules) -> bool:
     records the current sources; returns True if anything was stale. Never raises on I/O."""
     names = {m.__name__.rsplit(".", 1)[-1] for m in modules}
     digest = hashlib.sha256()
-    for module in sorted(modules, key=lambda m: m.__name__):
-        digest.update(Path(module.__file__).read_bytes())
+    try:
+        for module in sorted(modules, key=lambda m: m.__name__):
+            digest.update(Path(module.__file__).read_bytes())
+    except OSError:  # sources not readable (a zipped install): nothing to compare against
+        return False
     stamp = digest.hexdigest()
     marker = Path(cache_dir) / MARKER
     try:
