@@ -205,39 +205,32 @@ def _take(ptaps, pwm, i, taps, wm, j):
 
 
 @njit(cache=True, nogil=True)
-def _tile_codes(codes, colcode, q0, pt, wn, n, wo):
-    """codes[p] <- column class (in its GEMM call) of virtual pixel q0+p; returns the set of
-    classes present as bits. The unstored columns x >= wo take the class of their row's last
-    stored column, so they never break a run."""
+def _tile_codes(codes, run_start, run_code, colcode, q0, pt, wn, n, wo):
+    """codes[p] <- column class (in its GEMM call) of virtual pixel q0+p, and the runs of one
+    class (their starts and classes); returns (the classes present as bits, the number of runs).
+    A column is n pixels (its boxes). The unstored columns x >= wo take the class of their row's
+    last stored column, so they never break a run."""
     y = q0 // wn
-    rem = q0 - y * wn
-    x = rem // n
-    box = rem - x * n
+    x = (q0 - y * wn) // n
+    cnt = n - (q0 - y * wn - x * n)  # the first column's pixels left in this tile
     w = wn // n
-    present = 0
-    for p in range(pt):
+    present, runs, p = 0, 0, 0
+    while p < pt:
         code = colcode[y * wo + min(x, wo - 1)]
-        codes[p] = code
+        cnt = min(cnt, pt - p)
+        for i in range(p, p + cnt):
+            codes[i] = code
         present |= 1 << code
-        box += 1
-        if box == n:
-            box = 0
-            x += 1
-            if x == w:
-                x = 0
-                y += 1
-    return present
-
-
-@njit(cache=True, nogil=True)
-def _code_runs(run_start, run_code, codes, pt):
-    """The runs of one class in codes[:pt] (their starts and classes); returns their count."""
-    runs = 0
-    for p in range(pt):
-        if p == 0 or codes[p] != run_code[runs - 1]:
-            run_start[runs], run_code[runs] = p, codes[p]
+        if runs == 0 or code != run_code[runs - 1]:
+            run_start[runs], run_code[runs] = p, code
             runs += 1
-    return runs
+        p += cnt
+        cnt = n
+        x += 1
+        if x == w:
+            x = 0
+            y += 1
+    return present, runs
 
 
 #: Kinds of segment of a tile for one block of channels.
@@ -245,13 +238,12 @@ SEQ, SPLIT_ALL, MASKED = 0, 1, 2
 
 
 @njit(cache=True, nogil=True)
-def _segments(segs, present, codes, run_start, run_code, nruns, rowbits, o0, ob_n, pt):
-    """Cut pixels 0..pt-1 of a tile (classes codes, the set present), for channels
+def _segments(segs, present, run_start, run_code, runs, rowbits, o0, ob_n, pt):
+    """Cut pixels 0..pt-1 of a tile (its class runs, the set of classes present), for channels
     o0..o0+ob_n-1, into segments (start, length, kind) in segs; returns their count. Stretches of
     >= UNIFORM_RUN pixels where the channels are all sequential or all split need no per-pixel
     select (SEQ / SPLIT_ALL); the pixels between them form MASKED segments. The tile's class
-    runs are found on first need (nruns[0] < 0: not yet). (Panels whose kind alternates in runs
-    shorter than that are left to `by_channel`.)"""
+    (Panels whose kind alternates in runs shorter than that are left to `by_channel`.)"""
     bits = rowbits[o0]
     same = True
     for ob in range(1, ob_n):
@@ -266,9 +258,6 @@ def _segments(segs, present, codes, run_start, run_code, nruns, rowbits, o0, ob_
     if not same:
         segs[0, 2] = MASKED
         return 1
-    if nruns[0] < 0:
-        nruns[0] = _code_runs(run_start, run_code, codes, pt)
-    runs = nruns[0]
     count, i, m0, m_runs, m_kind = 0, 0, -1, 0, SEQ
     while i < runs:
         kind = (bits >> run_code[i]) & 1
@@ -374,9 +363,10 @@ def _segment(
 
 
 @njit(cache=True, nogil=True)
-def _split_plan(taps, wm, blocks, colcode, table, ho, wo, y0, y1):
+def _split_plan(taps, wm, blocks, colcode, table, by_chan, ho, wo, y0, y1):
     """What the split rule (6.8) needs for output rows y0..y1-1: rowbits (O,) uint8 (bit c: the
-    channel is split in column class c), split_classes (the classes any channel is split in),
+    channel is split in column class c), split_classes (the classes any channel not in by_chan
+    is split in),
     row_classes (ho,) uint8 (the classes in each row), and each K block's data terms in chain
     order (ptaps (B, K), pwm (B, K, O), n_even (B,), see _split_order). With no split at all
     (avx512) the arrays stay empty."""
@@ -386,7 +376,7 @@ def _split_plan(taps, wm, blocks, colcode, table, ho, wo, y0, y1):
     for o in range(n_out):
         for c in range(table.shape[1]):
             rowbits[o] |= (table[o, c] != 0) << c
-        split_classes |= rowbits[o]
+        split_classes |= 0 if by_chan[o] else rowbits[o]
     any_split = split_classes != 0
     row_classes = np.zeros(ho, np.uint8)
     for y in range(y0, y1 if any_split else y0):
@@ -423,14 +413,14 @@ def conv_span(xf, taps, wm, blocks, colcode, table, groups, plus_zero, slope, fu
     codes = np.zeros(PIXEL_TILE, np.uint8)
     run_start = np.zeros(PIXEL_TILE, np.int64)
     run_code = np.zeros(PIXEL_TILE, np.uint8)
-    nruns, present = np.zeros(1, np.int64), 0
-    rowbits, split_classes, row_classes, ptaps, pwm, n_even = _split_plan(
-        taps, wm, blocks, colcode, table, ho, wo, y0, y1
-    )
+    present, runs = 0, 0
     by_chan = np.zeros(n_out, np.bool_)  # channels by_channel computes (the caller runs it)
     for ch in groups.ravel():
         if ch >= 0:
             by_chan[ch] = True
+    rowbits, split_classes, row_classes, ptaps, pwm, n_even = _split_plan(
+        taps, wm, blocks, colcode, table, by_chan, ho, wo, y0, y1
+    )
     q_end = (y1 - 1) * wn + wo * n  # past the last stored pixel of row y1-1
     q0 = y0 * wn
     while q0 < q_end:
@@ -440,15 +430,14 @@ def conv_span(xf, taps, wm, blocks, colcode, table, groups, plus_zero, slope, fu
             classes |= row_classes[y]
         mixed = (classes & split_classes) != 0  # else every output of the tile is one chain
         if mixed:
-            present = _tile_codes(codes, colcode, q0, pt, wn, n, wo)
-            nruns[0] = -1
+            present, runs = _tile_codes(codes, run_start, run_code, colcode, q0, pt, wn, n, wo)
         for o0 in range(0, n_out, CHANNEL_TILE):
             ob_n = min(CHANNEL_TILE, n_out - o0)
             if by_chan[o0]:
                 continue
             nseg, kind = 1, SEQ  # avx512: every output one chain per K block
             if mixed:
-                nseg = _segments(segs, present, codes, run_start, run_code, nruns, rowbits, o0, ob_n, pt)
+                nseg = _segments(segs, present, run_start, run_code, runs, rowbits, o0, ob_n, pt)
                 kind = segs[0, 2]
                 if kind != SEQ:
                     _fill_mask(mask, rowbits, codes, 0, segs[0, 1], o0, ob_n)
