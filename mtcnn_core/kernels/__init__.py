@@ -29,12 +29,12 @@ from .reference import conv_weight_matrix
 from .weights import derived
 
 try:
-    from . import by_channel, compiled, lanes
+    from . import borrowed, by_channel, compiled, lanes
     from .cache_guard import drop_stale
 
     _cache_dir = getattr(compiled.conv_span._cache, "_cache_path", None)  # None: numba caches nothing
     if _cache_dir is not None:
-        drop_stale(_cache_dir, (compiled, by_channel, lanes, openblas))
+        drop_stale(_cache_dir, (compiled, by_channel, lanes, borrowed, openblas))
     COMPILED_ERROR = None
 except Exception as exc:  # numba missing or broken: exact results still, from the numpy reference
     by_channel = compiled = None

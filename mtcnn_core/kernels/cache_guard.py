@@ -1,8 +1,8 @@
 """Keep numba's on-disk kernel cache true to the sources it was compiled from.
 
 numba checks a cached function against its own source file only, yet compiled code also holds what
-it took from sibling modules: `by_channel`'s kernels inline the intrinsics of `lanes`, and the
-kernels freeze `openblas`'s constants. So an edit to one of those (a developer's, or an upgrade
+it took from sibling modules: the kernels inline the intrinsics of `lanes` and `borrowed`, and
+they freeze `openblas`'s constants. So an edit to one of those (a developer's, or an upgrade
 that leaves the kernel's own file as it was) would leave stale kernels running.
 `drop_stale` removes every cached kernel of the given modules when any of their sources changed.
 """

@@ -18,6 +18,8 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
+from .borrowed import borrow, keep_alive
+
 F32, F64 = np.float32, np.float64
 #: Output channels and pixels of one accumulator tile (8 x 512 floats stay in L1).
 CHANNEL_TILE, PIXEL_TILE = 8, 512
@@ -403,24 +405,31 @@ def conv_span(xf, taps, wm, blocks, colcode, table, groups, plus_zero, slope, fu
     groups (G, LANES) int64: channels left out, for `by_channel` (-1: none);
     plus_zero: C = +0 before adding the blocks (6.8); wn = W*N; out (O, ho, wo*N) f32.
     """
-    taps, wm = taps.copy(), wm.copy()  # writable like the permuted copies: one typing of each kernel
+    # every array below is borrowed (no reference counting on the tiles' many views); the arrays
+    # made here are kept alive to the end
+    taps_own, wm_own = taps.copy(), wm.copy()  # writable like the permuted copies: one typing
+    taps, wm, xf, out = borrow(taps_own), borrow(wm_own), borrow(xf), borrow(out)
+    blocks, colcode, table, slope = borrow(blocks), borrow(colcode), borrow(table), borrow(slope)
     n_out = wm.shape[1]
-    acc = np.empty((CHANNEL_TILE, PIXEL_TILE), F32)
-    odd = np.empty((CHANNEL_TILE, PIXEL_TILE), F32)
-    total = np.empty((CHANNEL_TILE, PIXEL_TILE), F32)
-    mask = np.zeros((CHANNEL_TILE, PIXEL_TILE), np.uint8)
-    segs = np.zeros((PIXEL_TILE, 3), np.int64)
-    codes = np.zeros(PIXEL_TILE, np.uint8)
-    run_start = np.zeros(PIXEL_TILE, np.int64)
-    run_code = np.zeros(PIXEL_TILE, np.uint8)
+    acc_own = np.empty((CHANNEL_TILE, PIXEL_TILE), F32)
+    odd_own = np.empty((CHANNEL_TILE, PIXEL_TILE), F32)
+    total_own = np.empty((CHANNEL_TILE, PIXEL_TILE), F32)
+    mask_own = np.zeros((CHANNEL_TILE, PIXEL_TILE), np.uint8)
+    acc, odd, total, mask = borrow(acc_own), borrow(odd_own), borrow(total_own), borrow(mask_own)
+    segs_own = np.zeros((PIXEL_TILE, 3), np.int64)
+    codes_own = np.zeros(PIXEL_TILE, np.uint8)
+    run_start_own = np.zeros(PIXEL_TILE, np.int64)
+    run_code_own = np.zeros(PIXEL_TILE, np.uint8)
+    segs, codes = borrow(segs_own), borrow(codes_own)
+    run_start, run_code = borrow(run_start_own), borrow(run_code_own)
     present, runs = 0, 0
     by_chan = np.zeros(n_out, np.bool_)  # channels by_channel computes (the caller runs it)
     for ch in groups.ravel():
         if ch >= 0:
             by_chan[ch] = True
-    rowbits, split_classes, row_classes, ptaps, pwm, n_even = _split_plan(
-        taps, wm, blocks, colcode, table, by_chan, ho, wo, y0, y1
-    )
+    plan = _split_plan(taps, wm, blocks, colcode, table, by_chan, ho, wo, y0, y1)
+    rowbits, split_classes, row_classes = borrow(plan[0]), plan[1], borrow(plan[2])
+    ptaps, pwm, n_even = borrow(plan[3]), borrow(plan[4]), borrow(plan[5])
     q_end = (y1 - 1) * wn + wo * n  # past the last stored pixel of row y1-1
     q0 = y0 * wn
     while q0 < q_end:
@@ -469,6 +478,8 @@ def conv_span(xf, taps, wm, blocks, colcode, table, groups, plus_zero, slope, fu
                 )
             _store(total, out, slope, fuse_prelu, q0, pt, o0, ob_n, wn, wo * n)
         q0 += pt
+    keep_alive(taps_own, wm_own, acc_own, odd_own, total_own, mask_own, plan)
+    keep_alive(segs_own, codes_own, run_start_own, run_code_own)
 
 
 @njit(cache=True, nogil=True)
@@ -575,7 +586,8 @@ def chains(xf, taps, wm, out):
     weights, out (O, N)). xf carries >= PIXEL_TILE of slack after its data.
     """
     n_out, width = out.shape
-    acc = np.empty((CHANNEL_TILE, PIXEL_TILE), F32)
+    acc_own = np.empty((CHANNEL_TILE, PIXEL_TILE), F32)
+    xf, taps, wm, out, acc = borrow(xf), borrow(taps), borrow(wm), borrow(out), borrow(acc_own)
     for q0 in range(0, width, PIXEL_TILE):
         pt = min(PIXEL_TILE, width - q0)
         for o0 in range(0, n_out, CHANNEL_TILE):
@@ -587,6 +599,7 @@ def chains(xf, taps, wm, out):
             for ob in range(ob_n):
                 for p in range(pt):
                     out[o0 + ob, q0 + p] = acc[ob, p]
+    keep_alive(acc_own)
 
 
 @njit(cache=True, nogil=True)
