@@ -147,7 +147,9 @@ def _block(xf, taps, q0, wm, s, e, o0, ob_n, split, uniform, acc, odd, mask, pt,
     for ob in range(ob_n):
         for p in range(pt):
             acc[ob, p] = F32(0)
-            odd[ob, p] = F32(0)
+        if split:
+            for p in range(pt):
+                odd[ob, p] = F32(0)
     j1 = min(e, k)  # data terms; the bias (if in this block) comes after them
     f = s + ((e - s) // 8) * 8  # split outputs interleave terms s..f-1
     if split:
@@ -161,19 +163,32 @@ def _block(xf, taps, q0, wm, s, e, o0, ob_n, split, uniform, acc, odd, mask, pt,
             _seq_taps(xf, taps, q0, wm, pairs_end, j1, o0, ob_n, acc, pt)
     else:
         _seq_taps(xf, taps, q0, wm, s, j1, o0, ob_n, acc, pt)
-    if e > k:  # the bias term, on the odd chain only if it is an odd term < f
-        bias_odd = split and k < f and (k - s) % 2 == 1
-        for ob in range(ob_n):
-            wb = wm[k, o0 + ob]
-            a, b, m = acc[ob], odd[ob], mask[ob]
-            for p in range(pt):
-                to_odd = bias_odd and m[p] != 0
-                av, bv = a[p], b[p]
-                a[p] = av if to_odd else av + wb
-                b[p] = bv + wb if to_odd else bv
-    if split:
-        for ob in range(ob_n):
-            a, b, m = acc[ob], odd[ob], mask[ob]
+    bias = e > k  # the bias term, on the odd chain only if it is an odd term < f
+    bias_odd = split and k < f and (k - s) % 2 == 1
+    for ob in range(ob_n):
+        wb = wm[k, o0 + ob]
+        a, b, m = acc[ob], odd[ob], mask[ob]
+        if not split:
+            if bias:
+                for p in range(pt):
+                    a[p] = a[p] + wb
+        elif uniform:  # every output two chains: no mask to read
+            if bias and bias_odd:
+                for p in range(pt):
+                    a[p] = a[p] + (b[p] + wb)
+            elif bias:
+                for p in range(pt):
+                    a[p] = (a[p] + wb) + b[p]
+            else:
+                for p in range(pt):
+                    a[p] = a[p] + b[p]
+        else:
+            if bias:
+                for p in range(pt):
+                    to_odd = bias_odd and m[p] != 0
+                    av, bv = a[p], b[p]
+                    a[p] = av if to_odd else av + wb
+                    b[p] = bv + wb if to_odd else bv
             for p in range(pt):
                 av = a[p]
                 a[p] = av + b[p] if m[p] != 0 else av
@@ -448,13 +463,13 @@ def conv_span(xf, taps, wm, blocks, colcode, table, groups, plus_zero, slope, fu
             if mixed:
                 nseg = _segments(segs, present, run_start, run_code, runs, rowbits, o0, ob_n, pt)
                 kind = segs[0, 2]
-                if kind != SEQ:
+                if kind == MASKED:
                     _fill_mask(mask, rowbits, codes, 0, segs[0, 1], o0, ob_n)
             for g in range(nseg):
                 start, length = (segs[g, 0], segs[g, 1]) if mixed else (0, pt)
                 if mixed and g > 0:
                     kind = segs[g, 2]
-                    if kind != SEQ:
+                    if kind == MASKED:
                         _fill_mask(mask, rowbits, codes, start, length, o0, ob_n)
                 _segment(
                     xf,
