@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .borrowed import borrow, keep_alive
 from .lanes import LANES, vadd, vfma_at, vload, vstore, vzero
 from .openblas import WIDE_LEFT, WIDE_RIGHT
 
@@ -54,7 +55,10 @@ def conv_rows(xf, taps, wg, chans, bits, blocks, colcode, plus_zero, slope, fuse
     """Output rows y0..y1-1 of the group's channels, then PReLU if fuse_prelu. bits: the classes
     (bit c for column class c) in which the group's channels are two chains; colcode (ho*wo,)."""
     k = wg.shape[0] // LANES - 1
-    row = np.empty((wo * n + PIXELS) * LANES, F32)  # one output row, pixel-major
+    row_own = np.empty((wo * n + PIXELS) * LANES, F32)  # one output row, pixel-major
+    # borrowed (see `borrowed`): the inlined helpers would otherwise count references per block
+    xf, taps, wg, chans, blocks = borrow(xf), borrow(taps), borrow(wg), borrow(chans), borrow(blocks)
+    colcode, slope, out, row = borrow(colcode), borrow(slope), borrow(out), borrow(row_own)
     for y in range(y0, y1):
         x0 = 0
         while x0 < wo:  # runs of stored columns of one kind
@@ -66,6 +70,7 @@ def conv_rows(xf, taps, wg, chans, bits, blocks, colcode, plus_zero, slope, fuse
                 _pixels(xf, taps, y * wn + c, wg, blocks, k, split != 0, plus_zero, row, c * LANES)  # slack
             x0 = x1
         _store_row(row, chans, slope, fuse_prelu, out, y, wo * n)
+    keep_alive(row_own)
 
 
 @njit(cache=True, nogil=True, inline="always")
