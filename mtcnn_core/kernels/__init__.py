@@ -47,6 +47,8 @@ if compiled is not None:
 #: 'auto' is the name of the default in earlier versions; it now means 'exact'.
 ENGINES = ("exact", "reference", "blas", "auto")
 MAX_THREADS = max(1, os.cpu_count() or 1)
+#: Convs with more terms (K+1) than this hand their tail-split panels to by_channel too.
+TAIL_PANEL_TERMS = 64
 #: A conv is split into row bands for several threads only from this many multiply-adds on.
 BAND_MIN_FMAS = 4_000_000
 
@@ -157,7 +159,8 @@ def _conv_compiled(x, weight, bias, arith, slope):
     out = np.empty((o, ho, wo * n), F32)
     plus_zero = arith.build == "avx2"
     taps = _tap_shifts(c, h, w, n, kh, kw)
-    groups, group_bits = _channel_groups(o, arith.build) if 6 * n < compiled.UNIFORM_RUN else _NO_GROUPS
+    short_runs = 6 * n < compiled.UNIFORM_RUN
+    groups, group_bits = _channel_groups(o, arith.build, wm.shape[0]) if short_runs else _NO_GROUPS
     wg = derived(wm, "group_weights", by_channel.group_weights, groups) if len(groups) else None
 
     def band(r0, r1):
@@ -176,12 +179,14 @@ def _conv_compiled(x, weight, bias, arith, slope):
 
 
 @lru_cache(maxsize=64)
-def _channel_groups(o: int, build: str) -> tuple[np.ndarray, tuple[int, ...]]:
+def _channel_groups(o: int, build: str, terms: int) -> tuple[np.ndarray, tuple[int, ...]]:
     """The channels `by_channel` computes in calls of fewer than 11 boxes (6*N pixels of one kind,
     too short for the pixel-vectorised tiles to run without selects): (G, LANES) int64 groups and
-    each group's split classes as bits (bit c: two chains in column class c)."""
+    each group's split classes as bits (bit c: two chains in column class c). The panels split
+    only in a call's short tail calls join them when a conv has more than TAIL_PANEL_TERMS terms
+    (below that, by_channel's per-pixel overheads cost more than the tail's selects)."""
     table = openblas.split_table(o, build)
-    groups = by_channel.alternating_groups(table)
+    groups = by_channel.channel_groups(table, tail_panels=terms > TAIL_PANEL_TERMS)
     groups.flags.writeable = False
     bits = tuple(sum(int(table[g[0], c]) << c for c in range(table.shape[1])) for g in groups)
     return groups, bits

@@ -27,14 +27,16 @@ F32 = np.float32
 PIXELS = 6
 
 
-def alternating_groups(table: np.ndarray) -> np.ndarray:
+def channel_groups(table: np.ndarray, tail_panels: bool) -> np.ndarray:
     """(G, LANES) int64: the channels of the 8-channel panels split in exactly one half of a
-    12-column call (table (O, 4) of `openblas.split_table`), grouped LANES // 8 panels at a time
-    among panels with the same split classes; -1 pads a group."""
+    12-column call (table (O, 4) of `openblas.split_table`), and if tail_panels of those split
+    only in the short calls at a call's end, grouped LANES // 8 panels at a time among panels
+    with the same split classes; -1 pads a group."""
     by_classes: dict[bytes, list[int]] = {}
     for o0 in range(0, table.shape[0] - 7, 8):
         rows = table[o0 : o0 + 8]
-        if (rows == rows[0]).all() and rows[0, WIDE_LEFT] != rows[0, WIDE_RIGHT]:
+        alternates = rows[0, WIDE_LEFT] != rows[0, WIDE_RIGHT]
+        if (rows == rows[0]).all() and (alternates or (tail_panels and rows[0].any())):
             by_classes.setdefault(rows[0].tobytes(), []).extend(range(o0, o0 + 8))
     groups = []
     for chans in by_classes.values():
