@@ -426,16 +426,35 @@ def cv_resize(src: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.ascontiguousarray(_bilinear_planes(src, width, height, reverse=False).transpose(1, 2, 0))
 
 
-def resize_planes(src: np.ndarray, width: int, height: int) -> np.ndarray:
+def resize_planes(src: np.ndarray, width: int, height: int, compiled: bool = True) -> np.ndarray:
     """planar_input(cv_resize(src, width, height)) for a (H, W, 3) uint8 BGR image, computed
-    planar throughout (the networks' layout): (3, height, width) float32 R, G, B planes."""
+    planar throughout (the networks' layout): (3, height, width) float32 R, G, B planes. By the
+    compiled kernel when it is available (and compiled), else by numpy (the same bits)."""
     h, w = src.shape[:2]
     if (h, w) == (height, width) or _is_exact_half(w, h, width, height) or src.dtype != np.uint8:
         return planar_input(cv_resize(src, width, height))
+    if compiled:
+        from .kernels import compiled as kernels
+    if compiled and kernels is not None:
+        return _compiled_planes(kernels, np.ascontiguousarray(src), width, height)
     out = _bilinear_planes(src, width, height, reverse=True)
     out -= np.float32(127.5)  # (x - 127.5) * 2^-7, as planar_input
     out *= np.float32(0.0078125)
     return out
+
+
+def _compiled_planes(kernels, src: np.ndarray, width: int, height: int) -> np.ndarray:
+    """resize_planes by kernels.resize_planes, with _bilinear_planes' taps and weights."""
+    h, w = src.shape[:2]
+    one = np.float32(1)
+    r0, r1, fy = _row_taps(height, h)
+    sx, fx, _ = _linear_taps(width, w)
+    neg = sx < 0
+    sx[neg], fx[neg] = 0, 0
+    edge = sx >= w - 1
+    sx = np.minimum(sx, w - 1)
+    out = np.empty((3, height, width), np.float32)
+    return kernels.resize_planes(src, sx, one - fx, fx, edge, r0, r1, one - fy, fy, out)
 
 
 def planar_input(img: np.ndarray) -> np.ndarray:

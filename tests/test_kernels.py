@@ -392,6 +392,28 @@ def test_compiled_crops_equal_the_numpy_crops(size):
     assert same_bits(got, want)
 
 
+def test_compiled_pyramid_resize_equals_the_numpy_resize():
+    """Every level size of a real photo's pyramid (min face 12), and random images at down- and
+    up-scales down to 1 px: the compiled resize gives the numpy passes' bits."""
+    from mtcnn_core import images, scales
+
+    photo = mc.load_image(next((mc.BUNDLED_DIR.parent / "sample_images").glob("*.jpg")))
+    h, w = photo.shape[:2]
+    for level in scales.pyramid(h, w, 12, 0.709):
+        lw, lh = level[2], level[1]
+        if (lh, lw) == (h, w) or images._is_exact_half(w, h, lw, lh):
+            continue
+        got = images.resize_planes(photo, lw, lh)
+        assert same_bits(got, images.resize_planes(photo, lw, lh, compiled=False)), (lw, lh)
+    for _ in range(60):
+        sh, sw, dh, dw = (int(v) for v in rng.integers(1, 90, 4))
+        img = rng.integers(0, 256, (sh, sw, 3), np.uint8)
+        if (sh, sw) == (dh, dw) or images._is_exact_half(sw, sh, dw, dh):
+            continue
+        got = images.resize_planes(img, dw, dh)
+        assert same_bits(got, images.resize_planes(img, dw, dh, compiled=False)), (sh, sw, dh, dw)
+
+
 def test_warm_up_prepares_every_kernel_a_detection_uses():
     """After kernels.warm_up() a real detection (both builds, 2 threads) compiles nothing more:
     warm_up calls each kernel with the argument types the detector gives it. In a fresh process,

@@ -454,6 +454,14 @@ MUTANTS = [
         KERNELS,
     ),
     m(
+        "compiled.resize_stale_row",
+        "kernels/compiled.py",
+        "            if held[1 - t] != r1[y]:",
+        "            if held[1 - t] < 0:",
+        "a pyramid level's lower source row taken from an earlier output row",
+        KERNELS,
+    ),
+    m(
         "by_channel.bias_chain",
         "kernels/by_channel.py",
         "if split and k < f and (k - s) % 2 == 1:",

@@ -302,6 +302,13 @@ def _fc1_chains(k: int, build: str) -> list:
     return [np.arange(s, e) for s, e in openblas.k_blocks(k)]
 
 
+def _resize_once():
+    """The pyramid resize kernel once, through images.resize_planes."""
+    from ..images import resize_planes
+
+    resize_planes(np.zeros((5, 7, 3), np.uint8), 3, 4)
+
+
 def _crop_once():
     """The crop kernel once, with the argument types boxes.crop_batch gives it."""
     size, n = 24, 1
@@ -353,6 +360,7 @@ def warm_up(progress=None) -> float:
             ),
         ),
         ("crops", _crop_once),
+        ("pyramid resize", _resize_once),
     ]
     for i, (name, run) in enumerate(steps):
         if progress is not None:

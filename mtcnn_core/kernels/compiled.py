@@ -563,6 +563,47 @@ def maxpool(x, n, ky, kx, sy, sx, out):
     return out
 
 
+# ---- pyramid levels ----------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def resize_planes(image, sx, wx0, wx1, edge, r0, r1, wy0, wy1, out):
+    """cv::resize INTER_LINEAR of a uint8 BGR image to the networks' input (semantics 6.4, 2.6):
+    the float32 operations of images._bilinear_planes in its order, horizontal then vertical, then
+    (v - 127.5) * 2^-7. image (H, W, 3) uint8; per output column sx (width,) int64 left source
+    column, wx0/wx1 (width,) f32 its weights (1 - fx, fx), edge (width,) bool: copy column W-1;
+    per output row r0, r1 (height,) int64 source rows, wy0/wy1 (height,) f32; out (3, height,
+    width) f32 R, G, B planes."""
+    w = image.shape[1]
+    height, width = out.shape[1], out.shape[2]
+    rows = np.empty((2, width), F32)  # the horizontal pass of two source rows
+    for c in range(3):
+        held = np.full(2, -1, np.int64)  # the source row whose pass each of `rows` holds
+        for y in range(height):
+            t = 0 if held[0] == r0[y] else 1
+            if held[t] != r0[y]:  # not held: into the slot that does not hold r1 (the next r0)
+                t = 1 if held[0] == r1[y] else 0
+                _resize_row(image, r0[y], 2 - c, sx, wx0, wx1, edge, w, rows[t])
+                held[t] = r0[y]
+            if held[1 - t] != r1[y]:
+                _resize_row(image, r1[y], 2 - c, sx, wx0, wx1, edge, w, rows[1 - t])
+                held[1 - t] = r1[y]
+            top, bottom = rows[t], rows[1 - t]
+            a, b, dst = wy0[y], wy1[y], out[c, y]
+            for x in range(width):
+                v = top[x] * a + bottom[x] * b
+                dst[x] = (v - F32(127.5)) * F32(0.0078125)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _resize_row(image, r, ch, sx, wx0, wx1, edge, w, dst):
+    """dst <- the horizontal pass of source row r, channel ch."""
+    src = image[r]
+    for x in range(dst.shape[0]):
+        i = sx[x]
+        v = F32(src[i, ch]) * wx0[x] + F32(src[min(i + 1, w - 1), ch]) * wx1[x]
+        dst[x] = F32(src[w - 1, ch]) if edge[x] else v
+
+
 # ---- RNet/ONet crops ---------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
 def crop_bilinear(image, x0, y0, c0, c1, wx, r0, r1, wy, out):
