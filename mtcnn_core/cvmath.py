@@ -34,8 +34,19 @@ def cv_exp32(x: np.ndarray) -> np.ndarray:
     y = _EXP_TAB[n & 63] * e.view(F32)
     p = f + _EXP_A[0]
     for a in _EXP_A[1:]:
-        p = fma32(p, f, a)
+        p = _fma_step(p, f, a)
     return p * y
+
+
+def _fma_step(p: np.ndarray, f: np.ndarray, a) -> np.ndarray:
+    """fma32(p, f, a) for same-shape float32 arrays: compiled when numba is there, else numpy."""
+    from .kernels import compiled
+
+    if compiled is None or p.shape != f.shape:
+        return fma32(p, f, a)
+    flat_p, flat_f = np.ascontiguousarray(p, F32).reshape(-1), np.ascontiguousarray(f, F32).reshape(-1)
+    out = np.empty(flat_p.shape, F32)
+    return compiled.fma_scalar_into(flat_p, flat_f, F32(a), out).reshape(p.shape)
 
 
 # ---- glibc's expf (used by the RNet/ONet probability, semantics 4.10) --------------------------

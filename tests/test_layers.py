@@ -208,6 +208,19 @@ def test_fc_flattening_order_for_rnet_onet():
             assert got[n, o] == F32(s + float(b[o]))
 
 
+def test_compiled_cv_exp_steps_equal_the_numpy_fma(monkeypatch):
+    """cv_exp32's polynomial steps run compiled when numba is there: the same bits as the numpy
+    FMA emulation on 100k values over the whole clamp range, signed zeros and infinities."""
+    from mtcnn_core.kernels import reference
+
+    x = np.concatenate([rand(100_000, scale=40), [0, -0.0, 88.7, -103.9, 1e30, -1e30, np.inf, -np.inf]])
+    x = x.astype(F32).reshape(-1, 8)  # 2-D, as PNet's maps
+    got = cvmath.cv_exp32(x)
+    monkeypatch.setattr(cvmath, "_fma_step", reference.fma32)
+    want = cvmath.cv_exp32(x)
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
 def test_sigmoid_and_cv_exp_match_scalar_formula():
     x = np.concatenate([rand(500, scale=8), [0, -0.0, 88.0, -88.0, 200, -200]]).astype(F32)
     got = cvmath.cv_exp32(x)

@@ -361,6 +361,7 @@ def warm_up(progress=None) -> float:
         ),
         ("crops", _crop_once),
         ("pyramid resize", _resize_once),
+        ("cv::exp", lambda: compiled.fma_scalar_into(x.reshape(-1), x.reshape(-1), F32(1), np.empty(x.size, F32))),
     ]
     for i, (name, run) in enumerate(steps):
         if progress is not None:

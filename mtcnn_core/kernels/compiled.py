@@ -563,6 +563,16 @@ def maxpool(x, n, ky, kx, sy, sx, out):
     return out
 
 
+# ---- element-wise ------------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def fma_scalar_into(a, b, c, out):
+    """out <- fma32(a, b, c) element-wise with a single rounding: a, b, out (n,) float32, c a
+    float32 (cv::exp's polynomial steps, semantics 6.3)."""
+    for i in range(out.shape[0]):
+        out[i] = fma32(a[i], b[i], c)
+    return out
+
+
 # ---- pyramid levels ----------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
 def resize_planes(image, sx, wx0, wx1, edge, r0, r1, wy0, wy1, out):
