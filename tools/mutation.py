@@ -372,7 +372,14 @@ MUTANTS = [
         'return "fc_seq_bias_double" if per_pixel else "fc_seq_bias_float"',
         "bias of the small FCs added in the wrong precision",
     ),
-    m("exp.no_fma", "cvmath.py", "p = fma32(p, f, a)", "p = p * f + a", "cv::exp polynomial without FMA"),
+    m("exp.no_fma", "cvmath.py", "p = _fma_step(p, f, a)", "p = p * f + a", "cv::exp polynomial without FMA"),
+    m(
+        "exp.compiled_two_roundings",
+        "kernels/compiled.py",
+        "out[i] = fma32(a[i], b[i], c)",
+        "out[i] = a[i] * b[i] + c",
+        "cv::exp's compiled polynomial step rounds twice",
+    ),
     m(
         "exp.floor",
         "cvmath.py",
