@@ -12,8 +12,9 @@ from .images import planar_input
 
 try:
     from .kernels.compiled import crop_bilinear as _compiled_crop
+    from .kernels.compiled import nms_greedy as _compiled_nms
 except Exception:  # numba unavailable: the numpy path below
-    _compiled_crop = None
+    _compiled_crop = _compiled_nms = None
 
 F32, F64 = np.float32, np.float64
 STRIDE, CELL = 2, 12
@@ -65,11 +66,12 @@ def overlaps(rects_a: np.ndarray, rects_b: np.ndarray, mode: str) -> np.ndarray:
 NMS_BLOCK = 256
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: str = "iou"):
+def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: str = "iou", compiled: bool = True):
     """`non_maximum_supression`: returns (kept indices in output order, suppressed_by (n,) int32).
 
     The C++ walks a std::multimap from its end: highest score first, and among equal scores the
     highest index first. A box leaves when its overlap with the picked box is > f32(threshold).
+    By the compiled loop when it is available (and compiled), else by the blocked numpy loop below.
     """
     n = len(boxes)
     suppressed_by = np.full(n, -1, np.int32)
@@ -77,9 +79,14 @@ def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: str = "io
         return np.zeros(0, np.int64), suppressed_by
     order = np.lexsort((np.arange(n), scores))[::-1]  # score desc, then index desc
     rects = to_int_rects(boxes)[order]  # from here on, positions in that order
-    alive = np.ones(n, bool)
     by = np.full(n, -1, np.int64)
     thr = F32(threshold)
+    if compiled and _compiled_nms is not None:
+        kept = _compiled_nms(np.ascontiguousarray(rects), thr, mode == "min", by)
+        hit = by >= 0
+        suppressed_by[order[hit]] = order[by[hit]]
+        return order[kept], suppressed_by
+    alive = np.ones(n, bool)
     kept = []
     for b0 in range(0, n, NMS_BLOCK):
         rows = b0 + np.flatnonzero(alive[b0 : b0 + NMS_BLOCK])

@@ -292,10 +292,11 @@ def naive_nms(boxes, scores, threshold, mode):
     return kept, by
 
 
+@pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize(
     "n,mode,thr", [(40, "iou", 0.5), (700, "iou", 0.7), (600, "min", 0.7), (300, "iou", 0.0), (5, "min", 1.0)]
 )
-def test_nms_equals_the_cpp_loop(n, mode, thr):
+def test_nms_equals_the_cpp_loop(n, mode, thr, compiled):
     # clustered boxes (many overlaps), fractional coordinates (rne rounding, ties at .5),
     # repeated scores (the multimap's index order), some empty boxes; n > NMS_BLOCK crosses blocks
     from mtcnn_core import boxes as B
@@ -307,7 +308,7 @@ def test_nms_equals_the_cpp_loop(n, mode, thr):
     boxes[::7, :2] = np.floor(boxes[::7, :2]) + 0.5
     boxes[::23, 2] = 0
     scores = rng.choice(np.linspace(0.5, 1, 17), n).astype(F32)
-    order, by = B.nms(boxes, scores, thr, mode)
+    order, by = B.nms(boxes, scores, thr, mode, compiled=compiled)
     kept, want_by = naive_nms(boxes, scores, thr, mode)
     assert order.tolist() == kept
     assert {j: int(by[j]) for j in np.flatnonzero(by >= 0)} == want_by

@@ -461,6 +461,14 @@ MUTANTS = [
         KERNELS,
     ),
     m(
+        "compiled.nms_ties_suppress",
+        "kernels/compiled.py",
+        "            if overlap > thr:",
+        "            if overlap >= thr:",
+        "the compiled NMS drops a box whose overlap equals the threshold",
+        KERNELS,
+    ),
+    m(
         "compiled.resize_stale_row",
         "kernels/compiled.py",
         "            if held[1 - t] != r1[y]:",

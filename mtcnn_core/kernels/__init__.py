@@ -361,6 +361,7 @@ def warm_up(progress=None) -> float:
         ),
         ("crops", _crop_once),
         ("pyramid resize", _resize_once),
+        ("NMS", lambda: compiled.nms_greedy(np.ones((2, 4), np.int64), F32(0.5), False, np.full(2, -1, np.int64))),
         ("cv::exp", lambda: compiled.fma_scalar_into(x.reshape(-1), x.reshape(-1), F32(1), np.empty(x.size, F32))),
     ]
     for i, (name, run) in enumerate(steps):

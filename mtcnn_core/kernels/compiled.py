@@ -563,6 +563,41 @@ def maxpool(x, n, ky, kx, sy, sx, out):
     return out
 
 
+# ---- NMS ---------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True, error_model="numpy")
+def nms_greedy(rects, thr, min_mode, by):
+    """The C++'s greedy NMS over rects (n, 4) int64 (x, y, w, h) already in visiting order
+    (semantics 4.5): the overlaps of boxes.overlaps in float32 (IoU, or over the smaller area if
+    min_mode; 0/0 is NaN, never > thr). by (n,) int64 <- the position that suppressed each box
+    (-1 for kept); returns the kept positions in order. error_model numpy: x/0 is inf, as numpy."""
+    n = rects.shape[0]
+    alive = np.ones(n, np.bool_)
+    kept = np.empty(n, np.int64)
+    count = 0
+    for i in range(n):
+        if not alive[i]:
+            continue
+        kept[count] = i
+        count += 1
+        x, y, w, h = rects[i, 0], rects[i, 1], rects[i, 2], rects[i, 3]
+        for j in range(i + 1, n):
+            if not alive[j]:
+                continue
+            u, v, ww, hh = rects[j, 0], rects[j, 1], rects[j, 2], rects[j, 3]
+            iw = min(x + w, u + ww) - max(x, u)
+            ih = min(y + h, v + hh) - max(y, v)
+            empty = w <= 0 or h <= 0 or ww <= 0 or hh <= 0 or iw <= 0 or ih <= 0
+            inter = F32(0) if empty else F32(iw * ih)
+            if min_mode:
+                overlap = inter / F32(min(w * h, ww * hh))
+            else:
+                overlap = inter / (F32(w * h + ww * hh) - inter)
+            if overlap > thr:
+                alive[j] = False
+                by[j] = i
+    return kept[:count]
+
+
 # ---- element-wise ------------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
 def fma_scalar_into(a, b, c, out):
