@@ -372,6 +372,15 @@ def _row_taps(dst_h: int, h: int):
     return np.clip(sy, 0, h - 1), np.clip(sy + 1, 0, h - 1), fy
 
 
+def _column_taps(dst_w: int, w: int):
+    """Left source column, its right neighbour's weight and the copy-edge mask of the horizontal
+    pass: a tap left of the image has weight 0; at or past the last column, that column is copied."""
+    sx, fx, _ = _linear_taps(dst_w, w)
+    neg = sx < 0
+    sx[neg], fx[neg] = 0, 0
+    return sx, fx, sx >= w - 1
+
+
 def _is_exact_half(w: int, h: int, width: int, height: int) -> bool:
     """cv::resize's INTER_LINEAR becomes a 2x2 average when both scales are exactly 2."""
     eps = np.finfo(np.float64).eps
@@ -389,11 +398,7 @@ def _bilinear_planes(image: np.ndarray, width: int, height: int, reverse: bool) 
     rows = np.unique(np.concatenate([r0, r1]))
     src = image[rows].transpose(2, 0, 1)
     src = np.ascontiguousarray(src[::-1] if reverse else src)
-    # horizontal: a tap left of the image has weight 0; at or past the last column, copy it
-    sx, fx, _ = _linear_taps(width, w)
-    neg = sx < 0
-    sx[neg], fx[neg] = 0, 0
-    edge = sx >= w - 1
+    sx, fx, edge = _column_taps(width, w)
     tmp = np.take(src, np.minimum(sx, w - 1), axis=2).astype(np.float32)
     tmp *= one - fx
     right = np.take(src, np.minimum(sx + 1, w - 1), axis=2).astype(np.float32)
@@ -433,9 +438,8 @@ def resize_planes(src: np.ndarray, width: int, height: int, compiled: bool = Tru
     h, w = src.shape[:2]
     if (h, w) == (height, width) or _is_exact_half(w, h, width, height) or src.dtype != np.uint8:
         return planar_input(cv_resize(src, width, height))
-    if compiled:
-        from .kernels import compiled as kernels
-    if compiled and kernels is not None:
+    kernels = _compiled_kernels() if compiled else None
+    if kernels is not None:
         return _compiled_planes(kernels, np.ascontiguousarray(src), width, height)
     out = _bilinear_planes(src, width, height, reverse=True)
     out -= np.float32(127.5)  # (x - 127.5) * 2^-7, as planar_input
@@ -443,15 +447,19 @@ def resize_planes(src: np.ndarray, width: int, height: int, compiled: bool = Tru
     return out
 
 
+def _compiled_kernels():
+    """kernels.compiled, or None without numba (imported on first use: numba loads slowly)."""
+    from .kernels import compiled
+
+    return compiled
+
+
 def _compiled_planes(kernels, src: np.ndarray, width: int, height: int) -> np.ndarray:
     """resize_planes by kernels.resize_planes, with _bilinear_planes' taps and weights."""
     h, w = src.shape[:2]
     one = np.float32(1)
     r0, r1, fy = _row_taps(height, h)
-    sx, fx, _ = _linear_taps(width, w)
-    neg = sx < 0
-    sx[neg], fx[neg] = 0, 0
-    edge = sx >= w - 1
+    sx, fx, edge = _column_taps(width, w)
     sx = np.minimum(sx, w - 1)
     out = np.empty((3, height, width), np.float32)
     return kernels.resize_planes(src, sx, one - fx, fx, edge, r0, r1, one - fy, fy, out)
