@@ -4,7 +4,8 @@ Implementations, one module each:
 
 * `compiled` (numba): the C++'s exact accumulation orders at BLAS-like speed. Engine 'exact', the
   default. On the avx2 build it hands the conv panels whose kind of chain alternates every few
-  pixels to `by_channel`, which vectorises over channels with the explicit vectors of `lanes`.
+  pixels (and, in small box batches, those split only in a call's tail) to `by_channel`, which
+  vectorises over channels with the explicit vectors of `lanes`.
 * `reference` (numpy): the same bits, slow and readable; what the tests compare the compiled
   kernels against, and the fallback for 'exact' when numba cannot be imported.
 * `blas` (numpy's sgemm): fast, last bits depend on the host's BLAS kernel; engine 'blas'.
