@@ -16,10 +16,9 @@ def keep_freed_memory():
     with mallopt undoes that however the worker was started. No-op off glibc.
     """
     import ctypes
-    import ctypes.util
 
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = ctypes.CDLL(None)  # the running process: its libc (find_library would spawn ldconfig)
         m_trim_threshold, m_mmap_threshold = -1, -3
         libc.mallopt(m_trim_threshold, 1 << 30)
         libc.mallopt(m_mmap_threshold, 1 << 29)
