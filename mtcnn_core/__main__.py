@@ -1,5 +1,5 @@
 import sys
 
-from .tools.cli import main
+from .tools.cli import exiting, main
 
-sys.exit(main())
+sys.exit(exiting(main()))

@@ -163,7 +163,17 @@ def build_parser(prog="python -m mtcnn_core"):
 
 def console_main() -> int:
     """Entry point of the `mtcnn-lens` command."""
-    return main(prog="mtcnn-lens")
+    return exiting(main(prog="mtcnn-lens"))
+
+
+def exiting(code: int) -> int:
+    """`code`, with the collector frozen: the command is done and its files are closed, and the
+    interpreter's exit passes over everything loaded (numba's objects) took ~0.2 s of a 0.6 s
+    `detect`. Entry points only: it changes the process's collector."""
+    import gc
+
+    gc.freeze()
+    return code
 
 
 def main(argv=None, prog="python -m mtcnn_core") -> int:
