@@ -231,15 +231,20 @@ def test_workers_keep_freed_memory_for_the_next_image():
     assert rss_after("keep") >= rss_after("default") + 48
 
 
-def test_warm_up_takes_the_loaded_objects_out_of_the_collectors_passes():
-    """warm_process ends with gc.freeze(): a full pass over numba's and the models' objects cost
-    ~55 ms in each process's first image."""
+def test_a_fresh_workers_first_task_warms_it_and_freezes_the_collector(tmp_path):
+    """A dask worker inherits nothing: its first task runs warm_process (kernels, lazy imports),
+    which ends with gc.freeze(): a full pass over numba's and the models' objects cost ~55 ms in
+    each process's first image."""
+    path = image(tmp_path / "a.png", 3)
     probe = (
-        "import gc; from mtcnn_core.tools.batch.task import warm_process;"
-        "warm_process({'params': {}, 'engine': 'exact', 'models': None, 'heatmaps': False,"
-        " 'tol_px': 0.01, 'tol_score': 1e-4}); print(gc.get_freeze_count(), len(gc.get_objects()))"
+        "import gc, sys; from pathlib import Path; from mtcnn_core.tools.batch import task as T;"
+        "opts = {'params': {}, 'engine': 'exact', 'models': None, 'heatmaps': False,"
+        " 'tol_px': 0.01, 'tol_score': 1e-4};"
+        "res = T.run_task(T.make_task(Path(sys.argv[1]), None, opts));"
+        "print(res['row']['error'] or 'ok', gc.get_freeze_count(), len(gc.get_objects()))"
     )
-    r = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    r = subprocess.run([sys.executable, "-c", probe, str(path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
-    frozen, tracked = map(int, r.stdout.split())
-    assert frozen > 10 * tracked
+    status, frozen, tracked = r.stdout.split()
+    assert status == "ok"
+    assert int(frozen) > 10 * int(tracked)

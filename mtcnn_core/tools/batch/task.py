@@ -62,6 +62,7 @@ def run_task(task: dict, single_thread: bool = True) -> dict:
     kernels' own threads (results do not depend on the thread count)."""
     if single_thread:
         _init_worker()
+        warm_process(task["options"])  # a dask worker's first task: nothing inherited (pool workers skip it)
     task = dict(task, threads=1 if single_thread else task["options"].get("threads", 1))
     res = {
         "stem": task["stem"],
@@ -166,10 +167,16 @@ def _build_match(ref, rep, trace, run_build) -> str:
     return other if identical(compare(ref, run_build(other))) else "neither"
 
 
+_warmed = False
+
+
 def warm_process(options) -> None:
-    """Run the per-image path (decode, detect, trace JSON, load and compare) once, untimed, on a
-    small synthetic image: the kernels load, lazy imports and first calls happen here rather than
-    in the first image's time_ms, and forked pool workers inherit them ready."""
+    """Run the per-image path (decode, detect, trace JSON, load and compare) once per process,
+    untimed, on a small synthetic image: the kernels load, lazy imports and first calls happen
+    here rather than in the first image's time_ms, and forked pool workers inherit them ready."""
+    global _warmed
+    if _warmed:
+        return
     import cv2
     import numpy as np
 
@@ -208,3 +215,4 @@ def warm_process(options) -> None:
     # What is loaded by now (modules, numba's registries, kernels, models) lives as long as the
     # process: out of the collector's full passes (the first, in the first image, took ~55 ms).
     gc.freeze()
+    _warmed = True
