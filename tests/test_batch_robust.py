@@ -4,6 +4,7 @@ killed parent, and a full disk (each with real files and real processes)."""
 import csv
 import json
 import os
+import platform
 import resource
 import signal
 import subprocess
@@ -218,7 +219,7 @@ print(rss())
 """
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt, /proc")
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc" or not os.path.exists("/proc/self/statm"), reason="glibc, /proc")
 def test_workers_keep_freed_memory_for_the_next_image():
     """keep_freed_memory: a freed 64 MiB temporary stays mapped for reuse (no fresh page faults in
     the next image); by default glibc returns it to the system at once."""
