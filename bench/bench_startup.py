@@ -75,13 +75,7 @@ def cli_detect_seconds(jpeg: bytes, runs: int) -> float:
         img = Path(d) / "hd.jpg"
         img.write_bytes(jpeg)
         cmd = [sys.executable, "-m", "mtcnn_core", "detect", str(img), "--threads", "1"]
-        subprocess.run(cmd, cwd=ROOT, capture_output=True, check=True)  # the kernels cached
-        times = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            subprocess.run(cmd, cwd=ROOT, capture_output=True, check=True)
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        return timed(lambda: subprocess.run(cmd, cwd=ROOT, capture_output=True, check=True), runs)
 
 
 def main():

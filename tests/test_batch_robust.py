@@ -225,7 +225,9 @@ def test_workers_keep_freed_memory_for_the_next_image():
     the next image); by default glibc returns it to the system at once."""
 
     def rss_after(mode):
-        r = subprocess.run([sys.executable, "-c", KEEP_PROBE, mode], cwd=ROOT, capture_output=True, text=True)
+        r = subprocess.run(
+            [sys.executable, "-c", KEEP_PROBE, mode], cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
         assert r.returncode == 0, r.stderr
         return int(r.stdout)
 
